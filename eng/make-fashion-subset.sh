@@ -19,6 +19,7 @@ out=${2:-$here/../src/Pilot.MLNet/Data/FashionMnistSample}
 
 [ -d "$src" ] || { echo "make-fashion-subset: source folder '$src' not found (apt-get install dataset-fashion-mnist)" >&2; exit 1; }
 mkdir -p "$out"
+out=$(cd "$out" && pwd)
 
 # Big-endian 32-bit unsigned integer at byte OFFSET of stdin.
 be32() { od -An -tu1 -j "$1" -N4 | awk '{ print (($1 * 256 + $2) * 256 + $3) * 256 + $4 }'; }

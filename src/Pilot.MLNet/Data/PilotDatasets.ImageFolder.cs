@@ -83,8 +83,7 @@ public static partial class PilotDatasets
             ?? throw new ArgumentException($"{nameof(data)} has no '{ImageColumnName}' column.", nameof(data));
         if (labelColumn.Type is not TextDataViewType)
             throw new ArgumentException($"Column '{LabelColumnName}' of {nameof(data)} must be text (the class name); it is {labelColumn.Type}.", nameof(data));
-        if (imageColumn.Type is not VectorDataViewType { ItemType: NumberDataViewType, Size: var size } vector
-            || vector.ItemType != NumberDataViewType.Byte || size != data.Shape.Size)
+        if (imageColumn.Type is not VectorDataViewType vector || vector.ItemType != NumberDataViewType.Byte || vector.Size != data.Shape.Size)
             throw new ArgumentException($"Column '{ImageColumnName}' of {nameof(data)} must be a vector of {data.Shape.Size} bytes ({data.Shape}); it is {imageColumn.Type}.", nameof(data));
 
         if (Directory.Exists(folder) && Directory.EnumerateFileSystemEntries(folder).Any())
@@ -104,7 +103,7 @@ public static partial class PilotDatasets
         var getLabel = cursor.GetGetter<ReadOnlyMemory<char>>(labelColumn);
         var getImage = cursor.GetGetter<VBuffer<byte>>(imageColumn);
         ReadOnlyMemory<char> label = default;
-        VBuffer<byte> image = default;
+        VBuffer<byte> image = default, dense = default;
         while (cursor.MoveNext())
         {
             getLabel(ref label);
@@ -125,7 +124,9 @@ public static partial class PilotDatasets
             }
 
             getImage(ref image);
-            ToRgba(image.GetValues(), data.Shape.Channels, plane, rgba);
+            if (!image.IsDense)
+                image.CopyToDense(ref dense); // into its own buffer: never aliases the getter's
+            ToRgba(image.IsDense ? image.GetValues() : dense.GetValues(), data.Shape.Channels, plane, rgba);
             using (var png = MLImage.CreateFromPixels(data.Shape.Width, data.Shape.Height, MLPixelFormat.Rgba32, rgba))
                 png.Save(Path.Combine(classFolder, cursor.Position.ToString("D" + digits.ToString(CultureInfo.InvariantCulture), CultureInfo.InvariantCulture) + ".png"));
             writtenPerClass[className] = count + 1;
