@@ -145,6 +145,31 @@ public sealed class ImageFolderTests
         StringAssert.Contains(Assert.ThrowsExactly<ArgumentException>(() => PilotDatasets.WriteImageFolder(clash, temp.File("clash"))).Message, "sub-folder 'a_b'");
     }
 
+    private sealed class SparseRow
+    {
+        public string Label { get; set; } = "";
+
+        [VectorType(4)]
+        public VBuffer<byte> Image { get; set; }
+    }
+
+    [TestMethod]
+    public void SparseImageVectorsAreWrittenAsDense()
+    {
+        using var temp = new TempFolder();
+        var rows = new[]
+        {
+            new SparseRow { Label = "x", Image = new VBuffer<byte>(4, 1, [200], [2]) },
+            new SparseRow { Label = "y", Image = new VBuffer<byte>(4, [1, 2, 3, 4]) },
+        };
+        var set = new LabeledImages(Ml.Data.LoadFromEnumerable(rows), new ImageShape(1, 2, 2), ["x", "y"]);
+
+        Assert.AreEqual(2, PilotDatasets.WriteImageFolder(set, temp.Path));
+
+        using var image = MLImage.CreateFromFile(Path.Combine(temp.Path, "x", "000000.png"));
+        CollectionAssert.AreEqual(new byte[] { 0, 0, 200, 0 }, Planes(image).R);
+    }
+
     [TestMethod]
     [DataRow("T-shirt/top", "T-shirt_top")]
     [DataRow("a\\b:c*d?e\"f<g>h|i", "a_b_c_d_e_f_g_h_i")]
