@@ -127,7 +127,8 @@ public sealed partial class PilotImageClassificationTrainer
 
         /// <summary>
         /// Shape of one image (channels, height, width). Required for pixel-vector columns, whose size must equal
-        /// channels × height × width. For encoded images and <c>MLImage</c> columns it is optional: its channels (1 gray,
+        /// channels × height × width, unless the vector type itself has the dimensions (channels, height, width) with 1 or 3
+        /// channels, as the loaders of <c>Pilot.MLNet.Data.PilotDatasets</c> produce. For encoded images and <c>MLImage</c> columns it is optional: its channels (1 gray,
         /// 3 colour) override the choice from the data (gray when every training image is gray, colour otherwise) and its
         /// height and width are the network input size unless <see cref="ImageHeight"/>/<see cref="ImageWidth"/> are set.
         /// Default <see langword="null"/>.

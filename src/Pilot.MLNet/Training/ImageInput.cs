@@ -51,6 +51,9 @@ internal sealed record ImageColumnSpec(ImageSourceKind Kind, PixelDomain Domain,
                     throw new ArgumentOutOfRangeException(nameof(PilotImageClassificationTrainer.Options.ImageColumnName),
                         $"Image column '{columnName}' of the {what} data is a variable-size vector of {item}; pixel vectors need a known size " +
                         $"(channels × height × width), for example [VectorType({3 * 32 * 32})] or a fixed-size vector from the loader.");
+                // Without ImageShape, a vector type with dimensions (channels, height, width) describes itself.
+                if (vectorShape is null && v.Dimensions is [int c, int h, int w] && c is 1 or 3)
+                    vectorShape = new ImageShape(c, h, w);
                 if (vectorShape is not { } shape)
                     throw new ArgumentException(
                         $"Image column '{columnName}' holds pixel vectors of {v.Size} {item} values; set Options.ImageShape " +
