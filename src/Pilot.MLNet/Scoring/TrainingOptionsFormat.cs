@@ -40,15 +40,6 @@ internal static class TrainingOptionsFormat
         return copy;
     }
 
-    /// <summary>
-    /// The fields of <see cref="PilotImageClassificationTrainer.Options"/> that are recorded: every public field except the
-    /// column names and <see cref="Unrecorded"/>, in declaration order.
-    /// </summary>
-    internal static IReadOnlyList<FieldInfo> RecordedFields { get; } = typeof(PilotImageClassificationTrainer.Options)
-        .GetFields(BindingFlags.Public | BindingFlags.Instance)
-        .Where(f => !Unrecorded.Contains(f.Name) && !ColumnNames.Contains(f.Name))
-        .ToArray();
-
     /// <summary>Options a model does not record: data, callbacks and paths.</summary>
     internal static IReadOnlySet<string> Unrecorded { get; } = new HashSet<string>
     {
@@ -66,6 +57,15 @@ internal static class TrainingOptionsFormat
         nameof(PilotImageClassificationTrainer.Options.ScoreColumnName),
         nameof(PilotImageClassificationTrainer.Options.PredictedLabelColumnName),
     ];
+
+    /// <summary>
+    /// The fields of <see cref="PilotImageClassificationTrainer.Options"/> that are recorded: every public field except the
+    /// column names and <see cref="Unrecorded"/>, in declaration order (initialised after the two sets above).
+    /// </summary>
+    internal static IReadOnlyList<FieldInfo> RecordedFields { get; } = typeof(PilotImageClassificationTrainer.Options)
+        .GetFields(BindingFlags.Public | BindingFlags.Instance)
+        .Where(f => !Unrecorded.Contains(f.Name) && !ColumnNames.Contains(f.Name))
+        .ToArray();
 
     /// <exception cref="NotSupportedException">An option has a type this format does not know (a new option needs a case here; a test checks every option).</exception>
     public static string Write(PilotImageClassificationTrainer.Options o)
