@@ -1,4 +1,7 @@
+using Microsoft.ML;
+using Microsoft.ML.Data;
 using Microsoft.ML.OnnxRuntime;
+using Pilot.MLNet.Data;
 using Pilot.MLNet.Models;
 using Pilot.MLNet.Onnx;
 using TorchSharp;
@@ -50,6 +53,39 @@ internal static class OnnxTestSupport
         return net;
     }
 
+    /// <summary>
+    /// A SmallCnn for FashionMNIST trained briefly with Adam on the first <paramref name="images"/> images of the embedded
+    /// training sample, returned in evaluation mode: a model whose predictions mean something (about 70–80 % accuracy).
+    /// </summary>
+    public static nn.Module<Tensor, Tensor> TrainFashionSmallCnn(OnnxExportDescription d, int images, int epochs, long seed)
+    {
+        const int batchSize = 64;
+        random.manual_seed(seed);
+        var net = Backbones.Create(PilotArchitecture.SmallCnn, d.InputShape, d.ClassNames.Count);
+        var (pixels, labels) = FashionMnistTrain;
+        using var optimizer = optim.Adam(net.parameters(), lr: 2e-3);
+        using var mean = tensor(d.Mean.ToArray(), [1, d.InputShape.Channels, 1, 1]);
+        using var std = tensor(d.Std.ToArray(), [1, d.InputShape.Channels, 1, 1]);
+        net.train();
+        for (int epoch = 0; epoch < epochs; epoch++)
+        {
+            for (int start = 0; start < images; start += batchSize)
+            {
+                using var scope = NewDisposeScope();
+                int n = Math.Min(batchSize, images - start);
+                var x = tensor(pixels.AsSpan(start * d.InputShape.Size, n * d.InputShape.Size).ToArray(),
+                    [n, d.InputShape.Channels, d.InputShape.Height, d.InputShape.Width]);
+                var y = tensor(labels.AsSpan(start, n).ToArray().Select(l => (long)l).ToArray());
+                optimizer.zero_grad();
+                var loss = nn.functional.cross_entropy(net.forward((x / 255f - mean) / std), y);
+                loss.backward();
+                optimizer.step();
+            }
+        }
+        net.eval();
+        return net;
+    }
+
     /// <summary>Softmax of the network in evaluation mode on <c>(pixels / 255 − mean) / std</c>, as float[N·K].</summary>
     public static float[] TorchProbabilities(nn.Module<Tensor, Tensor> net, OnnxExportDescription d, float[] pixels, int batch)
     {
@@ -72,14 +108,58 @@ internal static class OnnxTestSupport
         return (outputs[0].GetTensorDataAsSpan<float>().ToArray(), outputs[0].GetTensorTypeAndShape().Shape);
     }
 
-    /// <summary>Uniform random pixel values in {0, …, 255} for <paramref name="count"/> images.</summary>
-    public static float[] NoiseImages(ImageShape s, int count, int seed)
+    private static readonly Lazy<(float[] Pixels, int[] Labels)> FashionTest = new(() => ReadAll(PilotDatasets.EmbeddedFashionMnist(new MLContext(seed: 1), train: false)));
+    private static readonly Lazy<(float[] Pixels, int[] Labels)> FashionTrain = new(() => ReadAll(PilotDatasets.EmbeddedFashionMnist(new MLContext(seed: 1), train: true)));
+
+    /// <summary>The embedded FashionMNIST test sample (1×28×28, pixel values 0–255) and its label indices.</summary>
+    public static (float[] Pixels, int[] Labels) FashionMnistTest => FashionTest.Value;
+
+    /// <summary>The embedded FashionMNIST training sample (1×28×28, pixel values 0–255) and its label indices.</summary>
+    public static (float[] Pixels, int[] Labels) FashionMnistTrain => FashionTrain.Value;
+
+    /// <summary>
+    /// <paramref name="count"/> real images for a network of input <paramref name="shape"/>: FashionMNIST test images from
+    /// <paramref name="first"/> on, resized to H×W by nearest neighbour and repeated over the channels (pixel values 0–255).
+    /// </summary>
+    public static float[] RealImages(ImageShape shape, int count, int first = 0)
     {
-        var random = new Random(seed);
-        var pixels = new float[count * s.Size];
-        for (int i = 0; i < pixels.Length; i++)
-            pixels[i] = random.Next(256);
+        const int side = 28;
+        var source = FashionMnistTest.Pixels;
+        var pixels = new float[count * shape.Size];
+        for (int n = 0; n < count; n++)
+        {
+            int from = (first + n) * side * side;
+            for (int c = 0; c < shape.Channels; c++)
+            {
+                for (int y = 0; y < shape.Height; y++)
+                {
+                    for (int x = 0; x < shape.Width; x++)
+                        pixels[n * shape.Size + (c * shape.Height + y) * shape.Width + x] = source[from + y * side / shape.Height * side + x * side / shape.Width];
+                }
+            }
+        }
         return pixels;
+    }
+
+    /// <summary>The pixels (as float) and label indices of a loaded data set, in row order.</summary>
+    public static (float[] Pixels, int[] Labels) ReadAll(LabeledImages data)
+    {
+        var pixels = new List<float>();
+        var labels = new List<int>();
+        var classIndex = data.ClassNames.Select((name, k) => (name, k)).ToDictionary(p => p.name, p => p.k);
+        using var cursor = data.Data.GetRowCursor(data.Data.Schema);
+        var getImage = cursor.GetGetter<VBuffer<byte>>(data.Data.Schema[PilotDatasets.ImageColumnName]);
+        var getLabel = cursor.GetGetter<ReadOnlyMemory<char>>(data.Data.Schema[PilotDatasets.LabelColumnName]);
+        VBuffer<byte> image = default;
+        ReadOnlyMemory<char> label = default;
+        while (cursor.MoveNext())
+        {
+            getImage(ref image);
+            getLabel(ref label);
+            pixels.AddRange(image.DenseValues().Select(b => (float)b));
+            labels.Add(classIndex[label.ToString()]);
+        }
+        return (pixels.ToArray(), labels.ToArray());
     }
 
     public static int ArgMax(ReadOnlySpan<float> row)
