@@ -3,17 +3,25 @@ namespace Pilot.MLNet.Onnx;
 /// <summary>What the exporter needs to know besides the network's weights.</summary>
 /// <param name="Architecture">The network's architecture; decides how the module tree is walked.</param>
 /// <param name="InputShape">Shape of one image (C×H×W); fixes the non-batch dimensions of the graph input.</param>
-/// <param name="Mean">Per-channel mean, in units of pixel / 255 (one value per channel, finite).</param>
-/// <param name="Std">Per-channel standard deviation, in units of pixel / 255 (one value per channel, finite and &gt; 0).</param>
+/// <param name="Mean">Per-channel mean, in the units of the input pixels (one value per channel, finite).</param>
+/// <param name="Std">Per-channel standard deviation, in the units of the input pixels (one value per channel, finite and &gt; 0).</param>
 /// <param name="ClassNames">Class names in output order; as many as the network has outputs.</param>
-/// <remarks>The network computes on <c>(pixel / 255 − Mean[c]) / Std[c]</c>; for a network trained on <c>pixel / 255</c> pass mean 0 and std 1.</remarks>
+/// <param name="BytePixels">
+/// True (the usual case) when the input pixels are byte values 0–255 (the model was trained on images or byte pixel vectors);
+/// false when they are floats in whatever units the model was trained on (float pixel vectors). Only documents the input.
+/// </param>
+/// <remarks>The network computes on <c>(pixel − Mean[c]) / Std[c]</c>, as the trainer's model does when it scores.</remarks>
 internal sealed record OnnxExportDescription(
     PilotArchitecture Architecture,
     ImageShape InputShape,
     IReadOnlyList<float> Mean,
     IReadOnlyList<float> Std,
-    IReadOnlyList<string> ClassNames)
+    IReadOnlyList<string> ClassNames,
+    bool BytePixels = true)
 {
+    /// <summary>What the input pixel values are, for the model's metadata and doc strings.</summary>
+    internal string PixelRange => BytePixels ? PilotOnnxModel.BytePixelRange : PilotOnnxModel.FloatPixelRange;
+
     /// <summary>Throws a managed exception naming the first invalid member; <paramref name="argumentName"/> is the caller's parameter.</summary>
     internal void Validate(string argumentName)
     {

@@ -104,7 +104,7 @@ internal static class OnnxExporter
         {
             Name = PilotOnnxModel.InputName,
             Type = OnnxGraphBuilder.FloatTensorType([null, shape.Channels, shape.Height, shape.Width], PilotOnnxModel.BatchDimension),
-            DocString = $"Images, float32 {PilotOnnxModel.BatchDimension}×{shape.Channels}×{shape.Height}×{shape.Width} (CHW), raw pixel values in [0, {PilotOnnxModel.PixelScale:0}].",
+            DocString = $"Images, float32 {PilotOnnxModel.BatchDimension}×{shape.Channels}×{shape.Height}×{shape.Width} (CHW), raw pixel values ({PixelText(d)}).",
         });
         graph.Output.Add(new ValueInfoProto
         {
@@ -122,7 +122,7 @@ internal static class OnnxExporter
             Graph = graph,
             DocString =
                 $"{d.Architecture} image classifier exported by Pilot.MLNet. Input '{PilotOnnxModel.InputName}': float32 " +
-                $"{PilotOnnxModel.BatchDimension}×{shape.Channels}×{shape.Height}×{shape.Width}, raw pixel values in [0, {PilotOnnxModel.PixelScale:0}] " +
+                $"{PilotOnnxModel.BatchDimension}×{shape.Channels}×{shape.Height}×{shape.Width}, raw pixel values ({PixelText(d)}) " +
                 $"(normalised inside the graph). Output '{PilotOnnxModel.OutputName}': float32 {PilotOnnxModel.BatchDimension}×{d.ClassNames.Count} " +
                 $"class probabilities. Classes: {classList}.",
         };
@@ -130,11 +130,14 @@ internal static class OnnxExporter
         AddMetadata(model, PilotOnnxModel.MetadataKeys.ClassNames, JsonSerializer.Serialize(d.ClassNames));
         AddMetadata(model, PilotOnnxModel.MetadataKeys.Architecture, d.Architecture.ToString());
         AddMetadata(model, PilotOnnxModel.MetadataKeys.InputShape, shape.ToString());
-        AddMetadata(model, PilotOnnxModel.MetadataKeys.PixelRange, $"0-{PilotOnnxModel.PixelScale.ToString("0", CultureInfo.InvariantCulture)}");
+        AddMetadata(model, PilotOnnxModel.MetadataKeys.PixelRange, d.PixelRange);
         AddMetadata(model, PilotOnnxModel.MetadataKeys.NormalizationMean, JsonSerializer.Serialize(d.Mean));
         AddMetadata(model, PilotOnnxModel.MetadataKeys.NormalizationStd, JsonSerializer.Serialize(d.Std));
         return model;
     }
+
+    private static string PixelText(OnnxExportDescription d) =>
+        d.BytePixels ? "0 to 255" : "floats in the units of the training pixel vectors";
 
     private static void AddMetadata(ModelProto model, string key, string value) =>
         model.MetadataProps.Add(new StringStringEntryProto { Key = key, Value = value });
@@ -158,22 +161,14 @@ internal static class OnnxExporter
         /// <summary>Output count of the last Linear layer emitted.</summary>
         internal long Classes { get; private set; }
 
+        /// <summary>(x − mean) / std per channel, as Sub and Div: the same float arithmetic as the TorchSharp model.</summary>
         internal string EmitNormalization(string input)
         {
-            int c = description.InputShape.Channels;
-            var scale = new float[c];
-            var shift = new float[c];
-            for (int i = 0; i < c; i++)
-            {
-                // (x / 255 − mean) / std = x · 1 / (255 · std) − mean / std
-                scale[i] = (float)(1.0 / (PilotOnnxModel.PixelScale * (double)description.Std[i]));
-                shift[i] = (float)(-(double)description.Mean[i] / description.Std[i]);
-            }
-            long[] dims = [1, c, 1, 1];
-            string s = builder.AddInitializer("normalize.scale", dims, scale, "1 / (255 · std) per channel");
-            string b = builder.AddInitializer("normalize.shift", dims, shift, "−mean / std per channel");
-            string scaled = builder.AddNode("Mul", "normalize.mul", [input, s]);
-            return builder.AddNode("Add", "normalize", [scaled, b], doc: "(pixel / 255 − mean) / std per channel");
+            long[] dims = [1, description.InputShape.Channels, 1, 1];
+            string mean = builder.AddInitializer("normalize.mean", dims, [.. description.Mean], "per-channel mean, input pixel units");
+            string std = builder.AddInitializer("normalize.std", dims, [.. description.Std], "per-channel standard deviation, input pixel units");
+            string centred = builder.AddNode("Sub", "normalize.sub", [input, mean]);
+            return builder.AddNode("Div", "normalize", [centred, std], doc: "(pixel − mean) / std per channel");
         }
 
         /// <summary>SmallCnn: the children in registration order, each a supported layer.</summary>

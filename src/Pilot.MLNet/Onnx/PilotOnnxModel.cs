@@ -6,21 +6,23 @@ namespace Pilot.MLNet.Onnx;
 /// </summary>
 /// <remarks>
 /// <para>
-/// Graph: <see cref="InputName"/> (float32, <c>batch × C × H × W</c>, raw pixel values in [0, <see cref="PixelScale"/>])
-/// → per-channel normalisation <c>(x / 255 − mean) / std</c> as one <c>Mul</c> and one <c>Add</c> → the network with every
-/// batch normalisation folded into the convolution before it and dropout removed (the network in evaluation mode) →
-/// <c>Softmax</c> → <see cref="OutputName"/> (float32, <c>batch × K</c>, each row sums to 1). The batch dimension is
-/// symbolic (<see cref="BatchDimension"/>): any batch size works.
+/// Graph: <see cref="InputName"/> (float32, <c>batch × C × H × W</c>, raw pixel values: 0–255 for models trained on images
+/// or byte pixel vectors) → per-channel normalisation <c>(x − mean) / std</c> as one <c>Sub</c> and one <c>Div</c> node, with
+/// the model's own statistics (the same arithmetic the TorchSharp model does) → the network with every batch normalisation
+/// folded into the convolution before it and dropout removed (the network in evaluation mode) → <c>Softmax</c> →
+/// <see cref="OutputName"/> (float32, <c>batch × K</c>, each row sums to 1). The batch dimension is symbolic
+/// (<see cref="BatchDimension"/>): any batch size works. Images must already have the model's input size and channel count
+/// (the graph does not resize or convert colour).
 /// </para>
 /// <para>
-/// The normalisation stays a separate node rather than being folded into the first convolution: that convolution pads
-/// its input with zeros, and zero in normalised units is not zero in pixel units, so folding the mean would change the
-/// outputs along the image border.
+/// The normalisation stays separate rather than being folded into the first convolution: that convolution pads its input
+/// with zeros, and zero in normalised units is not zero in pixel units, so folding the mean would change the outputs along
+/// the image border.
 /// </para>
 /// </remarks>
 public static class PilotOnnxModel
 {
-    /// <summary>Name of the graph input: float32 <c>batch × C × H × W</c>, pixel values in [0, <see cref="PixelScale"/>].</summary>
+    /// <summary>Name of the graph input: float32 <c>batch × C × H × W</c> raw pixel values (see <see cref="MetadataKeys.PixelRange"/>).</summary>
     public const string InputName = "image";
 
     /// <summary>Name of the graph output: float32 <c>batch × K</c> class probabilities (softmax), in class-index order.</summary>
@@ -30,10 +32,16 @@ public static class PilotOnnxModel
     public const string BatchDimension = "batch";
 
     /// <summary>
-    /// The largest raw pixel value: the input is in [0, 255], as in the trainer's byte-valued <c>Image</c> column and
-    /// ML.NET's <c>ExtractPixels</c> with its defaults (no scaling, no offset). The graph divides by it.
+    /// Value of <see cref="MetadataKeys.PixelRange"/> for models trained on images or byte pixel vectors: the input is pixel
+    /// values 0–255, as ML.NET's <c>ExtractPixels</c> gives them with its defaults (no scaling, no offset).
     /// </summary>
-    public const float PixelScale = 255f;
+    public const string BytePixelRange = "0-255";
+
+    /// <summary>
+    /// Value of <see cref="MetadataKeys.PixelRange"/> for models trained on float pixel vectors: the input is in the units of
+    /// those vectors, whatever they were.
+    /// </summary>
+    public const string FloatPixelRange = "float";
 
     /// <summary>The ONNX operator set the graph is written for (default domain).</summary>
     public const int OpsetVersion = 17;
@@ -56,13 +64,13 @@ public static class PilotOnnxModel
         /// <summary>The input image shape as <c>CxHxW</c>, e.g. <c>1x28x28</c>.</summary>
         public const string InputShape = "input_shape";
 
-        /// <summary>The pixel range the input expects: <c>0-255</c>.</summary>
+        /// <summary>The pixel values the input expects: <see cref="BytePixelRange"/> or <see cref="FloatPixelRange"/>.</summary>
         public const string PixelRange = "pixel_range";
 
-        /// <summary>The per-channel mean (in units of pixel / 255) the graph subtracts, as a JSON array of numbers.</summary>
+        /// <summary>The per-channel mean (in input pixel units) the graph subtracts, as a JSON array of numbers.</summary>
         public const string NormalizationMean = "normalization_mean";
 
-        /// <summary>The per-channel standard deviation (in units of pixel / 255) the graph divides by, as a JSON array of numbers.</summary>
+        /// <summary>The per-channel standard deviation (in input pixel units) the graph divides by, as a JSON array of numbers.</summary>
         public const string NormalizationStd = "normalization_std";
     }
 }

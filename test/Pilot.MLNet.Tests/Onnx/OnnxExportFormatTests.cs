@@ -38,13 +38,13 @@ public sealed class OnnxExportFormatTests
         Assert.IsFalse(ops.Contains("BatchNormalization"), "batch norm must be folded into the convolutions");
         Assert.IsFalse(ops.Contains("Dropout"), "dropout is the identity in evaluation mode");
         CollectionAssert.IsSubsetOf(ops.Distinct().ToList(),
-            new[] { "Mul", "Add", "Conv", "Relu", "MaxPool", "GlobalAveragePool", "Flatten", "Gemm", "Softmax" });
+            new[] { "Sub", "Div", "Conv", "Relu", "MaxPool", "GlobalAveragePool", "Flatten", "Gemm", "Add", "Softmax" });
         Assert.AreEqual(architecture == PilotArchitecture.SmallCnn ? 2 : resNetMaxPools, ops.Count(o => o == "MaxPool"));
         Assert.AreEqual(architecture == PilotArchitecture.SmallCnn ? 2 : 1, ops.Count(o => o == "Gemm"));
         Assert.AreEqual(architecture == PilotArchitecture.SmallCnn ? 0 : 1, ops.Count(o => o == "GlobalAveragePool"));
 
         // Normalisation first, softmax last.
-        CollectionAssert.AreEqual(new[] { "Mul", "Add" }, ops.Take(2).ToArray());
+        CollectionAssert.AreEqual(new[] { "Sub", "Div" }, ops.Take(2).ToArray());
         Assert.AreEqual(PilotOnnxModel.InputName, model.Graph.Node[0].Input[0]);
         Assert.AreEqual("Softmax", ops[^1]);
         Assert.AreEqual(PilotOnnxModel.OutputName, model.Graph.Node[^1].Output.Single());
@@ -97,7 +97,7 @@ public sealed class OnnxExportFormatTests
             StringAssert.Contains(model.DocString, name);
             StringAssert.Contains(output.DocString, name);
         }
-        StringAssert.Contains(input.DocString, "[0, 255]");
+        StringAssert.Contains(input.DocString, "0 to 255");
 
         // ONNX Runtime reads the same metadata back.
         using var session = new InferenceSession(model.ToByteArray());
@@ -107,19 +107,33 @@ public sealed class OnnxExportFormatTests
     }
 
     [TestMethod]
-    public void NormalisationConstantsAreTheTrainersFormula()
+    public void NormalisationIsTheModelsOwnStatistics()
     {
-        // (x / 255 − mean) / std per channel, written as x · scale + shift.
+        // (x − mean) / std per channel, in input pixel units, exactly the stored statistics.
         var shape = new ImageShape(3, 32, 32);
         using var net = CreateTrainedStatistics(PilotArchitecture.SmallCnn, shape, 4, seed: 4);
         var model = ExportAndParse(net, Describe(PilotArchitecture.SmallCnn, shape, ClassNames(4)));
-        float[] scale = Floats(model.Graph.Initializer.Single(i => i.Name == model.Graph.Node[0].Input[1]));
-        float[] shift = Floats(model.Graph.Initializer.Single(i => i.Name == model.Graph.Node[1].Input[1]));
-        for (int c = 0; c < 3; c++)
-        {
-            foreach (float pixel in new[] { 0f, 17f, 128f, 255f })
-                Assert.AreEqual((pixel / 255f - ColorMean[c]) / ColorStd[c], pixel * scale[c] + shift[c], 1e-5f, $"channel {c}, pixel {pixel}");
-        }
+        var sub = model.Graph.Node[0];
+        var div = model.Graph.Node[1];
+        Assert.AreEqual(sub.Output[0], div.Input[0]);
+        TensorProto mean = model.Graph.Initializer.Single(i => i.Name == sub.Input[1]), std = model.Graph.Initializer.Single(i => i.Name == div.Input[1]);
+        CollectionAssert.AreEqual(new long[] { 1, 3, 1, 1 }, mean.Dims.ToArray());
+        CollectionAssert.AreEqual(new long[] { 1, 3, 1, 1 }, std.Dims.ToArray());
+        CollectionAssert.AreEqual(ColorMean, Floats(mean));
+        CollectionAssert.AreEqual(ColorStd, Floats(std));
+    }
+
+    [TestMethod]
+    [DataRow(true, "0-255")]
+    [DataRow(false, "float")]
+    public void PixelRangeIsRecorded(bool bytePixels, string expected)
+    {
+        var shape = new ImageShape(1, 12, 12);
+        using var net = CreateTrainedStatistics(PilotArchitecture.SmallCnn, shape, 3, seed: 5);
+        var d = Describe(PilotArchitecture.SmallCnn, shape, ClassNames(3)) with { BytePixels = bytePixels };
+        var model = ExportAndParse(net, d);
+        Assert.AreEqual(expected, model.MetadataProps.Single(p => p.Key == PilotOnnxModel.MetadataKeys.PixelRange).Value);
+        StringAssert.Contains(model.Graph.Input[0].DocString, bytePixels ? "0 to 255" : "float");
     }
 
     [TestMethod]

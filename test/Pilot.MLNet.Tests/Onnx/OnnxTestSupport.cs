@@ -13,11 +13,11 @@ namespace Pilot.MLNet.Tests.Onnx;
 /// <summary>Networks with non-trivial batch-norm statistics, their TorchSharp reference outputs, and ONNX Runtime scoring.</summary>
 internal static class OnnxTestSupport
 {
-    /// <summary>FashionMNIST's pixel mean and standard deviation (units of pixel / 255), the usual gray normalisation.</summary>
-    public static readonly float[] GrayMean = [0.2860f], GrayStd = [0.3530f];
+    /// <summary>FashionMNIST's pixel mean and standard deviation in pixel units (0–255), as the trainer computes and stores them.</summary>
+    public static readonly float[] GrayMean = [72.94f], GrayStd = [90.02f];
 
-    /// <summary>CIFAR-10's per-channel mean and standard deviation (units of pixel / 255): three different values each.</summary>
-    public static readonly float[] ColorMean = [0.4914f, 0.4822f, 0.4465f], ColorStd = [0.2470f, 0.2435f, 0.2616f];
+    /// <summary>CIFAR-10's per-channel mean and standard deviation in pixel units: three different values each.</summary>
+    public static readonly float[] ColorMean = [125.31f, 122.95f, 113.87f], ColorStd = [62.99f, 62.09f, 66.70f];
 
     public static OnnxExportDescription Describe(PilotArchitecture architecture, ImageShape shape, IReadOnlyList<string> classNames) =>
         new(architecture, shape, shape.Channels == 1 ? GrayMean : ColorMean, shape.Channels == 1 ? GrayStd : ColorStd, classNames);
@@ -77,7 +77,7 @@ internal static class OnnxTestSupport
                     [n, d.InputShape.Channels, d.InputShape.Height, d.InputShape.Width]);
                 var y = tensor(labels.AsSpan(start, n).ToArray().Select(l => (long)l).ToArray());
                 optimizer.zero_grad();
-                var loss = nn.functional.cross_entropy(net.forward((x / 255f - mean) / std), y);
+                var loss = nn.functional.cross_entropy(net.forward((x - mean) / std), y);
                 loss.backward();
                 optimizer.step();
             }
@@ -86,7 +86,7 @@ internal static class OnnxTestSupport
         return net;
     }
 
-    /// <summary>Softmax of the network in evaluation mode on <c>(pixels / 255 − mean) / std</c>, as float[N·K].</summary>
+    /// <summary>Softmax of the network in evaluation mode on <c>(pixels − mean) / std</c>, as float[N·K].</summary>
     public static float[] TorchProbabilities(nn.Module<Tensor, Tensor> net, OnnxExportDescription d, float[] pixels, int batch)
     {
         using var scope = NewDisposeScope();
@@ -95,7 +95,7 @@ internal static class OnnxTestSupport
         var x = tensor(pixels, [batch, s.Channels, s.Height, s.Width]);
         var mean = tensor(d.Mean.ToArray(), [1, s.Channels, 1, 1]);
         var std = tensor(d.Std.ToArray(), [1, s.Channels, 1, 1]);
-        var probabilities = nn.functional.softmax(net.forward((x / 255f - mean) / std), 1);
+        var probabilities = nn.functional.softmax(net.forward((x - mean) / std), 1);
         return probabilities.data<float>().ToArray();
     }
 
