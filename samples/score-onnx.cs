@@ -4,8 +4,11 @@
 //
 //   dotnet run samples/score-onnx.cs -- model.onnx path/to/images
 //
-// Images are found in the folder and its sub-folders (.png .jpg .jpeg .bmp .gif), resized to the model's input size,
-// converted to gray for one-channel models, and fed as raw 0–255 pixel values (the exported graph normalises them). When
+// Images are found in the folder and its sub-folders (.png .jpg .jpeg .bmp .gif), stretched to the model's input size,
+// converted to gray for one-channel models, and fed as raw 0–255 pixel values (the exported graph normalises them). The
+// trainer resizes with TorchSharp's bilinear filter and makes gray as round(0.299 R + 0.587 G + 0.114 B); ML.NET's resize
+// and gray conversion can differ from those by a level here and there, so for identical pixels give images that already
+// have the model's size (gray images are converted exactly). When
 // the images sit in sub-folders named after the classes (as `pilot` and PilotDatasets.WriteImageFolder lay them out), the
 // accuracy against those names is printed too. Last, the script prints the size of its own build output folder: what a
 // scoring app with ONNX needs on disk.
@@ -78,7 +81,7 @@ if (files.Count == 0)
 var mlContext = new MLContext(seed: 1);
 var data = mlContext.Data.LoadFromEnumerable(files);
 var pipeline = mlContext.Transforms.LoadImages("Picture", imageFolder: null, inputColumnName: nameof(ImageFile.Path))
-    .Append(mlContext.Transforms.ResizeImages("Picture", width, height));
+    .Append(mlContext.Transforms.ResizeImages("Picture", width, height, resizing: ImageResizingEstimator.ResizingKind.Fill));
 var pixels = mlContext.Transforms.ExtractPixels(InputName, "Picture",
     colorsToExtract: channels == 1 ? ImagePixelExtractingEstimator.ColorBits.Red : ImagePixelExtractingEstimator.ColorBits.Rgb,
     interleavePixelColors: false, outputAsFloatArray: true);

@@ -46,15 +46,33 @@ internal static class OnnxExporter
     /// <summary>Writes the ONNX model of <paramref name="network"/> to the file <paramref name="path"/> (created or overwritten).</summary>
     /// <param name="network">The network, as built by <c>Backbones.Create</c>; on any device.</param>
     /// <param name="description">Architecture, input shape, normalisation and class names.</param>
-    /// <param name="path">The file to write; its folder must exist. Nothing is written when the network cannot be exported.</param>
+    /// <param name="path">The file to write; its folder must exist. Nothing is written when the network cannot be exported, and
+    /// the file appears only once it is complete.</param>
     /// <exception cref="ArgumentException">An argument is invalid or does not match the network; the message names it.</exception>
     /// <exception cref="NotSupportedException">The network has a layer the exporter does not know; the message names the layer.</exception>
     internal static void Export(nn.Module<Tensor, Tensor> network, OnnxExportDescription description, string path)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(path);
         var model = BuildModel(network, description); // fails before the file is touched
-        using var file = new FileStream(path, FileMode.Create, FileAccess.Write, FileShare.None);
-        model.WriteTo(file);
+        WriteFile(model, path);
+    }
+
+    /// <summary>Writes <paramref name="model"/> next to <paramref name="path"/> and then moves it there, so a failed write leaves no partial model.</summary>
+    internal static void WriteFile(ModelProto model, string path)
+    {
+        string full = Path.GetFullPath(path);
+        string temporary = full + ".partial";
+        try
+        {
+            using (var file = new FileStream(temporary, FileMode.Create, FileAccess.Write, FileShare.None))
+                model.WriteTo(file);
+            File.Move(temporary, full, overwrite: true);
+        }
+        finally
+        {
+            if (File.Exists(temporary))
+                File.Delete(temporary);
+        }
     }
 
     /// <summary>Builds the ONNX model in memory.</summary>
