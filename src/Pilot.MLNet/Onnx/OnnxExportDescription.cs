@@ -10,7 +10,7 @@ namespace Pilot.MLNet.Onnx;
 /// True (the usual case) when the input pixels are byte values 0–255 (the model was trained on images or byte pixel vectors);
 /// false when they are floats in whatever units the model was trained on (float pixel vectors). Only documents the input.
 /// </param>
-/// <remarks>The network computes on <c>(pixel − Mean[c]) / Std[c]</c>, as the trainer's model does when it scores.</remarks>
+/// <remarks>The network computes on <c>(pixel − Mean[c]) / Std[c]</c>, as <see cref="Scoring.PilotImageModel"/> does.</remarks>
 internal sealed record OnnxExportDescription(
     PilotArchitecture Architecture,
     ImageShape InputShape,

@@ -58,9 +58,13 @@ internal static class OnnxExporter
     }
 
     /// <summary>Writes <paramref name="model"/> next to <paramref name="path"/> and then moves it there, so a failed write leaves no partial model.</summary>
+    /// <exception cref="DirectoryNotFoundException">The folder of <paramref name="path"/> does not exist.</exception>
     internal static void WriteFile(ModelProto model, string path)
     {
         string full = Path.GetFullPath(path);
+        string folder = Path.GetDirectoryName(full)!;
+        if (!Directory.Exists(folder))
+            throw new DirectoryNotFoundException($"Cannot write the ONNX model '{full}': the folder '{folder}' does not exist.");
         string temporary = full + ".partial";
         try
         {
