@@ -4,6 +4,7 @@ using Microsoft.ML.OnnxRuntime;
 using Pilot.MLNet.Data;
 using Pilot.MLNet.Models;
 using Pilot.MLNet.Onnx;
+using Pilot.MLNet.Training;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -31,9 +32,9 @@ internal static class OnnxTestSupport
     /// </summary>
     public static nn.Module<Tensor, Tensor> CreateTrainedStatistics(PilotArchitecture architecture, ImageShape shape, int classes, long seed)
     {
-        // Backbones.Create draws from the global generator; the rest uses our own, so the data does not depend on test order.
-        random.manual_seed(seed);
-        var net = Backbones.Create(architecture, shape, classes);
+        // Backbones.Create draws from the default generator: a private seeded stream of it, so parallel tests do not interfere;
+        // the rest uses its own generator.
+        var net = new DefaultGeneratorSession(seed).Use(() => Backbones.Create(architecture, shape, classes));
         using var scope = NewDisposeScope();
         var generator = new Generator((ulong)seed);
         using (no_grad())
@@ -59,8 +60,13 @@ internal static class OnnxTestSupport
     /// </summary>
     public static nn.Module<Tensor, Tensor> TrainFashionSmallCnn(OnnxExportDescription d, int images, int epochs, long seed)
     {
+        // Initialisation and dropout draw from the default generator: one private seeded stream of it for the whole run.
+        return new DefaultGeneratorSession(seed).Use(() => TrainFashionSmallCnnCore(d, images, epochs));
+    }
+
+    private static nn.Module<Tensor, Tensor> TrainFashionSmallCnnCore(OnnxExportDescription d, int images, int epochs)
+    {
         const int batchSize = 64;
-        random.manual_seed(seed);
         var net = Backbones.Create(PilotArchitecture.SmallCnn, d.InputShape, d.ClassNames.Count);
         var (pixels, labels) = FashionMnistTrain;
         using var optimizer = optim.Adam(net.parameters(), lr: 2e-3);
