@@ -17,7 +17,8 @@ public sealed class OnnxExportParityTests
     [DataRow(PilotArchitecture.SmallCnn, 3, 30, 17, 4, 3)]   // colour, sides not divisible by 4 (the pools floor)
     [DataRow(PilotArchitecture.ResNet18, 3, 32, 32, 10, 4)]  // small-image stem
     [DataRow(PilotArchitecture.ResNet18, 3, 72, 72, 5, 2)]   // standard stem: 7×7 stride-2 convolution and max-pool
-    [DataRow(PilotArchitecture.ResNet34, 1, 16, 16, 10, 4)]
+    [DataRow(PilotArchitecture.ResNet34, 3, 32, 32, 10, 4)]
+    [DataRow(PilotArchitecture.ResNet34, 1, 16, 16, 10, 4)]  // gray
     public void OnnxRuntimeMatchesTorchSharp(PilotArchitecture architecture, int c, int h, int w, int classes, int batch)
     {
         var shape = new ImageShape(c, h, w);
