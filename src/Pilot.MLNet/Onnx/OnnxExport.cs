@@ -1,4 +1,5 @@
 using Google.Protobuf;
+using Microsoft.ML;
 using Pilot.MLNet.Training;
 
 namespace Pilot.MLNet.Onnx;
@@ -45,4 +46,49 @@ internal static class OnnxExport
         var model = OnnxExporter.BuildModel(transformer.Model.Network, Describe(transformer));
         OnnxExporter.WriteFile(model, path);
     }
+
+    /// <summary>
+    /// Loads the ML.NET model file <paramref name="modelPath"/> (a <c>model.zip</c> saved with <c>mlContext.Model.Save</c>,
+    /// holding a <see cref="PilotImageClassificationTransformer"/> alone or inside a transformer chain) and writes its
+    /// network as ONNX to <paramref name="onnxPath"/>: what <c>pilot export onnx --model model.zip --out model.onnx</c> does.
+    /// </summary>
+    /// <param name="mlContext">The ML.NET context to load with.</param>
+    /// <param name="modelPath">The saved model.</param>
+    /// <param name="onnxPath">The ONNX file to create or overwrite; its folder must exist.</param>
+    /// <returns>The description of what was exported (architecture, input shape, class names, normalisation).</returns>
+    /// <exception cref="FileNotFoundException"><paramref name="modelPath"/> does not exist.</exception>
+    /// <exception cref="InvalidDataException">The file holds no <see cref="PilotImageClassificationTransformer"/> (or more than one); the message names the file.</exception>
+    /// <exception cref="DirectoryNotFoundException">The folder of <paramref name="onnxPath"/> does not exist.</exception>
+    internal static OnnxExportDescription ExportModelFile(MLContext mlContext, string modelPath, string onnxPath)
+    {
+        ArgumentNullException.ThrowIfNull(mlContext);
+        ArgumentException.ThrowIfNullOrWhiteSpace(modelPath);
+        ArgumentException.ThrowIfNullOrWhiteSpace(onnxPath);
+        if (!File.Exists(modelPath))
+            throw new FileNotFoundException($"The model file '{modelPath}' does not exist.", modelPath);
+
+        var loaded = mlContext.Model.Load(modelPath, out _);
+        try
+        {
+            var pilot = FindPilotTransformers(loaded).ToList();
+            if (pilot.Count != 1)
+                throw new InvalidDataException(pilot.Count == 0
+                    ? $"'{modelPath}' holds no Pilot image classifier (PilotImageClassificationTransformer); only those export to ONNX."
+                    : $"'{modelPath}' holds {pilot.Count} Pilot image classifiers; export them one at a time.");
+            Export(pilot[0], onnxPath);
+            return Describe(pilot[0]);
+        }
+        finally
+        {
+            foreach (var disposable in FindPilotTransformers(loaded))
+                disposable.Dispose();
+        }
+    }
+
+    private static IEnumerable<PilotImageClassificationTransformer> FindPilotTransformers(ITransformer transformer) => transformer switch
+    {
+        PilotImageClassificationTransformer pilot => [pilot],
+        IEnumerable<ITransformer> chain => chain.SelectMany(FindPilotTransformers),
+        _ => [],
+    };
 }

@@ -86,6 +86,32 @@ public sealed class TransformerOnnxExportTests
     }
 
     [TestMethod]
+    public void ExportModelFileFindsTheClassifierInAChain()
+    {
+        // What `pilot export onnx --model model.zip --out model.onnx` calls; pipelines are usually saved as chains.
+        var (mlContext, model, test) = Trained.Value;
+        using var folder = new TempFolder();
+        using var direct = new MemoryStream();
+        model.ExportToOnnx(direct);
+
+        var copy = mlContext.Transforms.CopyColumns("ImageCopy", PilotDatasets.ImageColumnName).Fit(test);
+        mlContext.Model.Save(new TransformerChain<ITransformer>(copy, model), test.Schema, folder.File("chain.zip"));
+        var description = OnnxExport.ExportModelFile(mlContext, folder.File("chain.zip"), folder.File("chain.onnx"));
+
+        CollectionAssert.AreEqual(direct.ToArray(), File.ReadAllBytes(folder.File("chain.onnx")));
+        Assert.AreEqual(PilotArchitecture.SmallCnn, description.Architecture);
+        CollectionAssert.AreEqual(model.ClassNames.ToArray(), description.ClassNames.ToArray());
+
+        mlContext.Model.Save(copy, test.Schema, folder.File("other.zip"));
+        var e = Assert.ThrowsExactly<InvalidDataException>(() => OnnxExport.ExportModelFile(mlContext, folder.File("other.zip"), folder.File("other.onnx")));
+        StringAssert.Contains(e.Message, folder.File("other.zip"));
+        Assert.IsFalse(File.Exists(folder.File("other.onnx")));
+
+        var missing = Assert.ThrowsExactly<FileNotFoundException>(() => OnnxExport.ExportModelFile(mlContext, folder.File("none.zip"), folder.File("none.onnx")));
+        StringAssert.Contains(missing.Message, folder.File("none.zip"));
+    }
+
+    [TestMethod]
     public void ExportArgumentErrors()
     {
         var (_, model, _) = Trained.Value;
