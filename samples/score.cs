@@ -36,7 +36,7 @@ string csvPath = Path.GetFullPath(args.Length > 2 ? args[2] : Path.Combine(outpu
 var mlContext = new MLContext();
 
 // 1. Load the model. It reads the column "Image" (the bytes of an image file) and adds "Score" (one probability per
-//    class) and "PredictedLabel" (the class name).
+//    class) and "PredictedLabel" (the most probable class). The class names are the "slot names" of the Score column.
 ITransformer model = mlContext.Model.Load(modelPath, out _);
 
 // 2. The images to score: every image file under the folder, in a fixed order.
@@ -62,13 +62,15 @@ for (int start = 0; start < paths.Length; start += batchSize)
     classNames ??= ClassNames(scored.Schema);
     foreach (var row in mlContext.Data.CreateEnumerable<ScoredImage>(scored, reuseRowObject: false))
     {
+        // The classes by probability; the first is the predicted label. (Reading it from the scores works for every model:
+        // in models that end with the classifier, as `pilot train` writes them, PredictedLabel is a class number, a key.)
         var top3 = row.Score.Select((probability, k) => (Label: classNames[k], Probability: probability))
-            .OrderByDescending(p => p.Probability).Take(3);
-        var fields = new List<string> { Path.GetRelativePath(imageFolder, row.ImagePath), row.PredictedLabel };
+            .OrderByDescending(p => p.Probability).Take(3).ToList();
+        var fields = new List<string> { Path.GetRelativePath(imageFolder, row.ImagePath), top3[0].Label };
         foreach (var (label, probability) in top3)
             fields.AddRange([label, probability.ToString("0.0000", CultureInfo.InvariantCulture)]);
         csv.WriteLine(string.Join(",", fields.Select(Csv)));
-        if (row.PredictedLabel == Path.GetFileName(Path.GetDirectoryName(row.ImagePath)))
+        if (top3[0].Label == Path.GetFileName(Path.GetDirectoryName(row.ImagePath)))
             sameAsFolder++;
     }
 }
@@ -117,17 +119,18 @@ static int Setting(string name, int defaultValue)
         : throw new ArgumentOutOfRangeException(name, text, $"{name} must be a whole number ≥ 1; got '{text}'.");
 }
 
-// The input rows: one image file each.
+// The input rows: one image file each. Models whose pipeline starts with MapValueToKey("Label") (those of `pilot train`
+// and of the code `pilot codegen` writes) read a Label column even when scoring: an empty one will do.
 sealed class ImageFile
 {
     public string ImagePath { get; set; } = "";
+    public string Label { get; set; } = "";
 }
 
 // The output rows: the columns of the scored data that the CSV needs (ML.NET matches them by name).
 sealed class ScoredImage
 {
     public string ImagePath { get; set; } = "";
-    public string PredictedLabel { get; set; } = "";
     public float[] Score { get; set; } = [];
 }
 

@@ -61,6 +61,21 @@ public sealed class SampleTests
                 Assert.AreEqual(top[k].Value, double.Parse(fields[3 + 2 * k], CultureInfo.InvariantCulture), 5e-5, row);
             }
         }
+
+        // With arguments: another model, another folder, another CSV.
+        string csv = Path.Combine(output, "other.csv");
+        var withArguments = RunSample("score.cs", new Dictionary<string, string> { ["PILOT_SAMPLE_OUTPUT"] = output },
+            CodegenFixtures.FolderModel, CodegenFixtures.ImageFolder, csv);
+        Assert.AreEqual(0, withArguments.ExitCode, withArguments.Output);
+        int imageCount = Directory.EnumerateFiles(CodegenFixtures.ImageFolder, "*.png", SearchOption.AllDirectories).Count();
+        StringAssert.Contains(withArguments.Output, $"Scored {imageCount} images from {CodegenFixtures.ImageFolder}");
+        Assert.AreEqual(imageCount + 1, File.ReadAllLines(csv).Length);
+
+        // A model shaped as `pilot train` writes it (MapValueToKey, then the classifier: PredictedLabel is a key).
+        var pixelModel = RunSample("score.cs", new Dictionary<string, string> { ["PILOT_SAMPLE_OUTPUT"] = output },
+            CodegenFixtures.PixelModel, CodegenFixtures.ImageFolder, csv);
+        Assert.AreEqual(0, pixelModel.ExitCode, pixelModel.Output);
+        Assert.AreEqual(imageCount + 1, File.ReadAllLines(csv).Length);
     }
 
     [TestMethod]
@@ -97,10 +112,11 @@ public sealed class SampleTests
         Assert.AreNotEqual(PilotPolicy.Default(), policy, "15 steps with η_φ > 0 change the policy");
     }
 
-    private static (int ExitCode, string Output) RunSample(string file, IReadOnlyDictionary<string, string> environment)
+    private static (int ExitCode, string Output) RunSample(string file, IReadOnlyDictionary<string, string> environment, params string[] arguments)
     {
         string root = CodegenFixtures.RepositoryRoot();
-        var (exitCode, output, elapsed) = DotnetProcess.Run(root, ["run", Path.Combine("samples", file)], environment, TimeSpan.FromMinutes(10));
+        string[] command = ["run", Path.Combine("samples", file), .. arguments.Length > 0 ? ["--", .. arguments] : Array.Empty<string>()];
+        var (exitCode, output, elapsed) = DotnetProcess.Run(root, command, environment, TimeSpan.FromMinutes(10));
         Console.WriteLine($"dotnet run samples/{file}: exit code {exitCode}, {elapsed.TotalSeconds:F1} s");
         return (exitCode, output);
     }
