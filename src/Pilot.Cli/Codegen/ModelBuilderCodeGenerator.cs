@@ -337,11 +337,19 @@ internal static class ModelBuilderCodeGenerator
     {
         ArgumentNullException.ThrowIfNull(namespaceName);
         ArgumentNullException.ThrowIfNull(className);
-        if (namespaceName.Split('.').Any(part => !IsIdentifier(part)))
-            throw new ArgumentException($"--namespace must be a C# namespace (names of letters, digits and _, not starting with a digit, joined by dots); got '{namespaceName}'.", nameof(namespaceName));
-        if (!IsIdentifier(className))
-            throw new ArgumentException($"--class must be a C# class name (letters, digits and _, not starting with a digit, not a keyword); got '{className}'.", nameof(className));
+        if (NamespaceError(namespaceName) is { } namespaceError)
+            throw new ArgumentException(namespaceError, nameof(namespaceName));
+        if (ClassNameError(className) is { } classError)
+            throw new ArgumentException(classError, nameof(className));
     }
+
+    /// <summary>Why <paramref name="name"/> is not a C# namespace, or <see langword="null"/> when it is one.</summary>
+    internal static string? NamespaceError(string name) => name.Split('.').All(IsIdentifier) ? null
+        : $"--namespace must be a C# namespace (names of letters, digits and _, not starting with a digit, joined by dots); got '{name}'.";
+
+    /// <summary>Why <paramref name="name"/> is not a C# class name, or <see langword="null"/> when it is one.</summary>
+    internal static string? ClassNameError(string name) => IsIdentifier(name) ? null
+        : $"--class must be a C# class name (letters, digits and _, not starting with a digit, not a keyword); got '{name}'.";
 
     private static bool IsIdentifier(string name) =>
         name.Length > 0 && (char.IsLetter(name[0]) || name[0] == '_') && name.All(c => char.IsLetterOrDigit(c) || c == '_')
