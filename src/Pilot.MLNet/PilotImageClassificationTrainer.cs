@@ -179,7 +179,7 @@ public sealed partial class PilotImageClassificationTrainer : IEstimator<PilotIm
             : (o.ImageHeight ?? o.ImageShape?.Height ?? D.ImageSide, o.ImageWidth ?? o.ImageShape?.Width ?? D.ImageSide);
         int? channels = spec.Kind == ImageSourceKind.PixelVector ? spec.VectorShape!.Value.Channels : o.ImageShape?.Channels;
         int seed = o.Seed ?? ((IHostEnvironmentInternal)_host).Seed ?? _host.Rand.Next();
-        var plan = new TrainingPlan(o, seed, DeviceSelection.Choose(_host), spec, channels, height, width, classCount, validation is not null);
+        var plan = new TrainingPlan(o, seed, DeviceSelection.Choose(_host), classCount);
 
         using var ch = _host.Start("Training");
         ch.Info($"Training {o.Architecture} with {o.Optimizer} on {plan.Device} (seed {seed}).");
