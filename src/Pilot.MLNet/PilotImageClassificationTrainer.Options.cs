@@ -153,7 +153,9 @@ public sealed partial class PilotImageClassificationTrainer
         /// <summary>
         /// Seed of weight initialisation, dropout, shuffling and augmentation. Default <see langword="null"/>: the
         /// <see cref="MLContext"/>'s seed, or a random one when the context has none. With a seed, training on the CPU
-        /// gives the same model every time.
+        /// gives the same model every time. Weight initialisation and dropout use TorchSharp's process-wide default
+        /// generator: concurrent runs of this trainer do not disturb each other, but other code drawing from that generator
+        /// at the same time (for example creating TorchSharp modules on another thread) can change the result.
         /// </summary>
         [PilotOption("Seed of initialisation, dropout, shuffling and augmentation (default: the MLContext's seed).")]
         public int? Seed;

@@ -4,7 +4,11 @@ using Options = Pilot.MLNet.PilotImageClassificationTrainer.Options;
 
 namespace Pilot.MLNet.Tests.Trainer;
 
+// Not in parallel with other classes: weight initialisation and dropout draw from TorchSharp's process-wide default
+// generator, which other test classes (e.g. the backbone tests) use too; runs of this trainer only coordinate among
+// themselves (DefaultGeneratorSession), and these tests compare runs bit for bit.
 [TestClass]
+[DoNotParallelize]
 public sealed class TrainingBehaviourTests
 {
     private static float[][] Scores(PilotImageClassificationTransformer model, IDataView data) =>
@@ -29,6 +33,21 @@ public sealed class TrainingBehaviourTests
         AssertSameScores(Scores(a, data), Scores(b, data), "same seed");
         Assert.AreEqual(a.TrainingHistory[^1].TrainLoss, b.TrainingHistory[^1].TrainLoss);
         Assert.AreNotEqual(a.TrainingHistory[^1].TrainLoss, c.TrainingHistory[^1].TrainLoss, "a different seed should give a different run");
+    }
+
+    [TestMethod]
+    public void ConcurrentRunsDoNotDisturbEachOther()
+    {
+        var ml = new MLContext(seed: 1);
+        var data = TrainerTestData.SyntheticKeyed(ml, 120, seed: 1);
+        PilotImageClassificationTransformer Train(int seed) => ml.Pilot.ImageClassification(TrainerTestData.FastOptions(epochs: 2, seed: seed)).Fit(data);
+        using var a = Train(21);
+        using var b = Train(22);
+        var parallel = Task.WhenAll(Task.Run(() => Train(21)), Task.Run(() => Train(22))).GetAwaiter().GetResult();
+        using var a2 = parallel[0];
+        using var b2 = parallel[1];
+        AssertSameScores(Scores(a, data), Scores(a2, data), "seed 21, alone vs concurrent");
+        AssertSameScores(Scores(b, data), Scores(b2, data), "seed 22, alone vs concurrent");
     }
 
     [TestMethod]
