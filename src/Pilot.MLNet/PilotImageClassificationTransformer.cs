@@ -77,8 +77,11 @@ public sealed partial class PilotImageClassificationTransformer : RowToRowTransf
     /// <summary>One report per training epoch.</summary>
     public IReadOnlyList<PilotEpochReport> TrainingHistory { get; }
 
-    /// <summary>The PILOT policy learned during training (a copy), or <see langword="null"/> when another optimizer trained the model.</summary>
-    public PilotPolicy? Policy => _policy is null ? null : new PilotPolicy(_policy.Degree, (double[])_policy.Phi.Clone());
+    /// <summary>
+    /// The PILOT policy at the end of training (for <c>pilot policy export</c>, or as <see cref="PilotImageClassificationTrainer.Options.InitialPolicy"/>
+    /// of another run), or <see langword="null"/> when another optimizer trained the model.
+    /// </summary>
+    public PilotPolicy? Policy => _policy;
 
     /// <summary>The network with its preprocessing description (for exporters); owned by this transformer.</summary>
     internal PilotImageModel Model

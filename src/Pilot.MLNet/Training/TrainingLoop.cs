@@ -62,9 +62,7 @@ internal static class TrainingLoop
             if (o.CheckpointDirectory is { } directory && Checkpoint.TryRead(directory, fingerprint!) is { } checkpoint)
             {
                 LoadWeights(network, checkpoint.Weights);
-                using (var stream = new MemoryStream(checkpoint.OptimizerState))
-                using (var reader = new BinaryReader(stream))
-                    optimizer.load_state_dict(reader);
+                optimizer.LoadState(checkpoint.OptimizerState);
                 using (var state = torch.tensor(checkpoint.GeneratorState))
                     generator.set_state(state);
                 random.Restore(checkpoint.GlobalGeneratorState);
@@ -80,6 +78,7 @@ internal static class TrainingLoop
             {
                 var clock = Stopwatch.StartNew();
                 network.train();
+                int diagnosticsMark = optimizer.DiagnosticsMark;
                 double lastLearningRate = 0;
                 double trainLoss, trainAccuracy;
                 using (var lossSum = torch.zeros(1, ScalarType.Float64, device))
@@ -98,13 +97,12 @@ internal static class TrainingLoop
                         var y = labels.index_select(0, index);
 
                         lastLearningRate = LearningRateSchedule.At(o.LearningRate, (long)epoch * stepsPerEpoch + batch, totalSteps, warmupSteps);
-                        foreach (var group in optimizer.ParamGroups)
-                            group.LearningRate = lastLearningRate;
-                        optimizer.zero_grad();
+                        optimizer.SetLearningRate(lastLearningRate);
+                        optimizer.Optimizer.zero_grad();
                         var logits = random.Use(() => network.forward(x));
                         var loss = nn.functional.cross_entropy(logits, y);
                         loss.backward();
-                        optimizer.step();
+                        optimizer.Optimizer.step();
 
                         using (no_grad())
                         {
@@ -137,8 +135,9 @@ internal static class TrainingLoop
                 bool stopEarly = o.EarlyStoppingPatience is { } patience && sinceBest >= patience;
                 finished = stopEarly || epoch + 1 == o.Epochs;
 
+                var (pm, pv, ps, rho) = optimizer.EpochKnobs(diagnosticsMark);
                 var report = new PilotEpochReport(epoch + 1, o.Epochs, trainLoss, trainAccuracy, validationLoss, validationAccuracy,
-                    lastLearningRate, clock.Elapsed.TotalSeconds, n / Math.Max(trainSeconds, 1e-9));
+                    lastLearningRate, clock.Elapsed.TotalSeconds, n / Math.Max(trainSeconds, 1e-9), pm, pv, ps, rho);
                 history.Add(report);
                 channel.Info(Describe(report));
 
@@ -152,7 +151,7 @@ internal static class TrainingLoop
                         History = history,
                         Weights = SaveWeights(network),
                         BestWeights = bestWeights,
-                        OptimizerState = SaveOptimizer(optimizer),
+                        OptimizerState = optimizer.SaveState(),
                         GeneratorState = StateBytes(generator.get_state()),
                         GlobalGeneratorState = random.State,
                     });
@@ -165,7 +164,7 @@ internal static class TrainingLoop
                 LoadWeights(network, bestWeights);
             network.eval();
             success = true;
-            return new TrainingResult(network, history, Policy: null);
+            return new TrainingResult(network, history, optimizer.Pilot?.ExportPolicy());
         }
         finally
         {
@@ -220,14 +219,6 @@ internal static class TrainingLoop
         network.load(stream);
     }
 
-    private static byte[] SaveOptimizer(OptimizerHelper optimizer)
-    {
-        using var stream = new MemoryStream();
-        using (var writer = new BinaryWriter(stream, System.Text.Encoding.UTF8, leaveOpen: true))
-            optimizer.save_state_dict(writer);
-        return stream.ToArray();
-    }
-
     private static byte[] StateBytes(Tensor state)
     {
         using (state)
@@ -247,8 +238,8 @@ internal static class TrainingLoop
             (nameof(o.LearningRate), R(o.LearningRate)),
             (nameof(o.WeightDecay), R(o.WeightDecay)),
             (nameof(o.Optimizer), o.Optimizer.ToString()),
-            (nameof(o.Beta1), R(o.Beta1)),
-            (nameof(o.Beta2), R(o.Beta2)),
+            (nameof(o.Beta1), o.Beta1 is { } b1 ? R(b1) : "default"),
+            (nameof(o.Beta2), o.Beta2 is { } b2 ? R(b2) : "default"),
             (nameof(o.Gamma), R(o.Gamma)),
             (nameof(o.EtaPhi), R(o.EtaPhi)),
             (nameof(o.PolicyDegree), o.PolicyDegree.ToString(CultureInfo.InvariantCulture)),

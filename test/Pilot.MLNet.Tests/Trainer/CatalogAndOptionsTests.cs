@@ -51,8 +51,8 @@ public sealed class CatalogAndOptionsTests
         Assert.AreEqual(1e-3, o.LearningRate);
         Assert.AreEqual(1e-4, o.WeightDecay);
         Assert.AreEqual(PilotOptimizerKind.Pilot, o.Optimizer);
-        Assert.AreEqual(0.9, o.Beta1);
-        Assert.AreEqual(0.999, o.Beta2);
+        Assert.IsNull(o.Beta1, "β1: each optimizer's own default");
+        Assert.IsNull(o.Beta2, "β2: each optimizer's own default");
         Assert.AreEqual(0.95, o.Gamma);
         Assert.AreEqual(0.01, o.EtaPhi);
         Assert.AreEqual(2, o.PolicyDegree);
