@@ -7,8 +7,8 @@ using Options = Pilot.MLNet.PilotImageClassificationTrainer.Options;
 namespace Pilot.MLNet.Tests.Trainer;
 
 /// <summary>
-/// The ML.NET pipelines of issue 3 on the embedded FashionMNIST sample: a SmallCnn trained for 2 epochs on the first 2,000
-/// training images, evaluated on the 1,000 test images. One model is trained for the class and shared by its tests.
+/// The ML.NET pipelines of issue 3 on the embedded FashionMNIST sample: a SmallCnn trained with PILOT for 2 epochs on the
+/// first 2,000 training images, evaluated on the 1,000 test images. One model is trained for the class and shared by its tests.
 /// </summary>
 [TestClass]
 public sealed class FashionMnistPipelineTests
@@ -32,10 +32,12 @@ public sealed class FashionMnistPipelineTests
         public float[] Score { get; set; } = [];
     }
 
+    /// <summary>SmallCnn, PILOT, 2 epochs; batch 64 (about 63 steps on 2,000 images) for a comfortable margin over 75%.</summary>
     internal static Options SmallCnnOptions() => new()
     {
         Architecture = PilotArchitecture.SmallCnn,
         Epochs = 2,
+        BatchSize = 64,
         Seed = 1,
     };
 
