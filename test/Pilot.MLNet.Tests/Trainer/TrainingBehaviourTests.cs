@@ -130,7 +130,12 @@ public sealed class TrainingBehaviourTests
     }
 
     [TestMethod]
-    public void CheckpointResumeContinuesAndMatchesAnUninterruptedRun()
+    [DataRow(PilotOptimizerKind.Pilot)]
+    [DataRow(PilotOptimizerKind.Adam)]
+    [DataRow(PilotOptimizerKind.AdamW)]
+    [DataRow(PilotOptimizerKind.Lion)]
+    [DataRow(PilotOptimizerKind.AdaBelief)]
+    public void CheckpointResumeContinuesAndMatchesAnUninterruptedRun(PilotOptimizerKind optimizer)
     {
         var ml = new MLContext(seed: 1);
         var train = TrainerTestData.SyntheticKeyed(ml, 100, seed: 1);
@@ -138,6 +143,7 @@ public sealed class TrainingBehaviourTests
         Options Make(string? directory)
         {
             var o = TrainerTestData.FastOptions(epochs: 3);
+            o.Optimizer = optimizer;
             o.Augment = true;          // the augmentation generator must resume too
             o.WarmupEpochs = 1;
             o.CheckpointDirectory = directory;
@@ -164,6 +170,7 @@ public sealed class TrainingBehaviourTests
             Assert.AreEqual(uninterrupted.TrainingHistory[i].ValidationLoss, resumed.TrainingHistory[i].ValidationLoss, $"epoch {i + 1} validation loss");
         }
         AssertSameScores(Scores(uninterrupted, validation), Scores(resumed, validation), "resumed vs uninterrupted");
+        Assert.AreEqual(uninterrupted.Policy, resumed.Policy, "the PILOT policy resumes too");
 
         // A finished checkpoint gives the final model back without training.
         var again = Make(folder.Path);
