@@ -31,7 +31,7 @@ public sealed class UsageDocTests
             Assert.IsTrue(rows.TryGetValue(field.Name, out var cell), $"docs/usage.md has no row for {field.Name}");
             string documented = cell.Split(' ')[0].Trim('`').Trim('"');
             object? value = field.GetValue(defaults);
-            string actual = value switch
+            string inCode = value switch
             {
                 null => "null",
                 bool b => b ? "true" : "false",
@@ -41,7 +41,7 @@ public sealed class UsageDocTests
             if (value is double expected)
                 Assert.AreEqual(expected, double.Parse(documented, CultureInfo.InvariantCulture), $"default of {field.Name}");
             else
-                Assert.AreEqual(actual, documented, $"default of {field.Name}");
+                Assert.AreEqual(inCode, documented, $"default of {field.Name}");
         }
     }
 }
