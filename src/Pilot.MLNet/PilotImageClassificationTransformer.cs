@@ -21,6 +21,10 @@ namespace Pilot.MLNet;
 /// label's key type, with its key values) to data with an image column. Saved and loaded with
 /// <c>mlContext.Model.Save</c>/<c>Load</c>; owns a TorchSharp network: dispose it when done.
 /// </summary>
+/// <remarks>
+/// Scoring follows ML.NET's row-by-row getters: each row's image is read, converted and run through the network once (both
+/// output columns share that pass), on the device the loading <see cref="MLContext"/> chooses. Cursors may run in parallel.
+/// </remarks>
 public sealed partial class PilotImageClassificationTransformer : RowToRowTransformerBase, IDisposable
 {
     internal const string UserName = "Pilot Image Classification";
