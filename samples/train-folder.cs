@@ -104,13 +104,13 @@ static int Setting(string name, int defaultValue)
 // Sample output (dotnet run samples/train-folder.cs):
 //   Wrote 1000 FashionMNIST images (100 per class) to <temp>/pilot-samples/train-images
 //   Training SmallCnn for 5 epochs on <temp>/pilot-samples/train-images ...
-//   epoch 1/5: loss 1.629, training accuracy 45.2 %
-//   epoch 2/5: loss 0.853, training accuracy 67.7 %
-//   epoch 3/5: loss 0.646, training accuracy 76.2 %
-//   epoch 4/5: loss 0.549, training accuracy 80.7 %
-//   epoch 5/5: loss 0.521, training accuracy 82.5 %
+//   epoch 1/5: loss 1.653, training accuracy 47.1 %
+//   epoch 2/5: loss 0.754, training accuracy 73.8 %
+//   epoch 3/5: loss 0.563, training accuracy 79.8 %
+//   epoch 4/5: loss 0.484, training accuracy 83.4 %
+//   epoch 5/5: loss 0.450, training accuracy 85.4 %
 //   Saved <temp>/pilot-samples/model.zip
-//   Test images: 10 classes, accuracy 81.5 %, macro-accuracy 81.8 %, macro-F1 0.805, log-loss 0.581
+//   Test images: 10 classes, accuracy 82.5 %, macro-accuracy 82.0 %, macro-F1 0.812, log-loss 0.536
 //
 //   Confusion table
 //                  ||================================================================================
@@ -118,13 +118,13 @@ static int Setting(string name, int defaultValue)
 //   TRUTH          ||================================================================================
 //   0.  Ankle boot ||    23 |     0 |     0 |     0 |     0 |     0 |     0 |     0 |     0 |     0 | 1.0000
 //   1.         Bag ||     0 |    19 |     0 |     1 |     0 |     0 |     0 |     0 |     0 |     0 | 0.9500
-//   2.        Coat ||     0 |     0 |    14 |     5 |     4 |     1 |     2 |     0 |     0 |     0 | 0.5385
+//   2.        Coat ||     0 |     0 |    15 |     5 |     2 |     1 |     3 |     0 |     0 |     0 | 0.5769
 //   3.       Dress ||     0 |     0 |     0 |    16 |     0 |     0 |     0 |     0 |     1 |     0 | 0.9412
-//   4.    Pullover ||     0 |     0 |     1 |     1 |    16 |     0 |     1 |     0 |     0 |     0 | 0.8421
-//   5.      Sandal ||     1 |     0 |     0 |     0 |     0 |    21 |     0 |     5 |     0 |     0 | 0.7778
-//   6.       Shirt ||     1 |     2 |     1 |     0 |     3 |     0 |     7 |     0 |     3 |     0 | 0.4118
+//   4.    Pullover ||     0 |     0 |     2 |     1 |    14 |     0 |     2 |     0 |     0 |     0 | 0.7368
+//   5.      Sandal ||     0 |     0 |     0 |     0 |     0 |    25 |     0 |     2 |     0 |     0 | 0.9259
+//   6.       Shirt ||     1 |     2 |     1 |     0 |     2 |     0 |     7 |     0 |     4 |     0 | 0.4118
 //   7.     Sneaker ||     1 |     0 |     0 |     0 |     0 |     1 |     0 |    20 |     0 |     0 | 0.9091
 //   8. T-shirt_top ||     0 |     1 |     0 |     1 |     1 |     0 |     0 |     0 |    20 |     0 | 0.8696
-//   9.     Trouser ||     0 |     0 |     0 |     0 |     0 |     0 |     1 |     0 |     0 |    16 | 0.9412
+//   9.     Trouser ||     0 |     0 |     0 |     0 |     0 |     0 |     2 |     0 |     0 |    15 | 0.8824
 //                  ||================================================================================
-//   Precision      ||0.8846 |0.8636 |0.8750 |0.6667 |0.6667 |0.9130 |0.6364 |0.8000 |0.8333 |1.0000 |
+//   Precision      ||0.9200 |0.8636 |0.8333 |0.6667 |0.7368 |0.9259 |0.5000 |0.9091 |0.8000 |1.0000 |
