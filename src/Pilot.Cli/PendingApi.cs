@@ -1,0 +1,5 @@
+// TEMPORARY: names the trainer branch provides; delete this file when that branch is merged.
+namespace Pilot.MLNet
+{
+    public enum PilotOptimizerKind { Pilot, Adam, AdamW, Lion, AdaBelief }
+}
