@@ -94,13 +94,13 @@ internal sealed class CliApp
     /// <summary><c>pilot predict</c>.</summary>
     public int Predict(PredictSettings s)
     {
+        var runner = new TrainingRunner(CliDefaults.Seed);
+        var model = runner.Load(s.Model, "--model");
         foreach (var image in s.Images)
         {
             if (!File.Exists(image))
                 throw new CliInputException($"IMAGE: '{Path.GetFullPath(image)}' does not exist.");
         }
-        var runner = new TrainingRunner(CliDefaults.Seed);
-        var model = runner.Load(s.Model, "--model");
         var predictions = runner.Predict(model, s.Images, s.Top);
         var table = new Table().AddColumn("image");
         for (int k = 0; k < s.Top; k++)

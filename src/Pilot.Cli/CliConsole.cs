@@ -24,16 +24,21 @@ internal sealed class CliConsole
         Ansi = AnsiConsole.Create(new AnsiConsoleSettings
         {
             Out = new AnsiConsoleOutput(output),
-            Ansi = isTerminal ? AnsiSupport.Detect : AnsiSupport.No,
+            Ansi = isTerminal ? AnsiSupport.Yes : AnsiSupport.No,
             ColorSystem = isTerminal ? ColorSystemSupport.Detect : ColorSystemSupport.NoColors,
-            Interactive = isTerminal ? InteractionSupport.Detect : InteractionSupport.No,
+            Interactive = isTerminal ? InteractionSupport.Yes : InteractionSupport.No,
         });
         if (!isTerminal)
             Ansi.Profile.Width = PlainWidth;
     }
 
-    /// <summary>The process's own console; plain text when standard output is redirected.</summary>
-    public static CliConsole FromSystemConsole() => new(Console.Out, Console.Error, !Console.IsOutputRedirected);
+    /// <summary>
+    /// The process's own console: live output when standard output is a terminal that understands escape sequences,
+    /// plain text when it is redirected to a file or pipe, or when <c>TERM=dumb</c>.
+    /// </summary>
+    public static CliConsole FromSystemConsole()
+        => new(Console.Out, Console.Error,
+            !Console.IsOutputRedirected && !string.Equals(Environment.GetEnvironmentVariable("TERM"), "dumb", StringComparison.Ordinal));
 
     /// <summary>Standard output.</summary>
     public TextWriter Out { get; }

@@ -68,7 +68,7 @@ internal sealed class BenchCommands
         "Results file; runs already in it (same model, optimizer, seed, epochs, device kind, policy) are skipped, new runs are appended as they finish.",
         BenchDefaults.PaperResults, "FILE");
     public readonly Option<string?> Policy = OptionFactory.Optional<string>("--policy",
-        "PILOT policy JSON (from 'pilot policy export') that PILOT runs start from; recorded as policy \"init:<file>\" or, with --freeze-policy, \"frozen:<file>\".",
+        "PILOT policy JSON (from 'pilot policy export') that PILOT runs start from; recorded as policy \"init:<file>\" or, with --freeze-policy, \"frozen:<file>\". [default: none]",
         "FILE");
     public readonly Option<bool> FreezePolicy = new("--freeze-policy") { Description = "Keep the --policy fixed during the PILOT runs. [default: False]" };
     public readonly Option<string?> PaperData = OptionFactory.Optional<string>("--data",

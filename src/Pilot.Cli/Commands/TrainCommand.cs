@@ -44,7 +44,7 @@ internal sealed class TrainCommand
         $"Folder for the PNG plots and the per-epoch history JSON. [default: {CliDefaults.OutputFolderName}/ next to the model]", "DIR");
 
     public readonly Option<string?> Policy = OptionFactory.Optional<string>("--policy",
-        "PILOT policy JSON (from 'pilot policy export') to start from, instead of PILOT's initial policy.", "FILE");
+        "PILOT policy JSON (from 'pilot policy export') to start from. [default: none, PILOT's initial policy]", "FILE");
 
     public readonly Option<bool> FreezePolicy = new("--freeze-policy")
     {

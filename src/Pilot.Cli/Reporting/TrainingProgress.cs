@@ -49,8 +49,8 @@ internal static class TrainingProgress
         new Progress(console.Ansi)
             .AutoClear(false)
             .HideCompleted(false)
-            .Columns(new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn(), new PercentageColumn(),
-                new RemainingTimeColumn(), new SpinnerColumn())
+            .Columns(new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn { Width = 24 }, new PercentageColumn(),
+                new RemainingTimeColumn(), new FiguresColumn())
             .Start(ctx => result = work(new LiveProgress(ctx, epochs)));
         return result;
     }
@@ -136,15 +136,14 @@ internal sealed class LiveProgress : ITrainingProgress
     {
         _ctx = ctx;
         _epochs = epochs;
-        _total = ctx.AddTask($"training, {epochs} epoch{(epochs == 1 ? "" : "s")}", maxValue: epochs);
+        _total = ctx.AddTask("all epochs", maxValue: epochs);
     }
 
     public void OnBatch(BatchProgress b)
     {
         var task = EpochTask(b.Epoch, b.BatchesPerEpoch);
         task.Value = b.Batch;
-        task.Description = Markup.Escape($"epoch {b.Epoch}/{_epochs}  " +
-            TrainingProgress.Figures(b.Loss, b.Accuracy, b.ImagesPerSecond, b.Rho, b.PM, b.PV, b.PS));
+        task.Tag = TrainingProgress.Figures(b.Loss, b.Accuracy, b.ImagesPerSecond, b.Rho, b.PM, b.PV, b.PS);
         _total.Value = b.Epoch - 1 + (double)b.Batch / b.BatchesPerEpoch;
     }
 
@@ -152,7 +151,7 @@ internal sealed class LiveProgress : ITrainingProgress
     {
         var task = EpochTask(e.Epoch, 1);
         task.Value = task.MaxValue;
-        task.Description = Markup.Escape(TrainingProgress.EpochLine(e, _epochs));
+        task.Tag = TrainingProgress.EpochLine(e, _epochs)[$"epoch {e.Epoch}/{_epochs}  ".Length..];
         task.StopTask();
         _total.Value = e.Epoch;
         if (e.Epoch >= _epochs)
@@ -164,9 +163,18 @@ internal sealed class LiveProgress : ITrainingProgress
         if (_current is null || _currentEpoch != epoch)
         {
             _current?.StopTask();
-            _current = _ctx.AddTask(Markup.Escape($"epoch {epoch}/{_epochs}"), maxValue: batches);
+            _current = _ctx.AddTask($"epoch {epoch}/{_epochs}", maxValue: batches);
             _currentEpoch = epoch;
         }
         return _current;
     }
+}
+
+/// <summary>A progress column showing the figures kept in <see cref="ProgressTask.Tag"/> (plain text, wrapped when narrow).</summary>
+internal sealed class FiguresColumn : ProgressColumn
+{
+    protected override bool NoWrap => false;
+
+    public override Spectre.Console.Rendering.IRenderable Render(Spectre.Console.Rendering.RenderOptions options, ProgressTask task, TimeSpan deltaTime)
+        => new Text(task.Tag as string ?? "");
 }

@@ -71,7 +71,15 @@ internal sealed class TrainingRunner
 
     public void Save(TrainOutcome outcome, string path) => throw new NotImplementedException();
 
-    public LoadedModel Load(string path, string optionName) => throw new NotImplementedException();
+    /// <summary>Reads a model written by <see cref="Save"/>.</summary>
+    /// <exception cref="CliInputException">The file does not exist or is not a model (the message names <paramref name="optionName"/> and the path).</exception>
+    public LoadedModel Load(string path, string optionName)
+    {
+        string full = Path.GetFullPath(path);
+        if (!File.Exists(full))
+            throw new CliInputException($"{optionName}: '{full}' does not exist. Train one with 'pilot train --out {path}'.");
+        throw new NotImplementedException();
+    }
 
     public IReadOnlyList<ImagePrediction> Predict(LoadedModel model, IReadOnlyList<string> images, int top) => throw new NotImplementedException();
 
