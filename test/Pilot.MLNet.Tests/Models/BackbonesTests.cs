@@ -63,6 +63,7 @@ public sealed class BackbonesTests
     public void SmallCnnChildrenAreTheForwardChain()
     {
         using var net = Backbones.Create(PilotArchitecture.SmallCnn, new ImageShape(1, 28, 28), 10);
+        Assert.IsTrue(net.training, "a new network starts in training mode");
         CollectionAssert.AreEqual(
             new[] { "conv1", "bn1", "relu1", "pool1", "conv2", "bn2", "relu2", "pool2", "flatten", "fc1", "relu3", "dropout", "fc2" },
             net.named_children().Select(c => c.name).ToArray());
