@@ -57,7 +57,7 @@ internal static class CliDefaults
     public const int TopK = 3;
 
     /// <summary>Where the Debian package <c>dataset-fashion-mnist</c> installs FashionMNIST; used when <c>--data</c> is not given.</summary>
-    public const string SystemFashionMnistFolder = "/usr/share/datasets/fashion-mnist";
+    public const string SystemFashionMnistFolder = Pilot.MLNet.Data.PilotDatasets.DebianFashionMnistFolder;
 
     /// <summary>File name of the per-epoch history written next to the plots.</summary>
     public const string HistoryFileName = "history.json";

@@ -25,20 +25,9 @@ internal sealed record TrainerSettings
     public string? CheckpointDirectory { get; init; }
 }
 
-/// <summary>Rows for one training run.</summary>
-internal sealed record TrainingSplit(
-    IDataView Train, IDataView? Validation, IDataView Test, IReadOnlyList<string> ClassNames,
-    string TrainDescription, string ValidationDescription, string TestDescription)
-{
-    public string Describe() => $"train {TrainDescription}; validation after each epoch: {ValidationDescription}; test {TestDescription}";
-}
-
 /// <summary>A trained model with its history.</summary>
 internal sealed record TrainOutcome(
     ITransformer Model, DataViewSchema InputSchema, IReadOnlyList<EpochRecord> Epochs, IReadOnlyList<PolicyStep> PolicySteps, string Precision);
-
-/// <summary>Rows to evaluate on.</summary>
-internal sealed record EvaluationRows(IDataView Data, string Description);
 
 /// <summary>A model read back from a zip file.</summary>
 internal sealed record LoadedModel(ITransformer Model, DataViewSchema InputSchema, string Path);
@@ -57,12 +46,20 @@ internal sealed class TrainingRunner
 {
     private readonly MLContext _ml;
 
-    public TrainingRunner(int seed) => _ml = new MLContext(seed);
+    public TrainingRunner(int seed)
+    {
+        _ml = new MLContext(seed);
+        _seed = seed;
+    }
 
+    private readonly int _seed;
+
+    /// <summary>Loads the training, validation and test rows (see <see cref="DataLoading.LoadForTraining"/>).</summary>
     public TrainingSplit LoadForTraining(DataChoice data, double testFraction, double validationFraction)
-        => throw new NotImplementedException("Waiting for the data branch.");
+        => DataLoading.LoadForTraining(_ml, data, testFraction, validationFraction, _seed);
 
-    public EvaluationRows LoadForEvaluation(DataChoice data) => throw new NotImplementedException("Waiting for the data branch.");
+    /// <summary>Loads the rows to evaluate on (see <see cref="DataLoading.LoadForEvaluation"/>).</summary>
+    public EvaluationRows LoadForEvaluation(DataChoice data) => DataLoading.LoadForEvaluation(_ml, data);
 
     public TrainOutcome Train(TrainingSplit split, TrainerSettings settings, ITrainingProgress progress)
         => throw new NotImplementedException("Waiting for the trainer branch.");
