@@ -39,6 +39,7 @@ internal sealed class CliApp
             PolicyFile = s.Policy,
             FreezePolicy = s.FreezePolicy,
             CheckpointDirectory = s.CheckpointDir,
+            ImageSize = s.ImageSize,
         };
 
         var runner = new TrainingRunner(s.Seed);

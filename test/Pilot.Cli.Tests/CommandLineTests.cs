@@ -54,6 +54,7 @@ public sealed class CommandLineTests
         Assert.AreEqual(CliDefaults.TestFraction, parsed.TestFraction);
         Assert.IsNull(parsed.Data);
         Assert.IsNull(parsed.Plots);
+        Assert.IsNull(parsed.ImageSize);
         Assert.IsNull(parsed.Policy);
         Assert.IsFalse(parsed.FreezePolicy);
         Assert.IsNull(parsed.CheckpointDir);
@@ -94,6 +95,7 @@ public sealed class CommandLineTests
         [new[] { "--out", "m.zip" }, nameof(TrainSettings.Out), "m.zip"],
         [new[] { "--validation-fraction", "0.1" }, nameof(TrainSettings.ValidationFraction), 0.1],
         [new[] { "--test-fraction", "0.3" }, nameof(TrainSettings.TestFraction), 0.3],
+        [new[] { "--image-size", "64" }, nameof(TrainSettings.ImageSize), 64],
         [new[] { "--plots", "p" }, nameof(TrainSettings.Plots), "p"],
         [new[] { "--policy", "x.json" }, nameof(TrainSettings.Policy), "x.json"],
         [new[] { "--freeze-policy" }, nameof(TrainSettings.FreezePolicy), true],
@@ -178,6 +180,7 @@ public sealed class CommandLineTests
     [DataRow("--optimizer", "SGD", "train")]
     [DataRow("--device", "tpu", "train")]
     [DataRow("--seed", "-3", "train")]
+    [DataRow("--image-size", "4", "train")]
     [DataRow("--seeds", "0,x", "bench paper")]
     [DataRow("--seeds", "-1", "bench paper")]
     [DataRow("--optimizers", "Pilot,SGD", "bench paper")]

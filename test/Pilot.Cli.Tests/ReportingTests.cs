@@ -141,7 +141,7 @@ public sealed class ReportingTests
         var every = new StringWriter();
         var p = new PlainProgress(every, epochs: 2, batchLineInterval: TimeSpan.Zero);
         for (int b = 1; b <= 5; b++)
-            p.OnBatch(new BatchProgress(1, b, 5, 0.5, 0.8, 1234, 0.25, 0.8, 0.47, 0.12));
+            p.OnBatch(new BatchProgress(1, b, 5, 0.5, 1234, 0.8, 0.25, 0.8, 0.47, 0.12));
         p.OnEpoch(new EpochRecord(1, 0.5, 0.8, 0.45, 0.82, 1e-3, 3.0, 1234, 0.25, 0.8, 0.47, 0.12));
         var lines = every.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries);
         Assert.HasCount(5, lines, every.ToString()); // batches 1-4 (the last batch is reported by the epoch line) + the epoch
@@ -155,7 +155,7 @@ public sealed class ReportingTests
         var throttled = new StringWriter();
         var q = new PlainProgress(throttled, epochs: 1, batchLineInterval: TimeSpan.FromHours(1));
         for (int b = 1; b <= 5; b++)
-            q.OnBatch(new BatchProgress(1, b, 5, 0.5, 0.8, 1234));
+            q.OnBatch(new BatchProgress(1, b, 5, 0.5, 1234));
         q.OnEpoch(new EpochRecord(1, 0.5, 0.8, null, null, 1e-3, 3.0, 1234));
         var only = throttled.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries);
         Assert.HasCount(1, only, throttled.ToString());
@@ -170,7 +170,7 @@ public sealed class ReportingTests
         var console = new CliConsole(output, new StringWriter(), isTerminal: false);
         int result = TrainingProgress.Run(console, 1, progress =>
         {
-            progress.OnBatch(new BatchProgress(1, 1, 2, 0.5, 0.8, 100));
+            progress.OnBatch(new BatchProgress(1, 1, 2, 0.5, 100));
             progress.OnEpoch(new EpochRecord(1, 0.5, 0.8, null, null, 1e-3, 1.0, 100));
             return 42;
         });
@@ -186,7 +186,7 @@ public sealed class ReportingTests
         var console = new CliConsole(output, new StringWriter(), isTerminal: true);
         TrainingProgress.Run(console, 1, progress =>
         {
-            progress.OnBatch(new BatchProgress(1, 1, 2, 0.5, 0.8, 100, 0.3, 0.8, 0.47, 0.12));
+            progress.OnBatch(new BatchProgress(1, 1, 2, 0.5, 100, 0.8, 0.3, 0.8, 0.47, 0.12));
             progress.OnEpoch(new EpochRecord(1, 0.5, 0.8, 0.4, 0.85, 1e-3, 1.0, 100, 0.3, 0.8, 0.47, 0.12));
             return 0;
         });

@@ -40,6 +40,8 @@ internal sealed class TrainCommand
         "Fraction of an image folder held out as the test set (IDX and CIFAR-10 folders have their own test split).",
         CliDefaults.TestFraction, 0, minInclusive: false);
 
+    public readonly Option<int?> ImageSize = ImageSizeOption();
+
     public readonly Option<string?> Plots = OptionFactory.Optional<string>("--plots",
         $"Folder for the PNG plots and the per-epoch history JSON. [default: {CliDefaults.OutputFolderName}/ next to the model]", "DIR");
 
@@ -58,8 +60,24 @@ internal sealed class TrainCommand
     public IReadOnlyList<Option> All =>
     [
         Data, Architecture, Optimizer, Epochs, BatchSize, LearningRate, Device, Seed, Out,
-        ValidationFraction, TestFraction, Plots, Policy, FreezePolicy, CheckpointDir,
+        ValidationFraction, TestFraction, ImageSize, Plots, Policy, FreezePolicy, CheckpointDir,
     ];
+
+    /// <summary>Smallest <c>--image-size</c>: the ResNets halve the side three times.</summary>
+    internal const int MinImageSize = 8;
+
+    private static Option<int?> ImageSizeOption()
+    {
+        var option = OptionFactory.Optional<int>("--image-size",
+            "Side in pixels that images of an image folder are resized to (IDX and CIFAR-10 keep their native size). " +
+            "[default: the trainer's, 32]", "N");
+        option.Validators.Add(r =>
+        {
+            if (r.GetValueOrDefault<int?>() is int v && v < MinImageSize)
+                r.AddError($"--image-size must be at least {MinImageSize}; got {v}.");
+        });
+        return option;
+    }
 
     /// <summary>Creates the command; its action runs <paramref name="execute"/> on the parsed settings.</summary>
     public Command Create(Func<TrainSettings, int> execute)
@@ -86,6 +104,7 @@ internal sealed class TrainCommand
         Out = parse.GetValue(Out)!,
         ValidationFraction = parse.GetValue(ValidationFraction),
         TestFraction = parse.GetValue(TestFraction),
+        ImageSize = parse.GetValue(ImageSize),
         Plots = parse.GetValue(Plots),
         Policy = parse.GetValue(Policy),
         FreezePolicy = parse.GetValue(FreezePolicy),

@@ -38,6 +38,9 @@ internal sealed record TrainSettings
     /// <summary><c>--test-fraction</c>, in (0, 1); used for image folders only.</summary>
     public double TestFraction { get; init; } = CliDefaults.TestFraction;
 
+    /// <summary><c>--image-size</c>: network input side for image-folder data (images are resized), ≥ 8; null for the trainer's default.</summary>
+    public int? ImageSize { get; init; }
+
     /// <summary><c>--plots</c>: folder for plots and history; null for <see cref="CliDefaults.OutputFolderName"/> next to the model.</summary>
     public string? Plots { get; init; }
 

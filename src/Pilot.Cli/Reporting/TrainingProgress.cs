@@ -10,14 +10,14 @@ namespace Pilot.Cli.Reporting;
 /// <param name="Batch">1-based batch within the epoch.</param>
 /// <param name="BatchesPerEpoch">Batches in one epoch.</param>
 /// <param name="Loss">Mean training loss over the epoch so far.</param>
-/// <param name="Accuracy">Training accuracy over the epoch so far, in [0, 1].</param>
+/// <param name="Accuracy">Training accuracy over the epoch so far, in [0, 1]; null when the trainer does not report it per batch.</param>
 /// <param name="ImagesPerSecond">Training throughput over the epoch so far.</param>
 /// <param name="Rho">PILOT's ρ after this batch; null for other optimizers.</param>
 /// <param name="PM">PILOT's p_m at this batch; null for other optimizers.</param>
 /// <param name="PV">PILOT's p_v at this batch; null for other optimizers.</param>
 /// <param name="PS">PILOT's p_s at this batch; null for other optimizers.</param>
 internal sealed record BatchProgress(
-    int Epoch, int Batch, int BatchesPerEpoch, double Loss, double Accuracy, double ImagesPerSecond,
+    int Epoch, int Batch, int BatchesPerEpoch, double Loss, double ImagesPerSecond, double? Accuracy = null,
     double? Rho = null, double? PM = null, double? PV = null, double? PS = null);
 
 /// <summary>Receives training progress; implementations draw it.</summary>
@@ -56,10 +56,13 @@ internal static class TrainingProgress
     }
 
     /// <summary>Formats the figures of a running epoch: <c>loss 0.4123  acc 85.10%  1,950 img/s  ρ 0.31  p_m 0.80 …</c>.</summary>
-    internal static string Figures(double loss, double accuracy, double imagesPerSecond, double? rho, double? pm, double? pv, double? ps)
+    internal static string Figures(double loss, double? accuracy, double imagesPerSecond, double? rho, double? pm, double? pv, double? ps)
     {
         var text = new StringBuilder();
-        text.Append(CultureInfo.InvariantCulture, $"loss {loss:F4}  acc {100 * accuracy:F2}%  {imagesPerSecond:N0} img/s");
+        text.Append(CultureInfo.InvariantCulture, $"loss {loss:F4}");
+        if (accuracy is not null)
+            text.Append(CultureInfo.InvariantCulture, $"  acc {100 * accuracy:F2}%");
+        text.Append(CultureInfo.InvariantCulture, $"  {imagesPerSecond:N0} img/s");
         if (rho is not null)
             text.Append(CultureInfo.InvariantCulture, $"  ρ {rho:F3}");
         if (pm is not null && pv is not null && ps is not null)
