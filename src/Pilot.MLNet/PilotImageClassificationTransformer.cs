@@ -1,0 +1,276 @@
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using Microsoft.ML.Runtime;
+using Pilot.MLNet;
+using Pilot.MLNet.Models;
+using Pilot.MLNet.Scoring;
+using Pilot.MLNet.Training;
+using Pilot.TorchSharp;
+using TorchSharp;
+
+[assembly: LoadableClass(typeof(PilotImageClassificationTransformer), null, typeof(SignatureLoadModel),
+    PilotImageClassificationTransformer.UserName, PilotImageClassificationTransformer.LoaderSignature)]
+[assembly: LoadableClass(typeof(IRowMapper), typeof(PilotImageClassificationTransformer), null, typeof(SignatureLoadRowMapper),
+    PilotImageClassificationTransformer.UserName, PilotImageClassificationTransformer.LoaderSignature)]
+
+namespace Pilot.MLNet;
+
+/// <summary>
+/// A trained image classifier, produced by <see cref="PilotImageClassificationTrainer"/>: adds a <c>Score</c> column (class
+/// probabilities, a vector of <see cref="float"/> with one value per class) and a <c>PredictedLabel</c> column (the training
+/// label's key type, with its key values) to data with an image column. Saved and loaded with
+/// <c>mlContext.Model.Save</c>/<c>Load</c>; owns a TorchSharp network: dispose it when done.
+/// </summary>
+public sealed partial class PilotImageClassificationTransformer : RowToRowTransformerBase, IDisposable
+{
+    internal const string UserName = "Pilot Image Classification";
+    internal const string LoaderSignature = "PILOTIMG";
+
+    /// <summary>Name of the binary stream holding the network's weights inside the model.</summary>
+    private const string WeightsStreamName = "TorchSharpWeights";
+
+    /// <summary>Largest class count a model file may claim.</summary>
+    private const int MaxClasses = 1 << 20;
+
+    private readonly PilotImageModel _model;
+    private readonly LabelKeyValues? _keyValues;
+    private readonly PilotPolicy? _policy;
+    private bool _disposed;
+
+    internal PilotImageClassificationTransformer(IHostEnvironment env, PilotImageModel model, LabelKeyValues? keyValues,
+        string labelColumnName, string imageColumnName, string scoreColumnName, string predictedLabelColumnName,
+        IReadOnlyList<PilotEpochReport> history, PilotPolicy? policy)
+        : base(Contracts.CheckRef(env, nameof(env)).Register(nameof(PilotImageClassificationTransformer)))
+    {
+        _model = model;
+        _keyValues = keyValues;
+        _policy = policy;
+        LabelColumnName = labelColumnName;
+        ImageColumnName = imageColumnName;
+        ScoreColumnName = scoreColumnName;
+        PredictedLabelColumnName = predictedLabelColumnName;
+        TrainingHistory = history.ToArray();
+        ClassNames = keyValues?.ToStrings() ?? Enumerable.Range(0, model.ClassCount).Select(i => i.ToString()).ToArray();
+    }
+
+    /// <summary>Name of the label column the model was trained on (not needed for scoring).</summary>
+    public string LabelColumnName { get; }
+
+    /// <summary>Name of the image column the model reads.</summary>
+    public string ImageColumnName { get; }
+
+    /// <summary>Name of the class-probability output column.</summary>
+    public string ScoreColumnName { get; }
+
+    /// <summary>Name of the predicted-class output column.</summary>
+    public string PredictedLabelColumnName { get; }
+
+    /// <summary>The network architecture.</summary>
+    public PilotArchitecture Architecture => _model.Architecture;
+
+    /// <summary>Shape of the network input; images are resized to its height and width.</summary>
+    public ImageShape InputShape => _model.InputShape;
+
+    /// <summary>The classes, in score order: the label's key values as strings (or "0", "1", … when the label had none).</summary>
+    public IReadOnlyList<string> ClassNames { get; }
+
+    /// <summary>One report per training epoch.</summary>
+    public IReadOnlyList<PilotEpochReport> TrainingHistory { get; }
+
+    /// <summary>The PILOT policy learned during training (a copy), or <see langword="null"/> when another optimizer trained the model.</summary>
+    public PilotPolicy? Policy => _policy is null ? null : new PilotPolicy(_policy.Degree, (double[])_policy.Phi.Clone());
+
+    /// <summary>The network with its preprocessing description (for exporters); owned by this transformer.</summary>
+    internal PilotImageModel Model
+    {
+        get
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            return _model;
+        }
+    }
+
+    /// <summary>Releases the network's native memory.</summary>
+    public void Dispose()
+    {
+        if (_disposed)
+            return;
+        _disposed = true;
+        _model.Dispose();
+    }
+
+    private static VersionInfo GetVersionInfo() => new(
+        modelSignature: "PILOTIMG",
+        verWrittenCur: 0x00010001, // Initial
+        verReadableCur: 0x00010001,
+        verWeCanReadBack: 0x00010001,
+        loaderAssemblyName: typeof(PilotImageClassificationTransformer).Assembly.FullName,
+        loaderSignature: LoaderSignature);
+
+    /// <inheritdoc/>
+    protected override void SaveModel(ModelSaveContext ctx)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        Host.CheckValue(ctx, nameof(ctx));
+        ctx.CheckAtModel();
+        ctx.SetVersionInfo(GetVersionInfo());
+
+        // *** Binary format ***
+        // int: id of label column name
+        // int: id of image column name
+        // int: id of score column name
+        // int: id of predicted label column name
+        // int: architecture (PilotArchitecture)
+        // int, int, int: input shape (channels, height, width)
+        // byte: pixel units (0: bytes 0-255, 1: floats)
+        // byte: 1 when trained on pixel vectors, then int, int, int: their shape (channels, height, width); else 0
+        // int: number of classes K
+        // float x channels: per-channel mean; float x channels: per-channel standard deviation
+        // byte: 1 when the label has key values, then the key values (BinarySaver type and value, K values); else 0
+        // training history (EpochReportFormat)
+        // byte: 1 when there is a learned PILOT policy, then int id of its JSON (PilotPolicy.ToJson); else 0
+        // binary stream "TorchSharpWeights": the network's parameters and buffers (TorchSharp Module.save)
+
+        ctx.SaveNonEmptyString(LabelColumnName);
+        ctx.SaveNonEmptyString(ImageColumnName);
+        ctx.SaveNonEmptyString(ScoreColumnName);
+        ctx.SaveNonEmptyString(PredictedLabelColumnName);
+        var w = ctx.Writer;
+        w.Write((int)_model.Architecture);
+        WriteShape(w, _model.InputShape);
+        w.Write((byte)_model.Domain);
+        w.Write(_model.VectorShape.HasValue);
+        if (_model.VectorShape is { } vectorShape)
+            WriteShape(w, vectorShape);
+        w.Write(_model.ClassCount);
+        foreach (float v in _model.Normalization.Mean) w.Write(v);
+        foreach (float v in _model.Normalization.Std) w.Write(v);
+        w.Write(_keyValues is not null);
+        _keyValues?.Save(Host, w.BaseStream);
+        EpochReportFormat.Write(w, TrainingHistory);
+        w.Write(_policy is not null);
+        if (_policy is not null)
+            ctx.SaveNonEmptyString(_policy.ToJson());
+        ctx.SaveBinaryStream(WeightsStreamName, writer => _model.Network.save(writer));
+    }
+
+    // Factory method for SignatureLoadRowMapper.
+    private static IRowMapper Create(IHostEnvironment env, ModelLoadContext ctx, DataViewSchema inputSchema)
+        => Create(env, ctx).MakeRowMapper(inputSchema);
+
+    // Factory method for SignatureLoadModel.
+    private static PilotImageClassificationTransformer Create(IHostEnvironment env, ModelLoadContext ctx)
+    {
+        Contracts.CheckValue(env, nameof(env));
+        env.CheckValue(ctx, nameof(ctx));
+        ctx.CheckAtModel(GetVersionInfo());
+
+        // *** Binary format ***
+        // int: id of label column name
+        // int: id of image column name
+        // int: id of score column name
+        // int: id of predicted label column name
+        // int: architecture (PilotArchitecture)
+        // int, int, int: input shape (channels, height, width)
+        // byte: pixel units (0: bytes 0-255, 1: floats)
+        // byte: 1 when trained on pixel vectors, then int, int, int: their shape (channels, height, width); else 0
+        // int: number of classes K
+        // float x channels: per-channel mean; float x channels: per-channel standard deviation
+        // byte: 1 when the label has key values, then the key values (BinarySaver type and value, K values); else 0
+        // training history (EpochReportFormat)
+        // byte: 1 when there is a learned PILOT policy, then int id of its JSON (PilotPolicy.ToJson); else 0
+        // binary stream "TorchSharpWeights": the network's parameters and buffers (TorchSharp Module.save)
+
+        try
+        {
+            string label = ctx.LoadNonEmptyString(), image = ctx.LoadNonEmptyString();
+            string score = ctx.LoadNonEmptyString(), predicted = ctx.LoadNonEmptyString();
+            var r = ctx.Reader;
+            var architecture = (PilotArchitecture)r.ReadInt32();
+            if (!Enum.IsDefined(architecture))
+                throw new InvalidDataException($"The model names architecture {(int)architecture}, unknown to this version of Pilot.MLNet.");
+            var inputShape = ReadShape(r, "input shape");
+            byte domain = r.ReadByte();
+            if (domain > (byte)PixelDomain.Floats)
+                throw new InvalidDataException($"The model names pixel units {domain}; expected 0 or 1.");
+            ImageShape? vectorShape = r.ReadByte() switch
+            {
+                0 => null,
+                1 => ReadShape(r, "pixel-vector shape"),
+                var b => throw new InvalidDataException($"Corrupt model: pixel-vector flag {b}."),
+            };
+            int classCount = r.ReadInt32();
+            if (classCount < 2 || classCount > MaxClasses)
+                throw new InvalidDataException($"The model claims {classCount} classes; expected 2 to {MaxClasses}.");
+            var mean = new float[inputShape.Channels];
+            var std = new float[inputShape.Channels];
+            for (int c = 0; c < mean.Length; c++) mean[c] = r.ReadSingle();
+            for (int c = 0; c < std.Length; c++) std[c] = r.ReadSingle();
+            if (mean.Any(v => !float.IsFinite(v)) || std.Any(v => !float.IsFinite(v) || v <= 0))
+                throw new InvalidDataException("The model's normalisation statistics are not finite or have a non-positive standard deviation.");
+            LabelKeyValues? keyValues = r.ReadByte() switch
+            {
+                0 => null,
+                1 => LabelKeyValues.Load(env, r.BaseStream, classCount),
+                var b => throw new InvalidDataException($"Corrupt model: key-values flag {b}."),
+            };
+            var history = EpochReportFormat.Read(r);
+            PilotPolicy? policy = r.ReadByte() switch
+            {
+                0 => null,
+                1 => PilotPolicy.FromJson(ctx.LoadNonEmptyString()),
+                var b => throw new InvalidDataException($"Corrupt model: policy flag {b}."),
+            };
+
+            var device = DeviceSelection.Choose(env);
+            // Creating the network draws initial weights from the default generator: never inside another run's draws.
+            var network = DefaultGeneratorSession.Exclusive(() => Backbones.Create(architecture, inputShape, classCount));
+            try
+            {
+                if (!ctx.TryLoadBinaryStream(WeightsStreamName, reader => network.load(reader)))
+                    throw new InvalidDataException($"The model has no '{WeightsStreamName}' stream (network weights).");
+                network.to(device);
+                var model = new PilotImageModel(network, device, architecture, inputShape, classCount, (PixelDomain)domain,
+                    vectorShape, new ChannelStatistics(mean, std));
+                return new PilotImageClassificationTransformer(env, model, keyValues, label, image, score, predicted, history, policy);
+            }
+            catch
+            {
+                network.Dispose();
+                throw;
+            }
+        }
+        catch (EndOfStreamException e)
+        {
+            throw new InvalidDataException("The Pilot image-classification model is truncated.", e);
+        }
+    }
+
+    private static void WriteShape(BinaryWriter writer, ImageShape shape)
+    {
+        writer.Write(shape.Channels);
+        writer.Write(shape.Height);
+        writer.Write(shape.Width);
+    }
+
+    private static ImageShape ReadShape(BinaryReader reader, string what)
+    {
+        var shape = new ImageShape(reader.ReadInt32(), reader.ReadInt32(), reader.ReadInt32());
+        try
+        {
+            shape.Validate(what);
+        }
+        catch (ArgumentOutOfRangeException e)
+        {
+            throw new InvalidDataException($"The model's {what} {shape} is invalid: {e.Message}", e);
+        }
+        return shape;
+    }
+
+    /// <inheritdoc/>
+    protected override IRowMapper MakeRowMapper(DataViewSchema schema)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        return new Mapper(this, schema);
+    }
+}
