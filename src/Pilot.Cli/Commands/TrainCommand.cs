@@ -68,9 +68,12 @@ internal sealed class TrainCommand
 
     private static Option<int?> ImageSizeOption()
     {
-        var option = OptionFactory.Optional<int>("--image-size",
-            "Side in pixels that images of an image folder are resized to (IDX and CIFAR-10 keep their native size). " +
-            "[default: the trainer's, 32]", "N");
+        var option = new Option<int?>("--image-size")
+        {
+            Description = "Side in pixels that images of an image folder are resized to (IDX and CIFAR-10 keep their native size). " +
+                $"[default: the trainer's, {PilotImageClassificationDefaults.ImageSide}]",
+            HelpName = "N",
+        };
         option.Validators.Add(r =>
         {
             if (r.GetValueOrDefault<int?>() is int v && v < MinImageSize)
