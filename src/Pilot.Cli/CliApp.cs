@@ -137,7 +137,10 @@ internal sealed class CliApp
 
     /// <summary><c>pilot bench train</c>.</summary>
     public int BenchTrain(BenchTrainSettings s)
-        => throw new CliInputException("'pilot bench train' is not available in this build yet.");
+    {
+        TrainBenchmark.Run(s, _services.SystemFashionMnistFolder, _console);
+        return ExitCodes.Success;
+    }
 
     /// <summary><c>pilot bench paper</c>.</summary>
     public int BenchPaper(BenchPaperSettings s)

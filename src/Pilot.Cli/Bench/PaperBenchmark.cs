@@ -36,15 +36,18 @@ internal static class PaperProtocol
     public static readonly IReadOnlyList<PilotArchitecture> Models = [PilotArchitecture.SmallCnn, PilotArchitecture.ResNet18];
 
     /// <summary>The hyper-parameters of <paramref name="model"/> trained with <paramref name="optimizer"/>.</summary>
+    /// <param name="model">Network.</param>
+    /// <param name="optimizer">Optimizer.</param>
+    /// <param name="optionName">The option that named the model, for the error message.</param>
     /// <exception cref="CliInputException"><paramref name="model"/> has no tuned PILOT settings for FashionMNIST.</exception>
-    public static PaperHyperparameters For(PilotArchitecture model, PilotOptimizerKind optimizer)
+    public static PaperHyperparameters For(PilotArchitecture model, PilotOptimizerKind optimizer, string optionName = "--models")
     {
         var (gamma, etaPhi, degree) = model switch
         {
             PilotArchitecture.SmallCnn => (0.950, 0.01, 2),     // FashionMNIST/SmallCNN
             PilotArchitecture.ResNet18 => (0.957, 0.00273, 3),  // FashionMNIST/ResNet-18
             _ => throw new CliInputException(
-                $"--models: the paper has no FashionMNIST settings for {model}; use {string.Join(" or ", Models)}."),
+                $"{optionName}: the paper has no FashionMNIST settings for {model}; use {string.Join(" or ", Models)}."),
         };
         bool lion = optimizer == PilotOptimizerKind.Lion;
         bool pilot = optimizer == PilotOptimizerKind.Pilot;

@@ -7,7 +7,7 @@ namespace Pilot.Cli.Training;
 
 /// <summary>Rows for one training run, with the class names in key order.</summary>
 /// <param name="Train">Training rows: a <c>Label</c> text column and an <c>Image</c> column.</param>
-/// <param name="Validation">Rows scored after each epoch (the test rows unless <c>--validation-fraction</c> is set).</param>
+/// <param name="Validation">Rows scored after each epoch (the test rows unless <c>--validation-fraction</c> is set); null for none.</param>
 /// <param name="Test">Rows of the final metrics.</param>
 /// <param name="ClassNames">Class names in label-key order.</param>
 /// <param name="Shape">Shape of pixel-vector images (IDX, CIFAR-10); null for encoded image files.</param>
@@ -15,7 +15,7 @@ namespace Pilot.Cli.Training;
 /// <param name="ValidationDescription">Validation rows in words.</param>
 /// <param name="TestDescription">Test rows in words.</param>
 internal sealed record TrainingSplit(
-    IDataView Train, IDataView Validation, IDataView Test, IReadOnlyList<string> ClassNames, ImageShape? Shape,
+    IDataView Train, IDataView? Validation, IDataView Test, IReadOnlyList<string> ClassNames, ImageShape? Shape,
     string TrainDescription, string ValidationDescription, string TestDescription)
 {
     /// <summary>One line for the console.</summary>

@@ -156,7 +156,7 @@ internal sealed class TrainingRunner
         {
             throw new CliInputException($"The trainer rejected an option: {e.Message}", e);
         }
-        var classifier = trainer.Fit(toKey.Transform(split.Train), toKey.Transform(split.Validation));
+        var classifier = trainer.Fit(toKey.Transform(split.Train), split.Validation is null ? null : toKey.Transform(split.Validation));
         var chain = new TransformerChain<ITransformer>(toKey, classifier);
         return new TrainOutcome(chain, split.Train.Schema, epochs, [], TrainingPrecision);
     }
