@@ -8,10 +8,12 @@ internal static class MetricsTable
 {
     private static readonly CultureInfo Inv = CultureInfo.InvariantCulture;
 
-    /// <summary>Writes the three tables to <paramref name="console"/> under <paramref name="title"/>.</summary>
+    /// <summary>Writes <paramref name="title"/> on a line of its own, then the three tables, to <paramref name="console"/>.</summary>
     public static void Write(IAnsiConsole console, ClassificationReport report, string title)
     {
-        var summary = new Table { Title = new TableTitle(Markup.Escape(title)) }
+        console.WriteLine();
+        console.WriteLine(title);
+        var summary = new Table()
             .AddColumn("metric").AddColumn(new TableColumn("value").RightAligned());
         summary.AddRow("accuracy", Percent(report.Accuracy));
         summary.AddRow("macro-F1", Fixed(report.MacroF1, 4));
