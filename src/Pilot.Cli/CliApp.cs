@@ -131,6 +131,18 @@ internal sealed class CliApp
         return ExitCodes.Success;
     }
 
+    /// <summary><c>pilot export onnx</c>.</summary>
+    public int ExportOnnx(ExportOnnxSettings s)
+    {
+        var runner = new TrainingRunner(CliDefaults.Seed);
+        var model = runner.Load(s.Model, "--model");
+        string path = Path.GetFullPath(s.Out);
+        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+        var description = runner.ExportOnnx(model, path);
+        _console.WriteLine($"wrote {path}: {description}");
+        return ExitCodes.Success;
+    }
+
     /// <summary><c>pilot bench optimizer</c>.</summary>
     public int BenchOptimizer(BenchOptimizerSettings s)
         => throw new CliInputException("'pilot bench optimizer' needs the optimizer benchmark of Pilot.TorchSharp, which this build does not have yet.");

@@ -53,6 +53,9 @@ internal static class CliDefaults
     /// <summary>Where <c>pilot policy export</c> writes the policy: <c>policy.json</c> in the current folder.</summary>
     public const string PolicyPath = "policy.json";
 
+    /// <summary>Where <c>pilot export onnx</c> writes the ONNX file: <c>model.onnx</c> in the current folder.</summary>
+    public const string OnnxPath = "model.onnx";
+
     /// <summary>Number of labels <c>pilot predict</c> prints per image: 3.</summary>
     public const int TopK = 3;
 

@@ -128,10 +128,13 @@ public sealed class CommandLineTests
         var predict = new PredictCommand();
         var policy = new PolicyExportCommand();
         var bench = new BenchCommands();
+        var onnx = new ExportOnnxCommand();
         var root = new RootCommand
         {
-            evaluate.Create(_ => 0), predict.Create(_ => 0), policy.Create(_ => 0), bench.Create(_ => 0, _ => 0, _ => 0),
+            evaluate.Create(_ => 0), predict.Create(_ => 0), policy.Create(_ => 0), bench.Create(_ => 0, _ => 0, _ => 0), onnx.Create(_ => 0),
         };
+        Assert.AreEqual(new ExportOnnxSettings(), onnx.Bind(root.Parse(["export", "onnx"])));
+        Assert.AreEqual(CliDefaults.OnnxPath, onnx.Bind(root.Parse(["export", "onnx"])).Out);
         Assert.AreEqual(new EvaluateSettings(), evaluate.Bind(root.Parse(["evaluate"])));
         Assert.AreEqual(CliDefaults.ModelPath, evaluate.Bind(root.Parse(["evaluate"])).Model);
         var p = predict.Bind(root.Parse(["predict", "a.png", "b.png"]));
@@ -233,7 +236,7 @@ public sealed class CommandLineTests
     public void MissingModel_ExitsWith2_NamingTheFile()
     {
         string missing = Path.Combine(Path.GetTempPath(), "pilot-no-such-model-" + Guid.NewGuid().ToString("N") + ".zip");
-        foreach (var args in new[] { new[] { "evaluate", "--model", missing }, ["policy", "export", "--model", missing], ["predict", "--model", missing, missing] })
+        foreach (var args in new[] { new[] { "evaluate", "--model", missing }, ["policy", "export", "--model", missing], ["export", "onnx", "--model", missing], ["predict", "--model", missing, missing] })
         {
             var result = CliRunner.Run(args);
             Assert.AreEqual(2, result.ExitCode, result.ToString());

@@ -140,6 +140,17 @@ public sealed class EndToEndTests
     }
 
     [TestMethod]
+    public void ExportOnnx_WritesTheNetwork()
+    {
+        Assert.AreEqual(0, s_train.ExitCode, s_train.ToString());
+        string onnx = s_folder["export/model.onnx"];
+        var result = CliRunner.Run("export", "onnx", "--model", ModelPath, "--out", onnx);
+        Assert.AreEqual(0, result.ExitCode, result.ToString());
+        Assert.Contains("SmallCnn, input 1x32x32, 3 classes", result.Out);
+        Assert.IsGreaterThan(100_000, new FileInfo(onnx).Length, "SmallCnn's weights are in the file");
+    }
+
+    [TestMethod]
     public void Model_NotAModelFile_ExitsWith2()
     {
         string fake = s_folder["fake.zip"];

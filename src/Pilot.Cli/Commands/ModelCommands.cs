@@ -112,3 +112,35 @@ internal sealed class PolicyExportCommand
 
     public PolicyExportSettings Bind(ParseResult parse) => new() { Model = parse.GetValue(Model)!, Out = parse.GetValue(Out)! };
 }
+
+/// <summary>What <c>pilot export onnx</c> was asked to do.</summary>
+internal sealed record ExportOnnxSettings
+{
+    /// <summary><c>--model</c>: a model written by <c>pilot train</c>.</summary>
+    public string Model { get; init; } = CliDefaults.ModelPath;
+
+    /// <summary><c>--out</c>: the ONNX file to write.</summary>
+    public string Out { get; init; } = CliDefaults.OnnxPath;
+}
+
+/// <summary><c>pilot export onnx</c>.</summary>
+internal sealed class ExportOnnxCommand
+{
+    public readonly Option<string> Model = OptionFactory.WithDefault("--model", "Model written by 'pilot train'.", CliDefaults.ModelPath, "FILE");
+
+    public readonly Option<string> Out = OptionFactory.WithDefault("--out", "ONNX file to write.", CliDefaults.OnnxPath, "FILE");
+
+    public IReadOnlyList<Option> All => [Model, Out];
+
+    public Command Create(Func<ExportOnnxSettings, int> execute)
+    {
+        var onnx = new Command("onnx",
+            "Write the model's network as an ONNX file (input: raw pixels at the model's input size; output: class probabilities), for scoring without TorchSharp.");
+        foreach (var option in All)
+            onnx.Options.Add(option);
+        onnx.SetAction(parse => execute(Bind(parse)));
+        return new Command("export", "Export a trained model to other formats.") { onnx };
+    }
+
+    public ExportOnnxSettings Bind(ParseResult parse) => new() { Model = parse.GetValue(Model)!, Out = parse.GetValue(Out)! };
+}

@@ -219,6 +219,14 @@ internal sealed class TrainingRunner
         return policy.ToJson();
     }
 
+    /// <summary>Writes the model's network as ONNX (see docs/onnx.md); returns a one-line description of what was written.</summary>
+    public string ExportOnnx(LoadedModel model, string path)
+    {
+        var c = model.Classifier;
+        c.ExportToOnnx(path);
+        return $"{c.Architecture}, input {c.InputShape}, {c.ClassNames.Count} classes";
+    }
+
     private static PilotPolicy ReadPolicy(string path, string optionName)
     {
         try
