@@ -48,7 +48,7 @@ internal sealed class CliApp
         _console.WriteLine(string.Create(Inv,
             $"training {s.Architecture} with {s.Optimizer} for {s.Epochs} epoch{(s.Epochs == 1 ? "" : "s")} on {device}, batch {s.BatchSize}, lr {s.LearningRate:0.###e+0}, seed {s.Seed}"));
 
-        var outcome = TrainingProgress.Run(_console, s.Epochs, progress => runner.Train(split, trainer, progress));
+        using var outcome = TrainingProgress.Run(_console, s.Epochs, progress => runner.Train(split, trainer, progress));
         var report = runner.Evaluate(outcome.Model, split.Test);
         MetricsTable.Write(_console.Ansi, report, $"test metrics ({split.TestDescription})");
 
@@ -84,7 +84,7 @@ internal sealed class CliApp
     {
         var data = DataChoice.Resolve(s.Data, _services.SystemFashionMnistFolder);
         var runner = new TrainingRunner(CliDefaults.Seed);
-        var model = runner.Load(s.Model, "--model");
+        using var model = runner.Load(s.Model, "--model");
         var rows = runner.LoadForEvaluation(data);
         _console.WriteLine($"data: {data.Description}: {rows.Description}");
         var report = runner.Evaluate(model.Model, rows.Data);
@@ -96,7 +96,7 @@ internal sealed class CliApp
     public int Predict(PredictSettings s)
     {
         var runner = new TrainingRunner(CliDefaults.Seed);
-        var model = runner.Load(s.Model, "--model");
+        using var model = runner.Load(s.Model, "--model");
         foreach (var image in s.Images)
         {
             if (!File.Exists(image))
@@ -122,7 +122,7 @@ internal sealed class CliApp
     public int ExportPolicy(PolicyExportSettings s)
     {
         var runner = new TrainingRunner(CliDefaults.Seed);
-        var model = runner.Load(s.Model, "--model");
+        using var model = runner.Load(s.Model, "--model");
         string json = runner.ExportPolicy(model, "--model");
         string path = Path.GetFullPath(s.Out);
         Directory.CreateDirectory(Path.GetDirectoryName(path)!);
@@ -135,7 +135,7 @@ internal sealed class CliApp
     public int ExportOnnx(ExportOnnxSettings s)
     {
         var runner = new TrainingRunner(CliDefaults.Seed);
-        var model = runner.Load(s.Model, "--model");
+        using var model = runner.Load(s.Model, "--model");
         string path = Path.GetFullPath(s.Out);
         Directory.CreateDirectory(Path.GetDirectoryName(path)!);
         var description = runner.ExportOnnx(model, path);

@@ -65,7 +65,7 @@ public sealed class EndToEndTests
 
         // The report's accuracy and per-class recall/precision equal ML.NET's own figures: the confusion matrix is read the right way round.
         var runner = new TrainingRunner(0);
-        var model = runner.Load(ModelPath, "--model");
+        using var model = runner.Load(ModelPath, "--model");
         var rows = runner.LoadForEvaluation(DataChoice.Resolve(Images, s_folder["none"]));
         var report = runner.Evaluate(model.Model, rows.Data);
         var ml = new MLContext(0);

@@ -37,7 +37,7 @@ internal sealed class MLNetPaperRunner : IPaperRunner
             Device = spec.Device,
             Seed = spec.Seed,
         };
-        var outcome = runner.Train(split, settings, progress);
+        using var outcome = runner.Train(split, settings, progress);
         var report = runner.Evaluate(outcome.Model, split.Test);
         return new PaperRun
         {

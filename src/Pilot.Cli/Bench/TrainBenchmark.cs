@@ -54,7 +54,7 @@ internal static class TrainBenchmark
                 Seed = CliDefaults.Seed,
             };
             console.WriteLine($"{optimizer}: training one epoch");
-            var outcome = TrainingProgress.Run(console, 1, progress => runner.Train(split, trainer, progress));
+            using var outcome = TrainingProgress.Run(console, 1, progress => runner.Train(split, trainer, progress));
             var epoch = outcome.Epochs.Single();
             timings.Add(new EpochTiming(optimizer, epoch.Seconds, epoch.ImagesPerSecond));
         }

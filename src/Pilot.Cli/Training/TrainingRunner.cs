@@ -37,20 +37,28 @@ internal sealed record TrainerSettings
     public int? ImageSize { get; init; }
 }
 
-/// <summary>A trained model with its history.</summary>
+/// <summary>A trained model with its history; disposing it releases the network's native memory.</summary>
 /// <param name="Model">The fitted chain: <c>MapValueToKey(Label)</c>, then the Pilot transformer.</param>
+/// <param name="Classifier">The Pilot transformer inside <paramref name="Model"/>.</param>
 /// <param name="InputSchema">Schema of the rows the chain was fitted on (saved with the model).</param>
 /// <param name="Epochs">One record per epoch.</param>
 /// <param name="PolicySteps">PILOT's ρ and knobs per step, when the trainer reports them (empty otherwise).</param>
 /// <param name="Precision">Numeric precision of training, e.g. <c>fp32</c>.</param>
 internal sealed record TrainOutcome(
-    ITransformer Model, DataViewSchema InputSchema, IReadOnlyList<EpochRecord> Epochs, IReadOnlyList<PolicyStep> PolicySteps, string Precision);
+    ITransformer Model, PilotImageClassificationTransformer Classifier, DataViewSchema InputSchema, IReadOnlyList<EpochRecord> Epochs,
+    IReadOnlyList<PolicyStep> PolicySteps, string Precision) : IDisposable
+{
+    public void Dispose() => Classifier.Dispose();
+}
 
-/// <summary>A model read back from a zip file.</summary>
+/// <summary>A model read back from a zip file; disposing it releases the network's native memory.</summary>
 /// <param name="Model">The chain as saved.</param>
 /// <param name="Classifier">The Pilot transformer inside it.</param>
 /// <param name="Path">Full path of the file.</param>
-internal sealed record LoadedModel(ITransformer Model, PilotImageClassificationTransformer Classifier, string Path);
+internal sealed record LoadedModel(ITransformer Model, PilotImageClassificationTransformer Classifier, string Path) : IDisposable
+{
+    public void Dispose() => Classifier.Dispose();
+}
 
 /// <summary>One label with its probability.</summary>
 internal sealed record LabelProbability(string Label, double Probability);
@@ -158,7 +166,7 @@ internal sealed class TrainingRunner
         }
         var classifier = trainer.Fit(toKey.Transform(split.Train), split.Validation is null ? null : toKey.Transform(split.Validation));
         var chain = new TransformerChain<ITransformer>(toKey, classifier);
-        return new TrainOutcome(chain, split.Train.Schema, epochs, [], TrainingPrecision);
+        return new TrainOutcome(chain, classifier, split.Train.Schema, epochs, [], TrainingPrecision);
     }
 
     /// <summary>Scores <paramref name="data"/> (with a text <c>Label</c> column) and computes the metrics report.</summary>
@@ -189,8 +197,12 @@ internal sealed class TrainingRunner
         {
             throw new CliInputException($"{optionName}: '{full}' is not a model written by 'pilot train' ({e.Message}).", e);
         }
-        var classifier = FindClassifier(model)
-            ?? throw new CliInputException($"{optionName}: '{full}' is an ML.NET model without a Pilot image classifier; pass a model written by 'pilot train'.");
+        var classifier = FindClassifier(model);
+        if (classifier is null)
+        {
+            (model as IDisposable)?.Dispose();
+            throw new CliInputException($"{optionName}: '{full}' is an ML.NET model without a Pilot image classifier; pass a model written by 'pilot train'.");
+        }
         return new LoadedModel(model, classifier, full);
     }
 
