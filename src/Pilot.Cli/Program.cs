@@ -1,1 +1,1 @@
-return 0;
+return Pilot.Cli.PilotCli.Run(args, Pilot.Cli.CliConsole.FromSystemConsole());
