@@ -76,6 +76,7 @@ for (int start = 0; start < paths.Length; start += batchSize)
 }
 csv.Close();
 clock.Stop();
+(model as IDisposable)?.Dispose(); // the network's native memory
 
 Console.WriteLine($"Scored {paths.Length} images from {imageFolder} in {clock.Elapsed.TotalSeconds:F1} s " +
                   $"({paths.Length / clock.Elapsed.TotalSeconds:F0} images/s, batches of {batchSize})");

@@ -78,6 +78,10 @@ var f1 = metrics.ConfusionMatrix.PerClassPrecision.Zip(metrics.ConfusionMatrix.P
 Console.WriteLine($"Test images: {metrics.ConfusionMatrix.NumberOfClasses} classes, accuracy {metrics.MicroAccuracy:P1}, " +
                   $"macro-accuracy {metrics.MacroAccuracy:P1}, macro-F1 {f1.Average():F3}, log-loss {metrics.LogLoss:F3}");
 Console.WriteLine(metrics.ConfusionMatrix.GetFormattedConfusionTable());
+
+// The models hold their networks in native memory: release it when done.
+(model as IDisposable)?.Dispose();
+(loaded as IDisposable)?.Dispose();
 return 0;
 
 // Writes the first imagesPerClass images of each class of the embedded FashionMNIST training sample as PNG files.
