@@ -50,7 +50,7 @@ internal sealed class CliApp
 
         using var outcome = TrainingProgress.Run(_console, s.Epochs, progress => runner.Train(split, trainer, progress));
         var report = runner.Evaluate(outcome.Model, split.Test);
-        MetricsTable.Write(_console.Ansi, report, $"test metrics ({split.TestDescription})");
+        MetricsTable.Write(_console.Ansi, report, $"test metrics, {split.TestDescription}");
 
         string modelPath = Path.GetFullPath(s.Out);
         Directory.CreateDirectory(Path.GetDirectoryName(modelPath)!);
@@ -88,7 +88,7 @@ internal sealed class CliApp
         var rows = runner.LoadForEvaluation(data);
         _console.WriteLine($"data: {data.Description}: {rows.Description}");
         var report = runner.Evaluate(model.Model, rows.Data);
-        MetricsTable.Write(_console.Ansi, report, $"metrics of {Path.GetFileName(s.Model)} on {rows.Description}");
+        MetricsTable.Write(_console.Ansi, report, $"metrics of {Path.GetFileName(s.Model)}, {rows.Description}");
         return ExitCodes.Success;
     }
 
