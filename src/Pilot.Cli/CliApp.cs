@@ -50,7 +50,7 @@ internal sealed class CliApp
 
         using var outcome = TrainingProgress.Run(_console, s.Epochs, progress => runner.Train(split, trainer, progress));
         var report = runner.Evaluate(outcome.Model, split.Test);
-        MetricsTable.Write(_console.Ansi, report, $"test metrics ({split.TestDescription})");
+        MetricsTable.Write(_console.Ansi, report, $"test metrics, {split.TestDescription}");
 
         string modelPath = Path.GetFullPath(s.Out);
         Directory.CreateDirectory(Path.GetDirectoryName(modelPath)!);
@@ -88,7 +88,7 @@ internal sealed class CliApp
         var rows = runner.LoadForEvaluation(data);
         _console.WriteLine($"data: {data.Description}: {rows.Description}");
         var report = runner.Evaluate(model.Model, rows.Data);
-        MetricsTable.Write(_console.Ansi, report, $"metrics of {Path.GetFileName(s.Model)} on {rows.Description}");
+        MetricsTable.Write(_console.Ansi, report, $"metrics of {Path.GetFileName(s.Model)}, {rows.Description}");
         return ExitCodes.Success;
     }
 
@@ -172,11 +172,15 @@ internal sealed class CliApp
         }
         foreach (var model in s.Models)
             PaperProtocol.For(model, PilotOptimizerKind.Pilot); // rejects models without tuned settings before anything runs
+        var data = DataChoice.Resolve(s.Data, _services.SystemFashionMnistFolder);
+        if (data.IsEmbedded)
+            throw new CliInputException(
+                $"--data: the paper protocol needs the full FashionMNIST; install the Debian package dataset-fashion-mnist (it fills {_services.SystemFashionMnistFolder}) or pass --data FOLDER.");
         string device = Devices.Resolve(s.Device, "--device");
         var file = new PaperResultsFile(s.Out);
         file.Read(); // a malformed results file is reported before any run
         var plan = PaperBenchmark.Plan(s.Models, s.Optimizers, s.Seeds, s.Epochs, device, policy);
-        var runner = _services.PaperRunner(new PaperRunnerSetup(s.Data, s.Policy, s.FreezePolicy));
+        var runner = _services.PaperRunner(new PaperRunnerSetup(data, s.Policy, s.FreezePolicy));
         PaperBenchmark.Run(plan, runner, file, _console);
         return ExitCodes.Success;
     }

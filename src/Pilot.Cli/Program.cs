@@ -1,1 +1,2 @@
+Pilot.Cli.ProcessSetup.Apply();
 return Pilot.Cli.PilotCli.Run(args, Pilot.Cli.CliConsole.FromSystemConsole());

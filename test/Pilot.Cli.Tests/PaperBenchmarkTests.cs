@@ -34,7 +34,26 @@ public sealed class PaperBenchmarkTests
         }
     }
 
-    private static CliServices With(FakeRunner runner) => new() { PaperRunner = setup => { runner.Setup = setup; return runner; } };
+    private static TempFolder s_installed = null!;
+
+    /// <summary>A folder that stands for the installed FashionMNIST (the fake runner never reads it).</summary>
+    private static string FakeFashionMnist => s_installed.Path;
+
+    [ClassInitialize]
+    public static void CreateFakeFashionMnist(TestContext _)
+    {
+        s_installed = new TempFolder();
+        File.WriteAllBytes(s_installed["train-images-idx3-ubyte.gz"], []);
+    }
+
+    [ClassCleanup]
+    public static void Cleanup() => s_installed.Dispose();
+
+    private static CliServices With(FakeRunner runner) => new()
+    {
+        PaperRunner = setup => { runner.Setup = setup; return runner; },
+        SystemFashionMnistFolder = FakeFashionMnist,
+    };
 
     private static string[] Paper(string outFile, params string[] more)
         => ["bench", "paper", "--device", "cpu", "--epochs", "2", "--out", outFile, .. more];
@@ -92,7 +111,7 @@ public sealed class PaperBenchmarkTests
         Assert.HasCount(2, frozen.Ran);
         Assert.AreEqual("frozen:smallcnn-seed0", frozen.Ran.Single(s => s.Optimizer == PilotOptimizerKind.Pilot).Policy);
         Assert.IsNull(frozen.Ran.Single(s => s.Optimizer == PilotOptimizerKind.AdamW).Policy, "the policy applies to PILOT runs only");
-        Assert.AreEqual(new PaperRunnerSetup(null, policy, true), frozen.Setup);
+        Assert.AreEqual(new PaperRunnerSetup(new Training.DataChoice(FakeFashionMnist, $"FashionMNIST from {FakeFashionMnist}"), policy, true), frozen.Setup);
 
         var runs = Runs(file);
         Assert.HasCount(4, runs);
@@ -170,6 +189,31 @@ public sealed class PaperBenchmarkTests
         Assert.AreEqual(0, r.ExitCode, r.ToString());
         // Accuracies 90, 91, 92 %: mean 91.00, sample std 1.00.
         Assert.Contains("91.00 ± 1.00", r.Out);
+    }
+
+    [TestMethod]
+    public void Paper_WithoutTheFullFashionMnist_ExitsWith2()
+    {
+        using var folder = new TempFolder();
+        var runner = new FakeRunner();
+        var services = With(runner) with { SystemFashionMnistFolder = folder["not-installed"] };
+        var r = CliRunner.Run(services, Paper(folder["r.json"]));
+        Assert.AreEqual(2, r.ExitCode, r.ToString());
+        Assert.Contains("dataset-fashion-mnist", r.Error);
+        Assert.IsEmpty(runner.Ran);
+        Assert.IsFalse(File.Exists(folder["r.json"]));
+    }
+
+    [TestMethod]
+    public void BenchTrain_BadModelOrMissingData_ExitsWith2()
+    {
+        using var folder = new TempFolder();
+        var model = CliRunner.Run("bench", "train", "--model", "ResNet34", "--device", "cpu");
+        Assert.AreEqual(2, model.ExitCode, model.ToString());
+        Assert.Contains("--model", model.Error);
+        var data = CliRunner.Run(new CliServices { SystemFashionMnistFolder = folder["not-installed"] }, "bench", "train", "--device", "cpu");
+        Assert.AreEqual(2, data.ExitCode, data.ToString());
+        Assert.Contains("dataset-fashion-mnist", data.Error);
     }
 
     [TestMethod]

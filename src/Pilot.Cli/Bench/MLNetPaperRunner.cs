@@ -12,10 +12,7 @@ internal sealed class MLNetPaperRunner : IPaperRunner
 
     public PaperRun Run(PaperRunSpec spec, ITrainingProgress progress)
     {
-        var data = DataChoice.Resolve(_setup.Data, CliDefaults.SystemFashionMnistFolder);
-        if (data.IsEmbedded)
-            throw new CliInputException(
-                $"--data: the paper protocol needs the full FashionMNIST; install the Debian package dataset-fashion-mnist (it fills {CliDefaults.SystemFashionMnistFolder}) or pass --data FOLDER.");
+        var data = _setup.Data;
         var hp = PaperProtocol.For(spec.Model, spec.Optimizer);
         var runner = new TrainingRunner(spec.Seed);
         var split = runner.LoadForTraining(data, testFraction: CliDefaults.TestFraction, validationFraction: 0);

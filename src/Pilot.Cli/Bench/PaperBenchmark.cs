@@ -1,5 +1,6 @@
 using System.Globalization;
 using Pilot.Cli.Reporting;
+using Pilot.Cli.Training;
 using Pilot.MLNet;
 using Spectre.Console;
 
@@ -63,10 +64,10 @@ internal static class PaperProtocol
 }
 
 /// <summary>What every run of one <c>pilot bench paper</c> invocation shares.</summary>
-/// <param name="Data">The <c>--data</c> folder; null for the system FashionMNIST.</param>
+/// <param name="Data">The data folder (full FashionMNIST unless <c>--data</c> says otherwise).</param>
 /// <param name="PolicyFile">The <c>--policy</c> file PILOT runs start from; null for PILOT's initial policy.</param>
 /// <param name="FreezePolicy">Whether PILOT runs keep that policy fixed.</param>
-internal sealed record PaperRunnerSetup(string? Data, string? PolicyFile, bool FreezePolicy);
+internal sealed record PaperRunnerSetup(DataChoice Data, string? PolicyFile, bool FreezePolicy);
 
 /// <summary>Does one paper-protocol run; the real one trains through ML.NET, tests use a fake.</summary>
 internal interface IPaperRunner

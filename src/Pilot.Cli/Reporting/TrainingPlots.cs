@@ -59,7 +59,7 @@ internal static class TrainingPlots
         }
         else if (epochs.All(e => e.Rho is not null && e.PM is not null && e.PV is not null && e.PS is not null))
         {
-            written.Add(Save(Path.Combine(folder, PolicyFile), $"{title}: PILOT policy (ρ at the end, knobs the mean of each epoch)", "epoch", "value", x,
+            written.Add(Save(Path.Combine(folder, PolicyFile), $"{title}: PILOT policy per epoch (ρ at its end, knobs averaged over it)", "epoch", "value", x,
                 (Rho, epochs.Select(e => e.Rho).ToArray()), (PM, epochs.Select(e => e.PM).ToArray()),
                 (PV, epochs.Select(e => e.PV).ToArray()), (PS, epochs.Select(e => e.PS).ToArray())));
         }
@@ -71,7 +71,11 @@ internal static class TrainingPlots
     private static string Save(string path, string title, string xLabel, string yLabel, double[] x, params (string Name, double?[] Values)[] series)
     {
         var model = new PlotModel { Title = title, Background = OxyColors.White };
-        model.Axes.Add(new LinearAxis { Position = AxisPosition.Bottom, Title = xLabel, MajorGridlineStyle = LineStyle.Dot });
+        // Epochs and steps are whole numbers: no ticks between them.
+        model.Axes.Add(new LinearAxis
+        {
+            Position = AxisPosition.Bottom, Title = xLabel, MajorGridlineStyle = LineStyle.Dot, MinimumMajorStep = 1, MinimumMinorStep = 1,
+        });
         model.Axes.Add(new LinearAxis { Position = AxisPosition.Left, Title = yLabel, MajorGridlineStyle = LineStyle.Dot });
         foreach (var (name, values) in series)
         {
@@ -86,7 +90,10 @@ internal static class TrainingPlots
             }
             model.Series.Add(line);
         }
-        model.Legends.Add(new Legend { LegendPosition = LegendPosition.RightTop, LegendPlacement = LegendPlacement.Inside });
+        model.Legends.Add(new Legend
+        {
+            LegendPosition = LegendPosition.BottomCenter, LegendPlacement = LegendPlacement.Outside, LegendOrientation = LegendOrientation.Horizontal,
+        });
         using var file = File.Create(path);
         new PngExporter { Width = Width, Height = Height, UseTextShaping = false }.Export(model, file);
         return path;
