@@ -1,42 +1,47 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace Pilot.TorchSharp;
 
 /// <summary>
 /// The float32 fused kernels of <see cref="FusedKernels"/> on 512-bit vectors, used when the CPU has AVX-512
-/// (<see cref="Vector512.IsHardwareAccelerated"/>): the same operations in the same order, sixteen lanes at a time
-/// (about twice the throughput of the 256-bit loop on such CPUs). Keep the two in step: every line here mirrors one in
+/// (<see cref="Avx512F.IsSupported"/>): the same operations in the same order, sixteen lanes at a time, with AVX-512's
+/// getexp/getmant/scalef in place of bit manipulation (about twice the throughput of the 256-bit loop on such CPUs; the
+/// log2 polynomial is fitted to getmant's mantissa range). Keep the two in step: every line here mirrors one in
 /// <see cref="FusedKernels"/> and <see cref="FloatMath"/>; <c>FusedParityTests</c> runs both against the plain path.
 /// </summary>
 internal static unsafe class FusedKernels512
 {
     private const int BlockVectors = 8; // 128 elements summed in float32 before widening, as in the 256-bit loop
 
+    // log2(1 + u) = u·P(u) for u in [−0.25, 0.5) (the mantissa range of vgetmantps' [0.75, 1.5) form); Chebyshev fit,
+    // max error 6e−8.
+    private const float L0 = 1.442695f, L1 = -0.7213485f, L2 = 0.4809008f, L3 = -0.36057156f, L4 = 0.28823653f,
+        L5 = -0.24288775f, L6 = 0.21601325f, L7 = -0.17250052f, L8 = 0.07639224f;
+
+    /// <summary>x = 2^E·m with m in [0.75, 1.5) from AVX-512's getmant/getexp; L = log2 m.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static (Vector512<float> E, Vector512<float> L) Log2Parts(Vector512<float> x)
+    internal static (Vector512<float> E, Vector512<float> L) Log2Parts(Vector512<float> x)
     {
-        var bits = x.AsInt32();
-        var exponent = Vector512.ShiftRightArithmetic(bits, 23) - Vector512.Create(127);
-        var m = ((bits & Vector512.Create(0x007FFFFF)) | Vector512.Create(0x3F800000)).AsSingle();
-        var big = Vector512.GreaterThan(m, Vector512.Create(FloatMath.Sqrt2));
-        m = Vector512.ConditionalSelect(big, m * 0.5f, m);
-        var e = Vector512.ConvertToSingle(exponent) + (big & Vector512<float>.One);
+        var m = Avx512F.GetMantissa(x, 0b0011);                          // interval [0.75, 1.5), sign of x (x ≥ 0)
+        var e = Avx512F.GetExponent(x) - Avx512F.GetExponent(m);         // getexp(m) is −1 for m < 1, else 0
         var u = m - Vector512<float>.One;
-        var p = Vector512.Create(FloatMath.L8);
-        p = Vector512.FusedMultiplyAdd(p, u, Vector512.Create(FloatMath.L7));
-        p = Vector512.FusedMultiplyAdd(p, u, Vector512.Create(FloatMath.L6));
-        p = Vector512.FusedMultiplyAdd(p, u, Vector512.Create(FloatMath.L5));
-        p = Vector512.FusedMultiplyAdd(p, u, Vector512.Create(FloatMath.L4));
-        p = Vector512.FusedMultiplyAdd(p, u, Vector512.Create(FloatMath.L3));
-        p = Vector512.FusedMultiplyAdd(p, u, Vector512.Create(FloatMath.L2));
-        p = Vector512.FusedMultiplyAdd(p, u, Vector512.Create(FloatMath.L1));
-        p = Vector512.FusedMultiplyAdd(p, u, Vector512.Create(FloatMath.L0));
+        var p = Vector512.Create(L8);
+        p = Vector512.FusedMultiplyAdd(p, u, Vector512.Create(L7));
+        p = Vector512.FusedMultiplyAdd(p, u, Vector512.Create(L6));
+        p = Vector512.FusedMultiplyAdd(p, u, Vector512.Create(L5));
+        p = Vector512.FusedMultiplyAdd(p, u, Vector512.Create(L4));
+        p = Vector512.FusedMultiplyAdd(p, u, Vector512.Create(L3));
+        p = Vector512.FusedMultiplyAdd(p, u, Vector512.Create(L2));
+        p = Vector512.FusedMultiplyAdd(p, u, Vector512.Create(L1));
+        p = Vector512.FusedMultiplyAdd(p, u, Vector512.Create(L0));
         return (e, u * p);
     }
 
+    /// <summary>x^a as in <see cref="FloatMath.Pow"/>; the final 2^k by vscalefps, which also gets the range ends right.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector512<float> Pow((Vector512<float> E, Vector512<float> L) parts, Vector512<float> x, float a, bool mayBeZero)
+    internal static Vector512<float> Pow((Vector512<float> E, Vector512<float> L) parts, Vector512<float> x, float a, bool mayBeZero)
     {
         var av = Vector512.Create(a);
         var hi = parts.E * av;
@@ -50,14 +55,13 @@ internal static unsafe class FusedKernels512
         p = Vector512.FusedMultiplyAdd(p, f, Vector512.Create(FloatMath.E2));
         p = Vector512.FusedMultiplyAdd(p, f, Vector512.Create(FloatMath.E1));
         p = Vector512.FusedMultiplyAdd(p, f, Vector512.Create(FloatMath.E0));
-        var ki = Vector512.Min(Vector512.ConvertToInt32Native(k), Vector512.Create(127));
-        var result = p * Vector512.ShiftLeft(ki + Vector512.Create(127), 23).AsSingle();
+        var result = Avx512F.Scale(p, k);
         if (mayBeZero) result = Vector512.AndNot(result, Vector512.LessThan(x, Vector512.Create(FloatMath.SmallestNormal)));
         return Vector512.ConditionalSelect(Vector512.Equals(x, Vector512.Create(float.PositiveInfinity)), x, result);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector512<float> Ln((Vector512<float> E, Vector512<float> L) parts) => (parts.E + parts.L) * FloatMath.Ln2;
+    internal static Vector512<float> Ln((Vector512<float> E, Vector512<float> L) parts) => (parts.E + parts.L) * FloatMath.Ln2;
 
     /// <summary>magnitude·sign(n) for magnitude ≥ 0: n's sign bit on magnitude, and 0 where n = 0.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

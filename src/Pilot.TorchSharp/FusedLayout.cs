@@ -24,10 +24,13 @@ internal sealed unsafe class FusedLayout : IDisposable
     /// Whether float32 runs use the 512-bit kernels (<see cref="FusedKernels512"/>): true when the CPU has AVX-512.
     /// Settable for tests, which run both widths; the choice changes rounding only (float32 block sums).
     /// </summary>
-    internal static bool UseVector512 { get; set; } = Vector512.IsHardwareAccelerated;
+    internal static bool UseVector512 { get; set; } = Vector512.IsHardwareAccelerated && System.Runtime.Intrinsics.X86.Avx512F.IsSupported;
 
-    /// <summary>Bytes of one run per stream (m, v, g_prev, θ, g): a few hundred KB, so a run's working set stays in L2.</summary>
-    public const int ChunkBytes = 256 * 1024;
+    /// <summary>
+    /// Bytes of one run per stream: 128 KB, so that a run's five streams (θ, g, m, v, g_prev; 640 KB) stay in a core's L2
+    /// and a model of a few hundred thousand parameters still splits into enough runs to keep every core busy.
+    /// </summary>
+    public const int ChunkBytes = 128 * 1024;
 
     private readonly Slab[] _slabs;
     private readonly double[] _partials;

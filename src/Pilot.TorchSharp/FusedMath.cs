@@ -89,9 +89,10 @@ internal readonly struct FloatMath : IFusedMath<float>
         p = Vector256.FusedMultiplyAdd(p, f, Vector256.Create(E2));
         p = Vector256.FusedMultiplyAdd(p, f, Vector256.Create(E1));
         p = Vector256.FusedMultiplyAdd(p, f, Vector256.Create(E0));
-        // 2^k: for 0 ≤ a ≤ 1 and normal x, k ≥ −126; k is capped at 127, which only matters when x^a ≥ 2^127.
-        var ki = Vector256.Min(Vector256.ConvertToInt32Native(k), Vector256.Create(127));
-        var result = p * Vector256.ShiftLeft(ki + Vector256.Create(127), 23).AsSingle();
+        // (2p)·2^(k−1): for 0 ≤ a ≤ 1 and normal x < 2^128, −126 ≤ k ≤ 128, so 2^(k−1) has a valid exponent field
+        // (k = −126 flushes a result below 2^−126 to 0).
+        var ki = Vector256.ConvertToInt32Native(k);
+        var result = (p + p) * Vector256.ShiftLeft(ki + Vector256.Create(126), 23).AsSingle();
         if (mayBeZero) result = Vector256.AndNot(result, Vector256.LessThan(x, Vector256.Create(SmallestNormal)));
         var infinite = Vector256.Equals(x, Vector256.Create(float.PositiveInfinity));
         return Vector256.ConditionalSelect(infinite, x, result);

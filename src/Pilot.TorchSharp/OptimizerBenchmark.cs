@@ -19,8 +19,10 @@ public sealed record OptimizerBenchmarkResult(string Optimizer, string Model, st
 
 /// <summary>
 /// Times the optimizer step alone for PILOT (plain and fast implementations) and TorchSharp's Adam and AdamW on a list of
-/// parameter shapes: float32 parameters with random gradients set once, <c>warmup</c> untimed steps, then the median of
-/// <c>steps</c> individually timed steps (CUDA: synchronised around each step). Used by <c>pilot bench optimizer</c>.
+/// parameter shapes: float32 parameters with random gradients set once, <c>warmup</c> untimed steps each, then
+/// <c>steps</c> individually timed steps each (CUDA: synchronised after each step), taken in round-robin blocks of ten
+/// steps per optimizer so that a busy machine slows all of them alike; the result is the median. Used by
+/// <c>pilot bench optimizer</c>.
 /// </summary>
 public static class OptimizerBenchmark
 {
@@ -162,6 +164,47 @@ public static class OptimizerBenchmark
         {
             Optimizer.Dispose();
             foreach (var p in Parameters) p.Dispose();
+        }
+    }
+
+    /// <summary>
+    /// Bytes of memory traffic per float32 parameter of one step, counted from the code: PILOT-fast reads g, g_prev, m, v in
+    /// its reduction pass (16 B) and reads θ, g, m, v and writes θ, m, v, g_prev in its update pass (32 B); TorchSharp's
+    /// AdamW runs six whole-tensor operations (decay, two moment updates of two kernels each, sqrt, divide, add ε,
+    /// addcdiv), about 88 B.
+    /// </summary>
+    public static IReadOnlyDictionary<string, int> BytesMovedPerParam { get; } = new Dictionary<string, int> {
+        ["PILOT-fast"] = 48, ["AdamW"] = 88, ["Adam"] = 80,
+    };
+
+    /// <summary>
+    /// The machine's memory bandwidth as seen by a copy loop: <paramref name="megabytes"/> MB copied between two native
+    /// buffers, split over <paramref name="threads"/> threads, best of five; returns GB/s counting bytes read plus written.
+    /// </summary>
+    public static unsafe double MeasureCopyBandwidth(int megabytes = 256, int threads = 0)
+    {
+        Check.AtLeast(megabytes, 1, nameof(megabytes));
+        if (threads <= 0) threads = Environment.ProcessorCount;
+        nuint bytes = (nuint)megabytes << 20;
+        byte* src = (byte*)System.Runtime.InteropServices.NativeMemory.AlignedAlloc(bytes, 64);
+        byte* dst = (byte*)System.Runtime.InteropServices.NativeMemory.AlignedAlloc(bytes, 64);
+        try {
+            new Span<byte>(src, (int)Math.Min(bytes, int.MaxValue)).Fill(1);
+            new Span<byte>(dst, (int)Math.Min(bytes, int.MaxValue)).Clear();
+            long slice = (long)bytes / threads;
+            double best = 0;
+            for (int rep = 0; rep < 5; rep++) {
+                var sw = Stopwatch.StartNew();
+                Parallel.For(0, threads, t => {
+                    long start = t * slice, length = t == threads - 1 ? (long)bytes - start : slice;
+                    Buffer.MemoryCopy(src + start, dst + start, length, length);
+                });
+                best = Math.Max(best, 2.0 * bytes / sw.Elapsed.TotalSeconds / 1e9);
+            }
+            return best;
+        } finally {
+            System.Runtime.InteropServices.NativeMemory.AlignedFree(src);
+            System.Runtime.InteropServices.NativeMemory.AlignedFree(dst);
         }
     }
 

@@ -10,8 +10,9 @@ namespace Pilot.TorchSharp.Tests;
 [DoNotParallelize] // switches FusedLayout.UseVector512, which would change other tests' rounding mid-run
 public sealed class FusedParityTests
 {
-    // Sizes chosen to straddle the vector width (8 floats / 4 doubles) and the run length (65,536 floats / 32,768 doubles).
-    private static readonly long[][] GroupA = [[7, 9], [65536 + 13], [1], [5]];
+    // Sizes chosen to straddle the vector width (8 or 16 floats, 4 doubles) and the run length (FusedLayout.ChunkBytes):
+    // the second tensor is two float32 runs (four float64 runs) plus 13 elements.
+    private static readonly long[][] GroupA = [[7, 9], [2 * FusedLayout.ChunkBytes / 4 + 13], [1], [5]];
     private static readonly long[][] GroupB = [[33], [3, 4, 5]];
 
     private sealed record Run(PilotOptimizer Opt, Parameter[] A, Parameter[] B) : IDisposable
