@@ -30,6 +30,10 @@ namespace Pilot.TorchSharp;
 /// keep their values and <see cref="GetSkippedSteps"/> goes up (the reference would write NaN into φ).</para>
 /// <para>Parameters whose <c>grad</c> is <see langword="null"/> are skipped (no state change). Float32 and float64
 /// parameters are supported; all parameters of a group must be on one device.</para>
+/// <para>Two implementations compute the same step (<see cref="PilotImplementation"/>): the plain per-tensor one in this
+/// file (any device; the readable reference) and a fused CPU one (<c>PilotOptimizer.Fused.cs</c>: one vectorised
+/// reduction pass and one update pass over flat buffers on all cores), which <see cref="PilotImplementation.Auto"/>
+/// picks for CPU parameters.</para>
 /// <para>Defaults (<see cref="PilotDefaults"/>) are those of the reference implementation <c>pilot-optimizer</c>
 /// 0.1.0.post3. Works with <c>torch.optim.lr_scheduler</c> schedulers through <see cref="Optimizer.ParamGroups"/>.</para>
 /// </remarks>
