@@ -280,6 +280,12 @@ public sealed partial class PilotOptimizer
         /// <summary>The group's ρ, φ, t; set when the optimizer adopts the group.</summary>
         internal GroupState PilotState { get; init; } = null!;
 
+        /// <summary>The group's parameters as the list the optimizer materialised when it adopted the group.</summary>
+        internal IReadOnlyList<Parameter> ParameterList => Parameters as IReadOnlyList<Parameter> ?? Parameters.ToArray();
+
+        /// <summary>Flat buffers of the fused CPU path; built at the group's first fused step.</summary>
+        internal FusedLayout? Fused { get; set; }
+
         /// <summary>β1 and β2 of this group.</summary>
         public (double, double) Betas {
             get => (Options.beta1 ?? double.NaN, Options.beta2 ?? double.NaN);
@@ -343,6 +349,18 @@ public sealed partial class PilotOptimizer
             CopyInto(m, s.m, nameof(m));
             CopyInto(v, s.v, nameof(v));
             CopyInto(g_prev, s.g_prev, nameof(g_prev));
+        }
+
+        /// <summary>Replaces m, v, g_prev by the given tensors (views into the fused path's flat buffers), keeping their values.</summary>
+        internal void Rebind(Tensor newM, Tensor newV, Tensor newGPrev)
+        {
+            using (no_grad()) {
+                newM.copy_(m);
+                newV.copy_(v);
+                newGPrev.copy_(g_prev);
+            }
+            DisposeTensors();
+            (m, v, g_prev) = (newM, newV, newGPrev);
         }
 
         internal static void CopyInto(Tensor target, Tensor source, string name)

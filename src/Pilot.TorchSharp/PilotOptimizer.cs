@@ -30,6 +30,10 @@ namespace Pilot.TorchSharp;
 /// keep their values and <see cref="GetSkippedSteps"/> goes up (the reference would write NaN into φ).</para>
 /// <para>Parameters whose <c>grad</c> is <see langword="null"/> are skipped (no state change). Float32 and float64
 /// parameters are supported; all parameters of a group must be on one device.</para>
+/// <para>Two implementations compute the same step (<see cref="PilotImplementation"/>): the plain per-tensor one in this
+/// file (any device; the readable reference) and a fused CPU one (<c>PilotOptimizer.Fused.cs</c>: one vectorised
+/// reduction pass and one update pass over flat buffers on all cores), which <see cref="PilotImplementation.Auto"/>
+/// picks for CPU parameters.</para>
 /// <para>Defaults (<see cref="PilotDefaults"/>) are those of the reference implementation <c>pilot-optimizer</c>
 /// 0.1.0.post3. Works with <c>torch.optim.lr_scheduler</c> schedulers through <see cref="Optimizer.ParamGroups"/>.</para>
 /// </remarks>
@@ -167,38 +171,46 @@ public sealed partial class PilotOptimizer : OptimizerHelper, IBetas
         options.Validate();            // options are mutable (schedulers, users); a bad value must not reach the math
         var gs = group.PilotState;
 
-        var live = new List<(Parameter Param, Tensor Grad, State State)>();
-        foreach (var p in group.Parameters) {
-            var grad = p.grad;
+        var live = new List<(int Index, Parameter Param, Tensor Grad, State State)>();
+        var parameters = group.ParameterList;
+        for (int i = 0; i < parameters.Count; i++) {
+            var grad = parameters[i].grad;
             if (grad is null) continue; // no gradient: skipped entirely, no state change
-            live.Add((p, grad, (State)_state[p.Handle]));
+            live.Add((i, parameters[i], grad, (State)_state[parameters[i].Handle]));
         }
         if (live.Count == 0) return;
         gs.Configure(options, live[0].Param.device);
 
-        switch (ResolveImplementation(group)) {
-        case PilotImplementation.Fused:
-            throw new NotSupportedException("The fused PILOT implementation is not available in this build.");
-        default:
+        if (ResolveImplementation(group) == PilotImplementation.Fused) {
+            var (r, finite) = StepFused(group, options, gs, live);
+            if (RecordDiagnostics) RecordStep(group, gs, r, !finite);
+        } else {
             var (r, finite) = StepPlain(options, gs, live);
             if (RecordDiagnostics) RecordStep(group, gs, r.item<double>(), !finite.item<bool>());
-            break;
         }
     }
 
-    /// <summary>The one place that decides which implementation runs a group's step.</summary>
-    internal PilotImplementation ResolveImplementation(ParamGroup group) => Implementation switch {
-        PilotImplementation.Plain => PilotImplementation.Plain,
-        PilotImplementation.Fused => PilotImplementation.Fused,
-        _ => PilotImplementation.Plain,
-    };
+    /// <summary>
+    /// The one place that decides which implementation runs a group's step: <see cref="PilotImplementation.Auto"/> picks
+    /// the fused CPU path when every parameter of the group is a contiguous CPU tensor, the plain path otherwise;
+    /// <see cref="PilotImplementation.Fused"/> on a group it cannot run throws, naming the reason.
+    /// </summary>
+    internal PilotImplementation ResolveImplementation(ParamGroup group)
+    {
+        if (Implementation == PilotImplementation.Plain) return PilotImplementation.Plain;
+        string? reason = FusedLayout.UnsupportedReason(group.ParameterList);
+        if (reason is null) return PilotImplementation.Fused;
+        if (Implementation == PilotImplementation.Fused)
+            throw new NotSupportedException($"Implementation = Fused cannot run parameter group {_parameter_groups.IndexOf(group)}: {reason}. Use Auto or Plain.");
+        return PilotImplementation.Plain;
+    }
 
     /// <summary>
     /// The plain implementation of one group's step, PILOT.md steps 1–8, on any device. Group scalars are 0-d
     /// float64 tensors so nothing is read back to the host; the step is committed only where the group's
     /// gradients are all finite (<c>Commit</c>).
     /// </summary>
-    private static (Tensor R, Tensor Finite) StepPlain(Options o, GroupState gs, List<(Parameter Param, Tensor Grad, State State)> live)
+    private static (Tensor R, Tensor Finite) StepPlain(Options o, GroupState gs, List<(int Index, Parameter Param, Tensor Grad, State State)> live)
     {
         double lr = o.LearningRate!.Value, beta1 = o.beta1!.Value, beta2 = o.beta2!.Value, eps = o.eps!.Value;
         double lambda = o.weight_decay!.Value, gamma = o.gamma!.Value, etaPhi = o.eta_phi!.Value;
@@ -227,7 +239,7 @@ public sealed partial class PilotOptimizer : OptimizerHelper, IBetas
         var gNormSq = zeros_like(t);
         var gPrevNormSq = zeros_like(t);
         var metaGrad = zeros_like(policy.HeadScale);
-        foreach (var (_, g, s) in live) {
+        foreach (var (_, _, g, s) in live) {
             using var scope = NewDisposeScope();
             finite.logical_and_(g.isfinite().all());
             dot.add_((g * s.g_prev).sum(ScalarType.Float64));
@@ -258,7 +270,7 @@ public sealed partial class PilotOptimizer : OptimizerHelper, IBetas
         }
 
         // Second pass: 5. moments, 6. update with decoupled weight decay (θ before the step), 7. g_prev ← g.
-        foreach (var (p, g, s) in live) {
+        foreach (var (_, p, g, s) in live) {
             using var scope = NewDisposeScope();
             var m = beta1 * s.m + (1 - beta1) * g;
             var v = beta2 * s.v + (1 - beta2) * g.square();
@@ -333,6 +345,9 @@ public sealed partial class PilotOptimizer : OptimizerHelper, IBetas
         base.Dispose(disposing);
         if (!disposing) return;
         foreach (var kv in _state) (kv.Item2 as IDisposable)?.Dispose();
-        foreach (var g in _parameter_groups) (g as ParamGroup)?.PilotState?.Dispose();
+        foreach (var g in _parameter_groups) {
+            (g as ParamGroup)?.PilotState?.Dispose();
+            (g as ParamGroup)?.Fused?.Dispose();
+        }
     }
 }
