@@ -21,11 +21,4 @@ internal sealed class CliInputException : Exception
 {
     /// <summary>Creates the exception; <paramref name="message"/> should name the option or file and say how to fix it.</summary>
     public CliInputException(string message, Exception? inner = null) : base(message, inner) { }
-
-    /// <summary>Throws unless <paramref name="condition"/> holds.</summary>
-    public static void Require(bool condition, string message)
-    {
-        if (!condition)
-            throw new CliInputException(message);
-    }
 }

@@ -64,7 +64,7 @@ internal static class OptionFactory
     /// <summary>A comma-separated list option (<c>--seeds 0,1,2</c>), parsed element by element; an empty list is an error.</summary>
     public static Option<T[]> List<T>(string name, string description, T[] defaultValue, Func<string, T> parseOne, string helpName)
     {
-        var option = new Option<T[]>(name)
+        return new Option<T[]>(name)
         {
             Description = description,
             HelpName = helpName,
@@ -92,8 +92,6 @@ internal static class OptionFactory
                 return items.ToArray();
             },
         };
-        option.AllowMultipleArgumentsPerToken = false;
-        return option;
     }
 
     /// <summary>Parses an enum member by name, ignoring case; the error lists the valid names.</summary>
