@@ -213,6 +213,10 @@ internal sealed class ImagePixelReader : IDisposable
             _imageGetter!(ref _image!);
             if (_image is null)
                 throw new InvalidDataException($"Row {rowIndex}: column '{_columnName}' has no image (null); check that the image file exists and can be decoded.");
+            if ((long)_image.Width * _image.Height > EncodedImage.MaxPixels)
+                throw new InvalidDataException(
+                    $"Row {rowIndex}: the image in column '{_columnName}' is {_image.Width}×{_image.Height}; the largest image this trainer reads has " +
+                    $"{EncodedImage.MaxPixels} pixels (8192×8192). Shrink the image first.");
             return _image;
         }
 
@@ -223,15 +227,7 @@ internal sealed class ImagePixelReader : IDisposable
         _bytes.CopyTo(_encoded.AsSpan(0, length));
         _image?.Dispose();
         _image = null;
-        try
-        {
-            _image = MLImage.CreateFromStream(new MemoryStream(_encoded, 0, length, writable: false));
-        }
-        catch (Exception e) when (e is ArgumentException or InvalidOperationException)
-        {
-            throw new InvalidDataException(
-                $"Row {rowIndex}: the {length} bytes in column '{_columnName}' are not a decodable image (PNG, JPEG, BMP, GIF, WEBP, ...).", e);
-        }
+        _image = EncodedImage.Decode(_encoded.AsSpan(0, length), rowIndex, _columnName);
         return _image;
     }
 
