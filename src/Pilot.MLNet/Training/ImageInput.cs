@@ -195,6 +195,7 @@ internal sealed class ImagePixelReader : IDisposable
         if (_spec.Domain != PixelDomain.Floats)
             throw new InvalidOperationException("Byte images are read with ReadBytes.");
         _floatsGetter!(ref _floats);
+        CheckFinite(rowIndex, _floats);
         var shape = _spec.VectorShape!.Value;
         if (shape.Height == _height && shape.Width == _width)
         {
@@ -204,6 +205,20 @@ internal sealed class ImagePixelReader : IDisposable
         EnsureNative(shape.Size);
         _floats.CopyTo(_native.AsSpan(0, shape.Size));
         Resize(shape.Height, shape.Width, roundToBytes: false, bytes: default, floats: destination);
+    }
+
+    /// <summary>
+    /// NaN or ±∞ pixels would make the normalisation statistics, the loss or the scores NaN without saying why: they are
+    /// an error, in training, validation and scoring data alike.
+    /// </summary>
+    private void CheckFinite(long rowIndex, in VBuffer<float> pixels)
+    {
+        var values = pixels.GetValues();
+        for (int i = 0; i < values.Length; i++)
+            if (!float.IsFinite(values[i]))
+                throw new InvalidDataException(
+                    $"Row {rowIndex}: column '{_columnName}' has the pixel value {values[i]} at position {(pixels.IsDense ? i : pixels.GetIndices()[i])}; " +
+                    "pixels must be finite numbers. Remove or repair such rows first (NaN can be replaced with mlContext.Transforms.ReplaceMissingValues).");
     }
 
     private MLImage ReadImage(long rowIndex)
