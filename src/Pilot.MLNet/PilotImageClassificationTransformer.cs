@@ -99,10 +99,14 @@ public sealed partial class PilotImageClassificationTransformer : RowToRowTransf
         _model.Dispose();
     }
 
+    /// <summary>First format version with the SHA-256 digest of the weights stream.</summary>
+    private const uint VersionWithWeightsDigest = 0x00010002;
+
     private static VersionInfo GetVersionInfo() => new(
         modelSignature: "PILOTIMG",
-        verWrittenCur: 0x00010001, // Initial
-        verReadableCur: 0x00010001,
+        //verWrittenCur: 0x00010001, // Initial
+        verWrittenCur: VersionWithWeightsDigest, // SHA-256 digest of the weights stream
+        verReadableCur: VersionWithWeightsDigest,
         verWeCanReadBack: 0x00010001,
         loaderAssemblyName: typeof(PilotImageClassificationTransformer).Assembly.FullName,
         loaderSignature: LoaderSignature);
@@ -129,6 +133,7 @@ public sealed partial class PilotImageClassificationTransformer : RowToRowTransf
         // byte: 1 when the label has key values, then the key values (BinarySaver type and value, K values); else 0
         // training history (EpochReportFormat)
         // byte: 1 when there is a learned PILOT policy, then int id of its JSON (PilotPolicy.ToJson); else 0
+        // 32 bytes: SHA-256 digest of the weights stream (since version 0x00010002)
         // binary stream "TorchSharpWeights": the network's parameters and buffers (TorchSharp Module.save)
 
         ctx.SaveNonEmptyString(LabelColumnName);
@@ -151,7 +156,9 @@ public sealed partial class PilotImageClassificationTransformer : RowToRowTransf
         w.Write(_policy is not null);
         if (_policy is not null)
             ctx.SaveNonEmptyString(_policy.ToJson());
-        ctx.SaveBinaryStream(WeightsStreamName, writer => _model.Network.save(writer));
+        var weights = NetworkWeights.Save(_model.Network);
+        w.Write(NetworkWeights.Digest(weights));
+        ctx.SaveBinaryStream(WeightsStreamName, writer => writer.Write(weights));
     }
 
     // Factory method for SignatureLoadRowMapper.
@@ -179,6 +186,7 @@ public sealed partial class PilotImageClassificationTransformer : RowToRowTransf
         // byte: 1 when the label has key values, then the key values (BinarySaver type and value, K values); else 0
         // training history (EpochReportFormat)
         // byte: 1 when there is a learned PILOT policy, then int id of its JSON (PilotPolicy.ToJson); else 0
+        // 32 bytes: SHA-256 digest of the weights stream (since version 0x00010002)
         // binary stream "TorchSharpWeights": the network's parameters and buffers (TorchSharp Module.save)
 
         try
@@ -221,14 +229,26 @@ public sealed partial class PilotImageClassificationTransformer : RowToRowTransf
                 1 => PilotPolicy.FromJson(ctx.LoadNonEmptyString()),
                 var b => throw new InvalidDataException($"Corrupt model: policy flag {b}."),
             };
+            byte[]? digest = ctx.Header.ModelVerWritten >= VersionWithWeightsDigest ? r.ReadBytes(NetworkWeights.DigestLength) : null;
+            if (digest is { Length: < NetworkWeights.DigestLength })
+                throw new EndOfStreamException();
+
+            byte[]? weights = null;
+            if (!ctx.TryLoadBinaryStream(WeightsStreamName, reader => weights = NetworkWeights.ReadStream(reader.BaseStream)))
+                throw new InvalidDataException($"The model has no '{WeightsStreamName}' stream (network weights).");
+            // The header's sizes decide how much the network allocates: the stored weights must be at least that large.
+            long linearBytes = sizeof(float) * Backbones.LinearParameterCount(architecture, inputShape, classCount);
+            if (weights!.Length < linearBytes)
+                throw new InvalidDataException(
+                    $"The model claims a {architecture} for {inputShape} images and {classCount} classes, whose linear layers alone need " +
+                    $"{linearBytes} bytes, but its weights stream has {weights.Length}.");
 
             var device = DeviceSelection.Choose(env);
             // Creating the network draws initial weights from the default generator: never inside another run's draws.
             var network = DefaultGeneratorSession.Exclusive(() => Backbones.Create(architecture, inputShape, classCount));
             try
             {
-                if (!ctx.TryLoadBinaryStream(WeightsStreamName, reader => network.load(reader)))
-                    throw new InvalidDataException($"The model has no '{WeightsStreamName}' stream (network weights).");
+                NetworkWeights.Load(network, weights, digest, $"{architecture} for {inputShape} images and {classCount} classes");
                 network.to(device);
                 var model = new PilotImageModel(network, device, architecture, inputShape, classCount, (PixelDomain)domain,
                     vectorShape, new ChannelStatistics(mean, std));
