@@ -59,7 +59,7 @@ internal static class TrainingLoop
             bool finished = false;
 
             var fingerprint = o.CheckpointDirectory is null ? null : Fingerprint(plan, train, validation);
-            if (o.CheckpointDirectory is { } directory && Checkpoint.TryRead(directory, fingerprint!) is { } checkpoint)
+            if (o.CheckpointDirectory is { } directory && Checkpoint.TryRead(directory, fingerprint!, message => channel.Warning(message)) is { } checkpoint)
             {
                 LoadWeights(network, checkpoint.Weights);
                 using (var stream = new MemoryStream(checkpoint.OptimizerState))
