@@ -26,8 +26,10 @@ namespace Pilot.TorchSharp;
 /// <para>Per parameter tensor the optimizer keeps m, v and g_prev (3 tensors; Adam keeps 2). Per group it keeps
 /// t, ρ, φ, the previous step's knobs and a count of skipped steps as small tensors on the parameters' device,
 /// so a step never waits for the device unless diagnostics are on.</para>
-/// <para>A group whose gradients contain NaN or ±∞ skips the step entirely: parameters, m, v, g_prev, ρ, φ and t
-/// keep their values and <see cref="GetSkippedSteps"/> goes up (the reference would write NaN into φ).</para>
+/// <para>A group whose gradients contain NaN or ±∞, or a value whose square overflows the parameters' dtype
+/// (|g| &gt; 1.8e19 in float32, which would make v infinite for good and, with β2 = 0, the parameter NaN), skips the
+/// step entirely: parameters, m, v, g_prev, ρ, φ and t keep their values and <see cref="GetSkippedSteps"/> goes up (the
+/// reference would write NaN into φ).</para>
 /// <para>Parameters whose <c>grad</c> is <see langword="null"/> are skipped (no state change). Float32 and float64
 /// parameters are supported; all parameters of a group must be on one device.</para>
 /// <para>Defaults (<see cref="PilotDefaults"/>) are those of the reference implementation <c>pilot-optimizer</c>
@@ -151,7 +153,8 @@ public sealed partial class PilotOptimizer : OptimizerHelper, IBetas
         return new PilotPolicy(g.Options.degree!.Value, g.PilotState.phi.data<double>().ToArray());
     }
 
-    /// <summary>How many steps of group <paramref name="group"/> were skipped because a gradient was NaN or infinite.
+    /// <summary>How many steps of group <paramref name="group"/> were skipped because a gradient was NaN or infinite (or its
+    /// square overflowed the parameters' dtype).
     /// Reads the count back from the device.</summary>
     /// <param name="group">Index of the parameter group. Default 0.</param>
     public long GetSkippedSteps(int group = 0) => (long)Group(group).PilotState.skipped.item<double>();
@@ -229,7 +232,7 @@ public sealed partial class PilotOptimizer : OptimizerHelper, IBetas
         var metaGrad = zeros_like(policy.HeadScale);
         foreach (var (_, g, s) in live) {
             using var scope = NewDisposeScope();
-            finite.logical_and_(g.isfinite().all());
+            finite.logical_and_(g.square().isfinite().all()); // NaN, ±∞, or g² overflowing the dtype (v would be ∞)
             dot.add_((g * s.g_prev).sum(ScalarType.Float64));
             gNormSq.add_(g.square().sum(ScalarType.Float64));
             gPrevNormSq.add_(s.g_prev.square().sum(ScalarType.Float64));
