@@ -44,7 +44,8 @@ public sealed partial class PilotOptimizer : OptimizerHelper, IBetas
     /// <param name="lr">Learning rate η. Default <see cref="PilotDefaults.LearningRate"/> (1e-3). Valid: ≥ 0.</param>
     /// <param name="beta1">First-moment decay β1. Default <see cref="PilotDefaults.Beta1"/> (0.9). Valid: [0, 1).</param>
     /// <param name="beta2">Second-moment decay β2. Default <see cref="PilotDefaults.Beta2"/> (0.999). Valid: [0, 1).</param>
-    /// <param name="eps">ε added to the normaliser. Default <see cref="PilotDefaults.Epsilon"/> (1e-8). Valid: ≥ 0.</param>
+    /// <param name="eps">ε added to the normaliser. Default <see cref="PilotDefaults.Epsilon"/> (1e-8). Valid: &gt; 0 (with 0, a
+    /// coordinate whose gradients have all been 0 would get 0/0).</param>
     /// <param name="weight_decay">Decoupled weight decay λ. Default <see cref="PilotDefaults.WeightDecay"/> (0.01). Valid: ≥ 0.</param>
     /// <param name="gamma">Smoothing γ of the agreement score. Default <see cref="PilotDefaults.Gamma"/> (0.95). Valid: [0, 1).</param>
     /// <param name="eta_phi">Policy learning rate η_φ. Default <see cref="PilotDefaults.EtaPhi"/> (0.01). Valid: ≥ 0; 0 freezes the policy.</param>
@@ -73,7 +74,8 @@ public sealed partial class PilotOptimizer : OptimizerHelper, IBetas
     /// <param name="lr">Learning rate η. Default <see cref="PilotDefaults.LearningRate"/> (1e-3). Valid: ≥ 0.</param>
     /// <param name="beta1">First-moment decay β1. Default <see cref="PilotDefaults.Beta1"/> (0.9). Valid: [0, 1).</param>
     /// <param name="beta2">Second-moment decay β2. Default <see cref="PilotDefaults.Beta2"/> (0.999). Valid: [0, 1).</param>
-    /// <param name="eps">ε added to the normaliser. Default <see cref="PilotDefaults.Epsilon"/> (1e-8). Valid: ≥ 0.</param>
+    /// <param name="eps">ε added to the normaliser. Default <see cref="PilotDefaults.Epsilon"/> (1e-8). Valid: &gt; 0 (with 0, a
+    /// coordinate whose gradients have all been 0 would get 0/0).</param>
     /// <param name="weight_decay">Decoupled weight decay λ. Default <see cref="PilotDefaults.WeightDecay"/> (0.01). Valid: ≥ 0.</param>
     /// <param name="gamma">Smoothing γ of the agreement score. Default <see cref="PilotDefaults.Gamma"/> (0.95). Valid: [0, 1).</param>
     /// <param name="eta_phi">Policy learning rate η_φ. Default <see cref="PilotDefaults.EtaPhi"/> (0.01). Valid: ≥ 0; 0 freezes the policy.</param>
