@@ -555,7 +555,8 @@ internal static class ReliabilityCases
         yield return Bad("optimizer-degree-0", "PilotOptimizer(degree: 0)", p => Optimizers.PILOT(p, degree: 0).Dispose(), "degree", "≥ 1", "got 0");
         yield return Bad("optimizer-beta1-1", "PilotOptimizer(beta1: 1)", p => Optimizers.PILOT(p, beta1: 1).Dispose(), "beta1", "[0, 1)");
         yield return Bad("optimizer-beta2-above-1", "PilotOptimizer(beta2: 1.2)", p => Optimizers.PILOT(p, beta2: 1.2).Dispose(), "beta2", "[0, 1)", "1.2");
-        yield return Bad("optimizer-eps-negative", "PilotOptimizer(eps: -1e-8)", p => Optimizers.PILOT(p, eps: -1e-8).Dispose(), "eps", "≥ 0");
+        yield return Bad("optimizer-eps-negative", "PilotOptimizer(eps: -1e-8)", p => Optimizers.PILOT(p, eps: -1e-8).Dispose(), "eps", "> 0");
+        yield return Bad("optimizer-eps-0", "PilotOptimizer(eps: 0) (0/0 for an all-zero gradient)", p => Optimizers.PILOT(p, eps: 0).Dispose(), "eps", "> 0", "got 0");
         yield return Bad("optimizer-eta-phi-infinity", "PilotOptimizer(eta_phi: +∞)", p => Optimizers.PILOT(p, eta_phi: double.PositiveInfinity).Dispose(), "eta_phi", "finite");
         yield return Bad("lion-beta2-1", "Lion(beta2: 1)", p => Optimizers.Lion(p, beta2: 1).Dispose(), "beta2", "[0, 1)");
         yield return Bad("adabelief-lr-negative", "AdaBelief(lr: -1)", p => Optimizers.AdaBelief(p, lr: -1).Dispose(), "lr", "≥ 0");
