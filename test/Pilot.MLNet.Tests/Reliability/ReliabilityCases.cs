@@ -109,6 +109,21 @@ internal static class ReliabilityCases
             () => Fit(EncodedWith(ml, 2, Png.Claiming(100_000, 100_000)), F.FastEncoded()), null, "Row 2", "100000×100000", "8192×8192");
         yield return Throws<InvalidDataException>("image-bytes-decompression-bomb", "a small PNG claiming 20000×20000 (400 megapixels)",
             () => Fit(EncodedWith(ml, 2, Png.Claiming(20_000, 20_000, rows: 16)), F.FastEncoded()), null, "Row 2", "20000×20000", "Shrink");
+        yield return Throws<InvalidDataException>("mlimage-too-large", "an MLImage column (LoadImages) holding an 8200×8200 PNG",
+            () =>
+            {
+                string folder = f.File("large-images");
+                Directory.CreateDirectory(folder);
+                File.WriteAllBytes(Path.Combine(folder, "large.png"), Png.Encode(8200, 8200, Png.Gray, (_, _, _) => 0));
+                var rows = F.EncodedRows(6).Select((r, i) => new PathRow { Label = r.Label, Image = i == 3 ? "large.png" : $"small{i}.png" }).ToArray();
+                foreach (var (r, i) in F.EncodedRows(6).Select((r, i) => (r, i)))
+                    File.WriteAllBytes(Path.Combine(folder, $"small{i}.png"), r.Image);
+                var data = F.Keyed(ml, rows);
+                data = ml.Transforms.LoadImages("Picture", folder, "Image").Fit(data).Transform(data);
+                var o = F.FastEncoded();
+                o.ImageColumnName = "Picture";
+                Fit(data, o);
+            }, null, "Row 3", "'Picture'", "8200×8200", "8192×8192");
         yield return ReliabilityCase.Working("images-mixed-sizes-and-channels",
             "PNG gray 10×14, RGB 20×8, RGBA 12×12 with transparency, JPEG 16×16, in one column",
             "trains (colour network) and scores every row",

@@ -60,7 +60,13 @@ public sealed class ReliabilityTableTests
             File.WriteAllText(path, text[..(begin + Begin.Length)] + "\n" + expected + "\n" + text[end..]);
             return;
         }
-        Assert.AreEqual(expected, actual, "docs/reliability.md's table differs from the cases; rerun with PILOT_UPDATE_DOCS=1 to rewrite it");
+        var expectedLines = expected.Split('\n');
+        var actualLines = actual.Split('\n');
+        int first = Enumerable.Range(0, Math.Max(expectedLines.Length, actualLines.Length))
+            .FirstOrDefault(i => i >= expectedLines.Length || i >= actualLines.Length || expectedLines[i] != actualLines[i], -1);
+        if (first >= 0)
+            Assert.Fail($"docs/reliability.md's table differs from the cases at line {first + 1} of the table; rerun with PILOT_UPDATE_DOCS=1 " +
+                $"to rewrite it.\nexpected: {expectedLines.ElementAtOrDefault(first)}\nactual:   {actualLines.ElementAtOrDefault(first)}");
     }
 
     private static string RepositoryRoot()
