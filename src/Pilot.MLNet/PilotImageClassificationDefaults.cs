@@ -1,3 +1,5 @@
+using Pilot.TorchSharp;
+
 namespace Pilot.MLNet;
 
 /// <summary>
@@ -6,9 +8,10 @@ namespace Pilot.MLNet;
 /// </summary>
 /// <remarks>
 /// Training defaults follow the settings the PILOT paper publishes for its image benchmarks (batch 128, learning rate 1e-3,
-/// 30 epochs, cosine learning rate). The PILOT hyper-parameters (<see cref="Beta1"/>, <see cref="Beta2"/>, <see cref="Gamma"/>,
-/// <see cref="EtaPhi"/>, <see cref="PolicyDegree"/>) are the defaults of the reference implementation
-/// (<c>pilot-optimizer</c> 0.1.0.post3). <see cref="WeightDecay"/> is 1e-4 (the reference optimizer's own default is 0.01).
+/// 30 epochs, cosine learning rate). The PILOT hyper-parameters (<see cref="Gamma"/>, <see cref="EtaPhi"/>,
+/// <see cref="PolicyDegree"/>) are Pilot.TorchSharp's <see cref="PilotDefaults"/>, the defaults of the reference implementation
+/// (<c>pilot-optimizer</c> 0.1.0.post3). β1 and β2 default to each optimizer's own defaults. <see cref="WeightDecay"/> is
+/// 1e-4 (the reference optimizer's own default is 0.01).
 /// </remarks>
 public static class PilotImageClassificationDefaults
 {
@@ -48,20 +51,14 @@ public static class PilotImageClassificationDefaults
     /// <summary>Default optimizer: <see cref="PilotOptimizerKind.Pilot"/>.</summary>
     public const PilotOptimizerKind Optimizer = PilotOptimizerKind.Pilot;
 
-    /// <summary>Default first-moment decay β1: 0.9.</summary>
-    public const double Beta1 = 0.9;
+    /// <summary>Default smoothing γ of PILOT's gradient-agreement signal: <see cref="PilotDefaults.Gamma"/> (0.95).</summary>
+    public const double Gamma = PilotDefaults.Gamma;
 
-    /// <summary>Default second-moment decay β2: 0.999.</summary>
-    public const double Beta2 = 0.999;
+    /// <summary>Default learning rate η_φ of PILOT's policy: <see cref="PilotDefaults.EtaPhi"/> (0.01).</summary>
+    public const double EtaPhi = PilotDefaults.EtaPhi;
 
-    /// <summary>Default smoothing γ of PILOT's gradient-agreement signal: 0.95.</summary>
-    public const double Gamma = 0.95;
-
-    /// <summary>Default learning rate η_φ of PILOT's policy: 0.01.</summary>
-    public const double EtaPhi = 0.01;
-
-    /// <summary>Default polynomial degree of each PILOT policy head: 2.</summary>
-    public const int PolicyDegree = 2;
+    /// <summary>Default polynomial degree of each PILOT policy head: <see cref="PilotDefaults.Degree"/> (2).</summary>
+    public const int PolicyDegree = PilotDefaults.Degree;
 
     /// <summary>Largest polynomial degree of a PILOT policy head: 8.</summary>
     public const int MaxPolicyDegree = 8;

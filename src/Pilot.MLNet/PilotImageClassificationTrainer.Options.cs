@@ -65,13 +65,19 @@ public sealed partial class PilotImageClassificationTrainer
         [PilotOption("The optimizer: Pilot, Adam, AdamW, Lion or AdaBelief.")]
         public PilotOptimizerKind Optimizer = D.Optimizer;
 
-        /// <summary>First-moment decay β1 (Pilot, Adam, AdamW, AdaBelief; Lion's first beta). Default 0.9; range [0, 1).</summary>
-        [PilotOption("First-moment decay beta1.")]
-        public double Beta1 = D.Beta1;
+        /// <summary>
+        /// First-moment decay β1 (Pilot, Adam, AdamW, AdaBelief; Lion's interpolation β1). Default <see langword="null"/>: the
+        /// optimizer's own default (0.9 for all five). Range [0, 1).
+        /// </summary>
+        [PilotOption("First-moment decay beta1 (default: the optimizer's own).")]
+        public double? Beta1;
 
-        /// <summary>Second-moment decay β2 (Pilot, Adam, AdamW, AdaBelief; Lion's second beta). Default 0.999; range [0, 1).</summary>
-        [PilotOption("Second-moment decay beta2.")]
-        public double Beta2 = D.Beta2;
+        /// <summary>
+        /// Second-moment decay β2 (Pilot, Adam, AdamW, AdaBelief; Lion's momentum decay β2). Default <see langword="null"/>: the
+        /// optimizer's own default (0.999; 0.99 for Lion). Range [0, 1).
+        /// </summary>
+        [PilotOption("Second-moment decay beta2 (default: the optimizer's own).")]
+        public double? Beta2;
 
         /// <summary>PILOT only: smoothing γ of the gradient-agreement signal ρ. Default 0.95; range [0, 1).</summary>
         [PilotOption("PILOT: smoothing gamma of the gradient-agreement signal.")]
@@ -153,7 +159,9 @@ public sealed partial class PilotImageClassificationTrainer
         /// <summary>
         /// Seed of weight initialisation, dropout, shuffling and augmentation. Default <see langword="null"/>: the
         /// <see cref="MLContext"/>'s seed, or a random one when the context has none. With a seed, training on the CPU
-        /// gives the same model every time.
+        /// gives the same model every time. Weight initialisation and dropout use TorchSharp's process-wide default
+        /// generator: concurrent runs of this trainer do not disturb each other, but other code drawing from that generator
+        /// at the same time (for example creating TorchSharp modules on another thread) can change the result.
         /// </summary>
         [PilotOption("Seed of initialisation, dropout, shuffling and augmentation (default: the MLContext's seed).")]
         public int? Seed;
@@ -177,13 +185,7 @@ public sealed partial class PilotImageClassificationTrainer
         [PilotOption("Directory for per-epoch checkpoints; a new Fit with the same directory resumes.")]
         public string? CheckpointDirectory;
 
-        /// <summary>A shallow copy (the policy's coefficients are copied too), so that later changes by the caller cannot reach a trainer.</summary>
-        internal Options Clone()
-        {
-            var copy = (Options)MemberwiseClone();
-            if (InitialPolicy is { } policy)
-                copy.InitialPolicy = new PilotPolicy(policy.Degree, (double[])policy.Phi.Clone());
-            return copy;
-        }
+        /// <summary>A copy, so that later changes by the caller cannot reach a trainer (every field is a value or immutable, except the data view and callbacks, which are shared).</summary>
+        internal Options Clone() => (Options)MemberwiseClone();
     }
 }

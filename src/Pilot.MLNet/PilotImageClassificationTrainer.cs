@@ -60,14 +60,14 @@ public sealed partial class PilotImageClassificationTrainer : IEstimator<PilotIm
             throw new ArgumentOutOfRangeException(nameof(o.WeightDecay), o.WeightDecay, $"WeightDecay must be finite and ≥ 0; got {o.WeightDecay}.");
         if (!Enum.IsDefined(o.Optimizer))
             throw new ArgumentOutOfRangeException(nameof(o.Optimizer), o.Optimizer, $"Optimizer must be one of {string.Join(", ", Enum.GetNames<PilotOptimizerKind>())}; got {(int)o.Optimizer}.");
-        CheckUnitInterval(o.Beta1, nameof(o.Beta1));
-        CheckUnitInterval(o.Beta2, nameof(o.Beta2));
+        if (o.Beta1 is { } beta1)
+            CheckUnitInterval(beta1, nameof(o.Beta1));
+        if (o.Beta2 is { } beta2)
+            CheckUnitInterval(beta2, nameof(o.Beta2));
         CheckUnitInterval(o.Gamma, nameof(o.Gamma));
         if (!(o.EtaPhi >= 0) || !double.IsFinite(o.EtaPhi))
             throw new ArgumentOutOfRangeException(nameof(o.EtaPhi), o.EtaPhi, $"EtaPhi must be finite and ≥ 0; got {o.EtaPhi}.");
         CheckRange(o.PolicyDegree, 1, D.MaxPolicyDegree, nameof(o.PolicyDegree));
-        if (o.InitialPolicy is { } policy && (policy.Phi.Length != 3 * (policy.Degree + 1) || policy.Phi.Any(v => !double.IsFinite(v))))
-            throw new ArgumentOutOfRangeException(nameof(o.InitialPolicy), $"InitialPolicy must have 3 × (degree + 1) = {3 * (policy.Degree + 1)} finite coefficients; got {policy.Phi.Length}.");
         CheckRange(o.WarmupEpochs, 0, o.Epochs, nameof(o.WarmupEpochs));
         if (o.ImageWidth is { } width)
             CheckRange(width, 1, D.MaxImageSide, nameof(o.ImageWidth));
@@ -190,7 +190,7 @@ public sealed partial class PilotImageClassificationTrainer : IEstimator<PilotIm
                 $"Architecture {o.Architecture} cannot be built for {height}×{width} images and {classCount} classes: {e.Message}");
         }
         int seed = o.Seed ?? ((IHostEnvironmentInternal)_host).Seed ?? _host.Rand.Next();
-        var plan = new TrainingPlan(o, seed, DeviceSelection.Choose(_host), spec, channels, height, width, classCount, validation is not null);
+        var plan = new TrainingPlan(o, seed, DeviceSelection.Choose(_host), classCount);
 
         using var ch = _host.Start("Training");
         ch.Info($"Training {o.Architecture} with {o.Optimizer} on {plan.Device} (seed {seed}).");

@@ -21,6 +21,10 @@ namespace Pilot.MLNet;
 /// label's key type, with its key values) to data with an image column. Saved and loaded with
 /// <c>mlContext.Model.Save</c>/<c>Load</c>; owns a TorchSharp network: dispose it when done.
 /// </summary>
+/// <remarks>
+/// Scoring follows ML.NET's row-by-row getters: each row's image is read, converted and run through the network once (both
+/// output columns share that pass), on the device the loading <see cref="MLContext"/> chooses. Cursors may run in parallel.
+/// </remarks>
 public sealed partial class PilotImageClassificationTransformer : RowToRowTransformerBase, IDisposable
 {
     internal const string UserName = "Pilot Image Classification";
@@ -77,8 +81,11 @@ public sealed partial class PilotImageClassificationTransformer : RowToRowTransf
     /// <summary>One report per training epoch.</summary>
     public IReadOnlyList<PilotEpochReport> TrainingHistory { get; }
 
-    /// <summary>The PILOT policy learned during training (a copy), or <see langword="null"/> when another optimizer trained the model.</summary>
-    public PilotPolicy? Policy => _policy is null ? null : new PilotPolicy(_policy.Degree, (double[])_policy.Phi.Clone());
+    /// <summary>
+    /// The PILOT policy at the end of training (for <c>pilot policy export</c>, or as <see cref="PilotImageClassificationTrainer.Options.InitialPolicy"/>
+    /// of another run), or <see langword="null"/> when another optimizer trained the model.
+    /// </summary>
+    public PilotPolicy? Policy => _policy;
 
     /// <summary>The network with its preprocessing description (for exporters); owned by this transformer.</summary>
     internal PilotImageModel Model

@@ -28,149 +28,194 @@ internal static class TrainingLoop
 
     public static TrainingResult Run(TrainingPlan plan, InMemoryImageSet train, InMemoryImageSet? validation, IChannel channel)
     {
-        var o = plan.Options;
-        var device = plan.Device;
-        int n = train.Count, batchSize = o.BatchSize;
-        int stepsPerEpoch = (n + batchSize - 1) / batchSize;
-        long totalSteps = (long)o.Epochs * stepsPerEpoch, warmupSteps = (long)o.WarmupEpochs * stepsPerEpoch;
-
         // Weight initialisation and dropout draw from the default generator: a private stream of it, seeded.
         var random = new DefaultGeneratorSession(plan.Seed);
-        if (device.type == DeviceType.CUDA)
+        if (plan.Device.type == DeviceType.CUDA)
             torch.cuda.manual_seed_all(plan.Seed);
-        var network = random.Use(() => Backbones.Create(o.Architecture, train.Shape, plan.ClassCount));
-        bool success = false;
+        var network = random.Use(() => Backbones.Create(plan.Options.Architecture, train.Shape, plan.ClassCount));
         try
         {
+            using var run = new TrainingRun(plan, network, random, train, validation, channel);
+            return run.Execute();
+        }
+        catch
+        {
+            network.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>The state of one training run; owns the optimizer, the generator and the device copies of the data.</summary>
+    private sealed class TrainingRun : IDisposable
+    {
+        private readonly TrainingPlan _plan;
+        private readonly PilotImageClassificationTrainer.Options _o;
+        private readonly nn.Module<Tensor, Tensor> _network;
+        private readonly DefaultGeneratorSession _random;
+        private readonly IChannel _channel;
+        private readonly TrainingOptimizer _optimizer;
+        private readonly Generator _generator;
+        private readonly Tensor _images, _labels, _mean, _std;
+        private readonly Tensor? _validationImages, _validationLabels;
+        private readonly List<(string, string)>? _fingerprint;
+        private readonly int _count, _stepsPerEpoch;
+        private readonly long _totalSteps, _warmupSteps;
+        private readonly List<PilotEpochReport> _history = [];
+        private double _bestLoss = double.PositiveInfinity;
+        private int _sinceBest;
+        private byte[] _bestWeights = [];
+        private bool _finished;
+
+        public TrainingRun(TrainingPlan plan, nn.Module<Tensor, Tensor> network, DefaultGeneratorSession random,
+            InMemoryImageSet train, InMemoryImageSet? validation, IChannel channel)
+        {
+            _plan = plan;
+            _o = plan.Options;
+            _network = network;
+            _random = random;
+            _channel = channel;
+            var device = plan.Device;
             network.to(device);
-            using var optimizer = OptimizerFactory.Create(plan, network.parameters());
-            using var generator = new Generator(unchecked((ulong)plan.Seed ^ ShuffleSeedMix));
-            using var images = train.Images.to(device);
-            using var labels = train.Labels.to(device);
-            using var mean = torch.tensor(train.Statistics.Mean, [1, train.Shape.Channels, 1, 1]).to(device);
-            using var std = torch.tensor(train.Statistics.Std, [1, train.Shape.Channels, 1, 1]).to(device);
-            using var validationImages = validation?.Images.to(device);
-            using var validationLabels = validation?.Labels.to(device);
+            _optimizer = OptimizerFactory.Create(plan, network.parameters());
+            _generator = new Generator(unchecked((ulong)plan.Seed ^ ShuffleSeedMix));
+            _images = train.Images.to(device);
+            _labels = train.Labels.to(device);
+            _mean = torch.tensor(train.Statistics.Mean, [1, train.Shape.Channels, 1, 1]).to(device);
+            _std = torch.tensor(train.Statistics.Std, [1, train.Shape.Channels, 1, 1]).to(device);
+            _validationImages = validation?.Images.to(device);
+            _validationLabels = validation?.Labels.to(device);
+            _count = train.Count;
+            _stepsPerEpoch = (_count + _o.BatchSize - 1) / _o.BatchSize;
+            _totalSteps = (long)_o.Epochs * _stepsPerEpoch;
+            _warmupSteps = (long)_o.WarmupEpochs * _stepsPerEpoch;
+            _fingerprint = _o.CheckpointDirectory is null ? null : Fingerprint(plan, train, validation);
+        }
 
-            var history = new List<PilotEpochReport>();
-            double bestLoss = double.PositiveInfinity;
-            int sinceBest = 0;
-            byte[] bestWeights = [];
-            bool finished = false;
+        public TrainingResult Execute()
+        {
+            if (_o.CheckpointDirectory is { } directory && Checkpoint.TryRead(directory, _fingerprint!, message => _channel.Warning(message)) is { } checkpoint)
+                Restore(directory, checkpoint);
 
-            var fingerprint = o.CheckpointDirectory is null ? null : Fingerprint(plan, train, validation);
-            if (o.CheckpointDirectory is { } directory && Checkpoint.TryRead(directory, fingerprint!, message => channel.Warning(message)) is { } checkpoint)
-            {
-                LoadWeights(network, checkpoint.Weights);
-                using (var stream = new MemoryStream(checkpoint.OptimizerState))
-                using (var reader = new BinaryReader(stream))
-                    optimizer.load_state_dict(reader);
-                using (var state = torch.tensor(checkpoint.GeneratorState))
-                    generator.set_state(state);
-                random.Restore(checkpoint.GlobalGeneratorState);
-                history.AddRange(checkpoint.History);
-                bestLoss = checkpoint.BestValidationLoss;
-                sinceBest = checkpoint.EpochsSinceBest;
-                bestWeights = checkpoint.BestWeights;
-                finished = checkpoint.Finished;
-                channel.Info($"Resuming from the checkpoint in '{directory}' after epoch {checkpoint.CompletedEpochs} of {o.Epochs}{(finished ? " (finished)" : "")}.");
-            }
-
-            for (int epoch = history.Count; epoch < o.Epochs && !finished; epoch++)
+            for (int epoch = _history.Count; epoch < _o.Epochs && !_finished; epoch++)
             {
                 var clock = Stopwatch.StartNew();
-                network.train();
-                double lastLearningRate = 0;
-                double trainLoss, trainAccuracy;
-                using (var lossSum = torch.zeros(1, ScalarType.Float64, device))
-                using (var correct = torch.zeros(1, ScalarType.Int64, device))
-                using (var order = torch.randperm(n, generator: generator).to(device))
-                {
-                    for (int batch = 0; batch < stepsPerEpoch; batch++)
-                    {
-                        using var scope = NewDisposeScope();
-                        int start = batch * batchSize, count = Math.Min(batchSize, n - start);
-                        var index = order.narrow(0, start, count);
-                        var x = images.index_select(0, index).to(ScalarType.Float32);
-                        if (o.Augment)
-                            x = Augmentation.Apply(x, generator);
-                        x = (x - mean) / std;
-                        var y = labels.index_select(0, index);
-
-                        lastLearningRate = LearningRateSchedule.At(o.LearningRate, (long)epoch * stepsPerEpoch + batch, totalSteps, warmupSteps);
-                        foreach (var group in optimizer.ParamGroups)
-                            group.LearningRate = lastLearningRate;
-                        optimizer.zero_grad();
-                        var logits = random.Use(() => network.forward(x));
-                        var loss = nn.functional.cross_entropy(logits, y);
-                        loss.backward();
-                        optimizer.step();
-
-                        using (no_grad())
-                        {
-                            lossSum.add_(loss.detach().to(ScalarType.Float64) * count);
-                            correct.add_(logits.argmax(1).eq(y).sum());
-                        }
-                        if (o.BatchProgressCallback is { } onBatch)
-                            onBatch(new PilotBatchProgress(epoch + 1, o.Epochs, batch + 1, stepsPerEpoch,
-                                lossSum.item<double>() / Math.Min(n, start + count)));
-                    }
-                    trainLoss = lossSum.item<double>() / n;
-                    trainAccuracy = (double)correct.item<long>() / n;
-                }
+                int diagnosticsMark = _optimizer.DiagnosticsMark;
+                var (trainLoss, trainAccuracy, learningRate) = TrainEpoch(epoch);
                 double trainSeconds = clock.Elapsed.TotalSeconds;
 
                 double? validationLoss = null, validationAccuracy = null;
-                if (validationImages is not null)
+                if (_validationImages is not null)
                 {
-                    (validationLoss, validationAccuracy) = Evaluate(network, validationImages, validationLabels!, mean, std, batchSize);
-                    if (validationLoss < bestLoss)
+                    (validationLoss, validationAccuracy) = Evaluate(_network, _validationImages, _validationLabels!, _mean, _std, _o.BatchSize);
+                    if (validationLoss < _bestLoss)
                     {
-                        bestLoss = validationLoss.Value;
-                        sinceBest = 0;
-                        if (o.EarlyStoppingPatience is not null)
-                            bestWeights = SaveWeights(network);
+                        _bestLoss = validationLoss.Value;
+                        _sinceBest = 0;
+                        if (_o.EarlyStoppingPatience is not null)
+                            _bestWeights = SaveWeights(_network);
                     }
                     else
-                        sinceBest++;
+                        _sinceBest++;
                 }
-                bool stopEarly = o.EarlyStoppingPatience is { } patience && sinceBest >= patience;
-                finished = stopEarly || epoch + 1 == o.Epochs;
+                bool stopEarly = _o.EarlyStoppingPatience is { } patience && _sinceBest >= patience;
+                _finished = stopEarly || epoch + 1 == _o.Epochs;
 
-                var report = new PilotEpochReport(epoch + 1, o.Epochs, trainLoss, trainAccuracy, validationLoss, validationAccuracy,
-                    lastLearningRate, clock.Elapsed.TotalSeconds, n / Math.Max(trainSeconds, 1e-9));
-                history.Add(report);
-                channel.Info(Describe(report));
-
-                if (o.CheckpointDirectory is { } checkpointDirectory)
-                    Checkpoint.Write(checkpointDirectory, fingerprint!, new CheckpointState
-                    {
-                        CompletedEpochs = epoch + 1,
-                        Finished = finished,
-                        BestValidationLoss = bestLoss,
-                        EpochsSinceBest = sinceBest,
-                        History = history,
-                        Weights = SaveWeights(network),
-                        BestWeights = bestWeights,
-                        OptimizerState = SaveOptimizer(optimizer),
-                        GeneratorState = StateBytes(generator.get_state()),
-                        GlobalGeneratorState = random.State,
-                    });
-                o.ProgressCallback?.Invoke(report);
+                var (pm, pv, ps, rho) = _optimizer.EpochKnobs(diagnosticsMark);
+                var report = new PilotEpochReport(epoch + 1, _o.Epochs, trainLoss, trainAccuracy, validationLoss, validationAccuracy,
+                    learningRate, clock.Elapsed.TotalSeconds, _count / Math.Max(trainSeconds, 1e-9), pm, pv, ps, rho);
+                _history.Add(report);
+                _channel.Info(Describe(report));
+                if (_o.CheckpointDirectory is { } checkpointDirectory)
+                    WriteCheckpoint(checkpointDirectory);
+                _o.ProgressCallback?.Invoke(report);
                 if (stopEarly)
-                    channel.Info($"Early stopping after epoch {epoch + 1}: no lower validation loss for {sinceBest} epochs.");
+                    _channel.Info($"Early stopping after epoch {epoch + 1}: no lower validation loss for {_sinceBest} epochs.");
             }
 
-            if (bestWeights.Length > 0)
-                LoadWeights(network, bestWeights);
-            network.eval();
-            success = true;
-            return new TrainingResult(network, history, Policy: null);
+            if (_bestWeights.Length > 0)
+                LoadWeights(_network, _bestWeights);
+            _network.eval();
+            return new TrainingResult(_network, _history, _optimizer.Pilot?.ExportPolicy());
         }
-        finally
+
+        /// <summary>One pass over the shuffled training data; returns mean loss, accuracy and the last step's learning rate.</summary>
+        private (double Loss, double Accuracy, double LearningRate) TrainEpoch(int epoch)
         {
-            if (!success)
-                network.Dispose();
+            _network.train();
+            int n = _count, batchSize = _o.BatchSize;
+            double learningRate = 0;
+            using var lossSum = torch.zeros(1, ScalarType.Float64, _plan.Device);
+            using var correct = torch.zeros(1, ScalarType.Int64, _plan.Device);
+            using var order = torch.randperm(n, generator: _generator).to(_plan.Device);
+            for (int batch = 0; batch < _stepsPerEpoch; batch++)
+            {
+                using var scope = NewDisposeScope();
+                int start = batch * batchSize, count = Math.Min(batchSize, n - start);
+                var index = order.narrow(0, start, count);
+                var x = _images.index_select(0, index).to(ScalarType.Float32);
+                if (_o.Augment)
+                    x = Augmentation.Apply(x, _generator);
+                x = (x - _mean) / _std;
+                var y = _labels.index_select(0, index);
+
+                learningRate = LearningRateSchedule.At(_o.LearningRate, (long)epoch * _stepsPerEpoch + batch, _totalSteps, _warmupSteps);
+                _optimizer.SetLearningRate(learningRate);
+                _optimizer.Optimizer.zero_grad();
+                var logits = _random.Use(() => _network.forward(x));
+                var loss = nn.functional.cross_entropy(logits, y);
+                loss.backward();
+                _optimizer.Optimizer.step();
+
+                using (no_grad())
+                {
+                    lossSum.add_(loss.detach().to(ScalarType.Float64) * count);
+                    correct.add_(logits.argmax(1).eq(y).sum());
+                }
+                if (_o.BatchProgressCallback is { } onBatch)
+                    onBatch(new PilotBatchProgress(epoch + 1, _o.Epochs, batch + 1, _stepsPerEpoch, lossSum.item<double>() / (start + count)));
+            }
+            return (lossSum.item<double>() / n, (double)correct.item<long>() / n, learningRate);
+        }
+
+        private void Restore(string directory, CheckpointState checkpoint)
+        {
+            LoadWeights(_network, checkpoint.Weights);
+            _optimizer.LoadState(checkpoint.OptimizerState);
+            using (var state = torch.tensor(checkpoint.GeneratorState))
+                _generator.set_state(state);
+            _random.Restore(checkpoint.GlobalGeneratorState);
+            _history.AddRange(checkpoint.History);
+            _bestLoss = checkpoint.BestValidationLoss;
+            _sinceBest = checkpoint.EpochsSinceBest;
+            _bestWeights = checkpoint.BestWeights;
+            _finished = checkpoint.Finished;
+            _channel.Info($"Resuming from the checkpoint in '{directory}' after epoch {checkpoint.CompletedEpochs} of {_o.Epochs}{(_finished ? " (finished)" : "")}.");
+        }
+
+        private void WriteCheckpoint(string directory) => Checkpoint.Write(directory, _fingerprint!, new CheckpointState
+        {
+            CompletedEpochs = _history.Count,
+            Finished = _finished,
+            BestValidationLoss = _bestLoss,
+            EpochsSinceBest = _sinceBest,
+            History = _history,
+            Weights = SaveWeights(_network),
+            BestWeights = _bestWeights,
+            OptimizerState = _optimizer.SaveState(),
+            GeneratorState = StateBytes(_generator.get_state()),
+            GlobalGeneratorState = _random.State,
+        });
+
+        public void Dispose()
+        {
+            _optimizer.Dispose();
+            _generator.Dispose();
+            _images.Dispose();
+            _labels.Dispose();
+            _mean.Dispose();
+            _std.Dispose();
+            _validationImages?.Dispose();
+            _validationLabels?.Dispose();
         }
     }
 
@@ -220,14 +265,6 @@ internal static class TrainingLoop
         network.load(stream);
     }
 
-    private static byte[] SaveOptimizer(OptimizerHelper optimizer)
-    {
-        using var stream = new MemoryStream();
-        using (var writer = new BinaryWriter(stream, System.Text.Encoding.UTF8, leaveOpen: true))
-            optimizer.save_state_dict(writer);
-        return stream.ToArray();
-    }
-
     private static byte[] StateBytes(Tensor state)
     {
         using (state)
@@ -247,8 +284,8 @@ internal static class TrainingLoop
             (nameof(o.LearningRate), R(o.LearningRate)),
             (nameof(o.WeightDecay), R(o.WeightDecay)),
             (nameof(o.Optimizer), o.Optimizer.ToString()),
-            (nameof(o.Beta1), R(o.Beta1)),
-            (nameof(o.Beta2), R(o.Beta2)),
+            (nameof(o.Beta1), o.Beta1 is { } b1 ? R(b1) : "default"),
+            (nameof(o.Beta2), o.Beta2 is { } b2 ? R(b2) : "default"),
             (nameof(o.Gamma), R(o.Gamma)),
             (nameof(o.EtaPhi), R(o.EtaPhi)),
             (nameof(o.PolicyDegree), o.PolicyDegree.ToString(CultureInfo.InvariantCulture)),

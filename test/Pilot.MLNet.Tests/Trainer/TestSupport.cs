@@ -60,3 +60,15 @@ internal static class ScoringHost
         return result;
     }
 }
+
+/// <summary>ML.NET's <c>SchemaShape.Create(DataViewSchema)</c>, which is internal (ML.NET's own estimator chains call it).</summary>
+internal static class Shapes
+{
+    private static readonly System.Reflection.MethodInfo CreateMethod =
+        typeof(Microsoft.ML.SchemaShape).GetMethod("Create", System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Static,
+            [typeof(Microsoft.ML.DataViewSchema)])
+        ?? throw new InvalidOperationException("SchemaShape.Create(DataViewSchema) not found in this ML.NET version.");
+
+    public static Microsoft.ML.SchemaShape Create(Microsoft.ML.DataViewSchema schema) =>
+        (Microsoft.ML.SchemaShape)CreateMethod.Invoke(null, [schema])!;
+}
