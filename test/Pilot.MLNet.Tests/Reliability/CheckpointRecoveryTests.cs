@@ -156,6 +156,34 @@ public sealed class CheckpointRecoveryTests
         StringAssert.Contains(e.Message, directory);
     }
 
+    [TestMethod]
+    public void CheckpointHoldingAnotherOptimizersStateIsRefused()
+    {
+        // A checkpoint whose set-up says PILOT but whose optimizer state is Lion's (as a mixed-up or hand-edited directory
+        // could hold): the optimizer's own reader names both types instead of reading Lion's moments as PILOT's.
+        using var folder = new TestFolder();
+        string pilotDirectory = folder.File("pilot"), lionDirectory = folder.File("lion"), mixed = folder.File("mixed");
+        Assert.IsNull(Train(pilotDirectory, stopAfter: 1).Weights);
+        var ml = new MLContext(seed: 1);
+        var lion = Options(lionDirectory, stopAfter: 1);
+        lion.Optimizer = PilotOptimizerKind.Lion;
+        Assert.ThrowsExactly<Interrupted>(() => ml.Pilot.ImageClassification(lion).Fit(Data(ml)));
+
+        var lionState = Checkpoint.TryRead(lionDirectory, [])!;
+        Checkpoint.Write(mixed, ReadFingerprint(Newest(pilotDirectory)), lionState);
+        var e = Assert.ThrowsExactly<InvalidDataException>(() => Train(mixed));
+        StringAssert.Contains(e.Message, "expected PilotOptimizer state, found 'Lion'");
+    }
+
+    /// <summary>The fingerprint entries of a checkpoint file (format 2: magic, version, count, key/value strings).</summary>
+    private static List<(string, string)> ReadFingerprint(string path)
+    {
+        using var reader = new BinaryReader(File.OpenRead(path), Encoding.UTF8);
+        reader.ReadBytes(8);
+        Assert.AreEqual(2, reader.ReadInt32());
+        return Enumerable.Range(0, reader.ReadInt32()).Select(_ => (reader.ReadString(), reader.ReadString())).ToList();
+    }
+
     /// <summary>A version-1 checkpoint (no digest, so every field is read as written) up to the fingerprint.</summary>
     private static void WriteVersion1(string directory, Action<BinaryWriter> rest, int fingerprintEntries = 1)
     {
