@@ -207,7 +207,8 @@ public sealed partial class PilotImageClassificationTrainer : IEstimator<PilotIm
         var model = new PilotImageModel(result.Network, plan.Device, o.Architecture, trainSet.Shape, classCount, spec.Domain,
             spec.VectorShape, trainSet.Statistics);
         return new PilotImageClassificationTransformer(_host, model, LabelKeyValues.FromColumn(labelColumn),
-            o.LabelColumnName, o.ImageColumnName, o.ScoreColumnName, o.PredictedLabelColumnName, result.History, result.Policy);
+            o.LabelColumnName, o.ImageColumnName, o.ScoreColumnName, o.PredictedLabelColumnName, result.History, result.Policy,
+            TrainingOptionsFormat.ForRecord(o, seed));
     }
 
     private DataViewSchema.Column CheckTrainingSchema(DataViewSchema schema, string where)

@@ -39,16 +39,18 @@ public sealed partial class PilotImageClassificationTransformer : RowToRowTransf
     private readonly PilotImageModel _model;
     private readonly LabelKeyValues? _keyValues;
     private readonly PilotPolicy? _policy;
+    private readonly PilotImageClassificationTrainer.Options? _trainingOptions;
     private bool _disposed;
 
     internal PilotImageClassificationTransformer(IHostEnvironment env, PilotImageModel model, LabelKeyValues? keyValues,
         string labelColumnName, string imageColumnName, string scoreColumnName, string predictedLabelColumnName,
-        IReadOnlyList<PilotEpochReport> history, PilotPolicy? policy)
+        IReadOnlyList<PilotEpochReport> history, PilotPolicy? policy, PilotImageClassificationTrainer.Options? trainingOptions = null)
         : base(Contracts.CheckRef(env, nameof(env)).Register(nameof(PilotImageClassificationTransformer)))
     {
         _model = model;
         _keyValues = keyValues;
         _policy = policy;
+        _trainingOptions = trainingOptions?.Clone();
         LabelColumnName = labelColumnName;
         ImageColumnName = imageColumnName;
         ScoreColumnName = scoreColumnName;
@@ -97,6 +99,28 @@ public sealed partial class PilotImageClassificationTransformer : RowToRowTransf
         }
     }
 
+    /// <summary>
+    /// The options the model was trained with (a copy: changing it changes nothing), for tools that reproduce the training
+    /// pipeline, such as <c>pilot codegen</c>. Holds every option that is a value, the column names, and in
+    /// <see cref="PilotImageClassificationTrainer.Options.Seed"/> the seed actually used; the validation set, the callbacks
+    /// and the checkpoint directory are not recorded (<see langword="null"/>). <see langword="null"/> for a model saved
+    /// before models recorded their options.
+    /// </summary>
+    public PilotImageClassificationTrainer.Options? TrainingOptions
+    {
+        get
+        {
+            if (_trainingOptions is null)
+                return null;
+            var copy = _trainingOptions.Clone();
+            copy.LabelColumnName = LabelColumnName;
+            copy.ImageColumnName = ImageColumnName;
+            copy.ScoreColumnName = ScoreColumnName;
+            copy.PredictedLabelColumnName = PredictedLabelColumnName;
+            return copy;
+        }
+    }
+
     /// <summary>Releases the network's native memory.</summary>
     public void Dispose()
     {
@@ -142,6 +166,7 @@ public sealed partial class PilotImageClassificationTransformer : RowToRowTransf
         // byte: 1 when there is a learned PILOT policy, then int id of its JSON (PilotPolicy.ToJson); else 0
         // 32 bytes: SHA-256 digest of the weights stream (since version 0x00010002)
         // binary stream "TorchSharpWeights": the network's parameters and buffers (TorchSharp Module.save)
+        // text stream "TrainingOptions.json", optional (absent in models saved before it was added): the training options (TrainingOptionsFormat)
 
         ctx.SaveNonEmptyString(LabelColumnName);
         ctx.SaveNonEmptyString(ImageColumnName);
@@ -166,6 +191,8 @@ public sealed partial class PilotImageClassificationTransformer : RowToRowTransf
         var weights = NetworkWeights.Save(_model.Network);
         w.Write(NetworkWeights.Digest(weights));
         ctx.SaveBinaryStream(WeightsStreamName, writer => writer.Write(weights));
+        if (_trainingOptions is not null)
+            ctx.SaveTextStream(TrainingOptionsFormat.StreamName, writer => writer.Write(TrainingOptionsFormat.Write(_trainingOptions)));
     }
 
     // Factory method for SignatureLoadRowMapper.
@@ -195,6 +222,7 @@ public sealed partial class PilotImageClassificationTransformer : RowToRowTransf
         // byte: 1 when there is a learned PILOT policy, then int id of its JSON (PilotPolicy.ToJson); else 0
         // 32 bytes: SHA-256 digest of the weights stream (since version 0x00010002)
         // binary stream "TorchSharpWeights": the network's parameters and buffers (TorchSharp Module.save)
+        // text stream "TrainingOptions.json", optional (absent in models saved before it was added): the training options (TrainingOptionsFormat)
 
         try
         {
@@ -257,9 +285,11 @@ public sealed partial class PilotImageClassificationTransformer : RowToRowTransf
             {
                 NetworkWeights.Load(network, weights, digest, $"{architecture} for {inputShape} images and {classCount} classes");
                 network.to(device);
+                PilotImageClassificationTrainer.Options? trainingOptions = null;
+                ctx.TryLoadTextStream(TrainingOptionsFormat.StreamName, reader => trainingOptions = TrainingOptionsFormat.Read(reader.ReadToEnd()));
                 var model = new PilotImageModel(network, device, architecture, inputShape, classCount, (PixelDomain)domain,
                     vectorShape, new ChannelStatistics(mean, std));
-                return new PilotImageClassificationTransformer(env, model, keyValues, label, image, score, predicted, history, policy);
+                return new PilotImageClassificationTransformer(env, model, keyValues, label, image, score, predicted, history, policy, trainingOptions);
             }
             catch
             {
