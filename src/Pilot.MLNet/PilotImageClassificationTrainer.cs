@@ -187,7 +187,8 @@ public sealed partial class PilotImageClassificationTrainer : IEstimator<PilotIm
         catch (ArgumentOutOfRangeException e)
         {
             throw new ArgumentOutOfRangeException(nameof(Options.Architecture),
-                $"Architecture {o.Architecture} cannot be built for {height}×{width} images and {classCount} classes: {e.Message}");
+                $"Architecture {o.Architecture} cannot be built for {height}×{width} images and {classCount} classes: " +
+                e.Message.Replace($" (Parameter '{e.ParamName}')", ""));
         }
         int seed = o.Seed ?? ((IHostEnvironmentInternal)_host).Seed ?? _host.Rand.Next();
         var plan = new TrainingPlan(o, seed, DeviceSelection.Choose(_host), classCount);
