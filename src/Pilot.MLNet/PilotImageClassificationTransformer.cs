@@ -286,7 +286,8 @@ public sealed partial class PilotImageClassificationTransformer : RowToRowTransf
                 NetworkWeights.Load(network, weights, digest, $"{architecture} for {inputShape} images and {classCount} classes");
                 network.to(device);
                 PilotImageClassificationTrainer.Options? trainingOptions = null;
-                ctx.TryLoadTextStream(TrainingOptionsFormat.StreamName, reader => trainingOptions = TrainingOptionsFormat.Read(reader.ReadToEnd()));
+                ctx.TryLoadTextStream(TrainingOptionsFormat.StreamName,
+                    reader => trainingOptions = TrainingOptionsFormat.Read(ReadAtMost(reader, MaxTrainingOptionsChars, TrainingOptionsFormat.StreamName)));
                 var model = new PilotImageModel(network, device, architecture, inputShape, classCount, (PixelDomain)domain,
                     vectorShape, new ChannelStatistics(mean, std));
                 return new PilotImageClassificationTransformer(env, model, keyValues, label, image, score, predicted, history, policy, trainingOptions);
@@ -301,6 +302,21 @@ public sealed partial class PilotImageClassificationTransformer : RowToRowTransf
         {
             throw new InvalidDataException("The Pilot image-classification model is truncated.", e);
         }
+    }
+
+    /// <summary>Longest training-options text read from a model: 1 Mi characters (the options take a few hundred).</summary>
+    private const int MaxTrainingOptionsChars = 1 << 20;
+
+    /// <summary>Reads a text stream of the model, refusing one longer than <paramref name="maxChars"/> (a stream that inflates without end).</summary>
+    private static string ReadAtMost(TextReader reader, int maxChars, string what)
+    {
+        var buffer = new char[maxChars + 1];
+        int total = 0, read;
+        while (total < buffer.Length && (read = reader.Read(buffer, total, buffer.Length - total)) > 0)
+            total += read;
+        if (total > maxChars)
+            throw new InvalidDataException($"The model's {what} stream is longer than {maxChars} characters.");
+        return new string(buffer, 0, total);
     }
 
     private static void WriteShape(BinaryWriter writer, ImageShape shape)
