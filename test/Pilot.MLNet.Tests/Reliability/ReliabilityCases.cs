@@ -371,6 +371,20 @@ internal static class ReliabilityCases
                 F.RewriteEntry(path, "Model.key", b => F.PatchInt(b, F.ClassCountOffset, 4));
                 Load(path);
             }, "key values");
+        yield return ReliabilityCase.LoadThrows<InvalidDataException>("model-training-options-inflated", "a 2-million-character TrainingOptions.json (compresses to a few KB)",
+            () =>
+            {
+                string path = f.Copy(f.PixelModelPath, "inflated-options.zip");
+                F.RewriteEntry(path, "TrainingOptions.json", _ => System.Text.Encoding.UTF8.GetBytes(new string(' ', 2_000_000)));
+                Load(path);
+            }, "TrainingOptions.json", "longer than 1048576 characters");
+        yield return ReliabilityCase.LoadThrows<InvalidDataException>("model-training-options-not-json", "TrainingOptions.json replaced by text",
+            () =>
+            {
+                string path = f.Copy(f.PixelModelPath, "garbled-options.zip");
+                F.RewriteEntry(path, "TrainingOptions.json", _ => "not json"u8.ToArray());
+                Load(path);
+            }, "TrainingOptions.json", "not valid");
         yield return Throws<InvalidDataException>("model-weights-of-another-network", "ResNet18 weights given to a SmallCnn (internal loader)",
             () =>
             {
