@@ -243,6 +243,41 @@ public sealed class CliReliabilityTests
 
     public static IEnumerable<object[]> CaseNames => Cases().Select(c => new object[] { c.Name });
 
+    private const string Begin = "<!-- cli-cases:begin -->", End = "<!-- cli-cases:end -->";
+
+    /// <summary>The CLI table of docs/reliability.md, generated from the cases.</summary>
+    internal static string MarkdownTable()
+    {
+        var lines = new List<string> { "| # | Case | Input | Exit code | Standard error contains |", "|---|---|---|---|---|" };
+        int i = 0;
+        foreach (var c in Cases())
+            lines.Add($"| {++i} | `{c.Name}` | {c.Input.Replace("|", "\\|")} | {c.ExitCode} | " +
+                (c.Fragments.Length == 0 ? "—" : string.Join(" … ", c.Fragments.Select(f => $"“{f}”"))) + " |");
+        return string.Join("\n", lines);
+    }
+
+    /// <summary>docs/reliability.md lists every CLI case; PILOT_UPDATE_DOCS=1 rewrites the table between the markers.</summary>
+    [TestMethod]
+    public void DocsListEveryCliCase()
+    {
+        string? root = null;
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null && root is null; dir = dir.Parent)
+            if (File.Exists(System.IO.Path.Combine(dir.FullName, "Pilot.MLNet.sln")))
+                root = dir.FullName;
+        Assert.IsNotNull(root, "Pilot.MLNet.sln not found above the test directory");
+        string path = System.IO.Path.Combine(root, "docs", "reliability.md");
+        string text = File.ReadAllText(path).ReplaceLineEndings("\n");
+        int begin = text.IndexOf(Begin, StringComparison.Ordinal), end = text.IndexOf(End, StringComparison.Ordinal);
+        Assert.IsTrue(begin >= 0 && end > begin, $"{path} lacks the markers {Begin} … {End}");
+        string expected = MarkdownTable(), actual = text[(begin + Begin.Length)..end].Trim('\n');
+        if (actual != expected && Environment.GetEnvironmentVariable("PILOT_UPDATE_DOCS") == "1")
+        {
+            File.WriteAllText(path, text[..(begin + Begin.Length)] + "\n" + expected + "\n" + text[end..]);
+            return;
+        }
+        Assert.AreEqual(expected, actual, "docs/reliability.md's CLI table differs from the cases; rerun with PILOT_UPDATE_DOCS=1 to rewrite it");
+    }
+
     [TestMethod]
     [DynamicData(nameof(CaseNames))]
     public void Case(string name)
