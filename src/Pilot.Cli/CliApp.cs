@@ -49,7 +49,7 @@ internal sealed class CliApp
             $"training {s.Architecture} with {s.Optimizer} for {s.Epochs} epoch{(s.Epochs == 1 ? "" : "s")} on {device}, batch {s.BatchSize}, lr {s.LearningRate:0.###e+0}, seed {s.Seed}"));
 
         using var outcome = TrainingProgress.Run(_console, s.Epochs, progress => runner.Train(split, trainer, progress));
-        var report = runner.Evaluate(outcome.Model, split.Test);
+        var report = runner.Evaluate(outcome.Model, split.Test, split.ImageFolder);
         MetricsTable.Write(_console.Ansi, report, $"test metrics, {split.TestDescription}");
 
         string modelPath = Path.GetFullPath(s.Out);
@@ -87,7 +87,7 @@ internal sealed class CliApp
         using var model = runner.Load(s.Model, "--model");
         var rows = runner.LoadForEvaluation(data);
         _console.WriteLine($"data: {data.Description}: {rows.Description}");
-        var report = runner.Evaluate(model.Model, rows.Data);
+        var report = runner.Evaluate(model.Model, rows.Data, rows.ImageFolder);
         MetricsTable.Write(_console.Ansi, report, $"metrics of {Path.GetFileName(s.Model)}, {rows.Description}");
         return ExitCodes.Success;
     }

@@ -1,6 +1,7 @@
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using Microsoft.ML.Runtime;
+using Pilot.MLNet.Models;
 using Pilot.MLNet.Scoring;
 using Pilot.MLNet.Training;
 using D = Pilot.MLNet.PilotImageClassificationDefaults;
@@ -178,6 +179,17 @@ public sealed partial class PilotImageClassificationTrainer : IEstimator<PilotIm
             ? (o.ImageHeight ?? spec.VectorShape!.Value.Height, o.ImageWidth ?? spec.VectorShape!.Value.Width)
             : (o.ImageHeight ?? o.ImageShape?.Height ?? D.ImageSide, o.ImageWidth ?? o.ImageShape?.Width ?? D.ImageSide);
         int? channels = spec.Kind == ImageSourceKind.PixelVector ? spec.VectorShape!.Value.Channels : o.ImageShape?.Channels;
+        try
+        {
+            // Fail before reading the data when the network cannot be built for this input (too small, or too large a layer).
+            Backbones.Validate(o.Architecture, new ImageShape(channels ?? 3, height, width), classCount);
+        }
+        catch (ArgumentOutOfRangeException e)
+        {
+            throw new ArgumentOutOfRangeException(nameof(Options.Architecture),
+                $"Architecture {o.Architecture} cannot be built for {height}×{width} images and {classCount} classes: " +
+                e.Message.Replace($" (Parameter '{e.ParamName}')", ""));
+        }
         int seed = o.Seed ?? ((IHostEnvironmentInternal)_host).Seed ?? _host.Rand.Next();
         var plan = new TrainingPlan(o, seed, DeviceSelection.Choose(_host), classCount);
 

@@ -130,10 +130,14 @@ public sealed partial class PilotImageClassificationTransformer : RowToRowTransf
         _model.Dispose();
     }
 
+    /// <summary>First format version with the SHA-256 digest of the weights stream.</summary>
+    private const uint VersionWithWeightsDigest = 0x00010002;
+
     private static VersionInfo GetVersionInfo() => new(
         modelSignature: "PILOTIMG",
-        verWrittenCur: 0x00010001, // Initial
-        verReadableCur: 0x00010001,
+        //verWrittenCur: 0x00010001, // Initial
+        verWrittenCur: VersionWithWeightsDigest, // SHA-256 digest of the weights stream
+        verReadableCur: VersionWithWeightsDigest,
         verWeCanReadBack: 0x00010001,
         loaderAssemblyName: typeof(PilotImageClassificationTransformer).Assembly.FullName,
         loaderSignature: LoaderSignature);
@@ -160,6 +164,7 @@ public sealed partial class PilotImageClassificationTransformer : RowToRowTransf
         // byte: 1 when the label has key values, then the key values (BinarySaver type and value, K values); else 0
         // training history (EpochReportFormat)
         // byte: 1 when there is a learned PILOT policy, then int id of its JSON (PilotPolicy.ToJson); else 0
+        // 32 bytes: SHA-256 digest of the weights stream (since version 0x00010002)
         // binary stream "TorchSharpWeights": the network's parameters and buffers (TorchSharp Module.save)
         // text stream "TrainingOptions.json", optional (absent in models saved before it was added): the training options (TrainingOptionsFormat)
 
@@ -183,7 +188,9 @@ public sealed partial class PilotImageClassificationTransformer : RowToRowTransf
         w.Write(_policy is not null);
         if (_policy is not null)
             ctx.SaveNonEmptyString(_policy.ToJson());
-        ctx.SaveBinaryStream(WeightsStreamName, writer => _model.Network.save(writer));
+        var weights = NetworkWeights.Save(_model.Network);
+        w.Write(NetworkWeights.Digest(weights));
+        ctx.SaveBinaryStream(WeightsStreamName, writer => writer.Write(weights));
         if (_trainingOptions is not null)
             ctx.SaveTextStream(TrainingOptionsFormat.StreamName, writer => writer.Write(TrainingOptionsFormat.Write(_trainingOptions)));
     }
@@ -213,6 +220,7 @@ public sealed partial class PilotImageClassificationTransformer : RowToRowTransf
         // byte: 1 when the label has key values, then the key values (BinarySaver type and value, K values); else 0
         // training history (EpochReportFormat)
         // byte: 1 when there is a learned PILOT policy, then int id of its JSON (PilotPolicy.ToJson); else 0
+        // 32 bytes: SHA-256 digest of the weights stream (since version 0x00010002)
         // binary stream "TorchSharpWeights": the network's parameters and buffers (TorchSharp Module.save)
         // text stream "TrainingOptions.json", optional (absent in models saved before it was added): the training options (TrainingOptionsFormat)
 
@@ -256,17 +264,30 @@ public sealed partial class PilotImageClassificationTransformer : RowToRowTransf
                 1 => PilotPolicy.FromJson(ctx.LoadNonEmptyString()),
                 var b => throw new InvalidDataException($"Corrupt model: policy flag {b}."),
             };
+            byte[]? digest = ctx.Header.ModelVerWritten >= VersionWithWeightsDigest ? r.ReadBytes(NetworkWeights.DigestLength) : null;
+            if (digest is { Length: < NetworkWeights.DigestLength })
+                throw new EndOfStreamException();
+
+            byte[]? weights = null;
+            if (!ctx.TryLoadBinaryStream(WeightsStreamName, reader => weights = NetworkWeights.ReadStream(reader.BaseStream)))
+                throw new InvalidDataException($"The model has no '{WeightsStreamName}' stream (network weights).");
+            // The header's sizes decide how much the network allocates: the stored weights must be at least that large.
+            long linearBytes = sizeof(float) * Backbones.LinearParameterCount(architecture, inputShape, classCount);
+            if (weights!.Length < linearBytes)
+                throw new InvalidDataException(
+                    $"The model claims a {architecture} for {inputShape} images and {classCount} classes, whose linear layers alone need " +
+                    $"{linearBytes} bytes, but its weights stream has {weights.Length}.");
 
             var device = DeviceSelection.Choose(env);
             // Creating the network draws initial weights from the default generator: never inside another run's draws.
             var network = DefaultGeneratorSession.Exclusive(() => Backbones.Create(architecture, inputShape, classCount));
             try
             {
-                if (!ctx.TryLoadBinaryStream(WeightsStreamName, reader => network.load(reader)))
-                    throw new InvalidDataException($"The model has no '{WeightsStreamName}' stream (network weights).");
+                NetworkWeights.Load(network, weights, digest, $"{architecture} for {inputShape} images and {classCount} classes");
                 network.to(device);
                 PilotImageClassificationTrainer.Options? trainingOptions = null;
-                ctx.TryLoadTextStream(TrainingOptionsFormat.StreamName, reader => trainingOptions = TrainingOptionsFormat.Read(reader.ReadToEnd()));
+                ctx.TryLoadTextStream(TrainingOptionsFormat.StreamName,
+                    reader => trainingOptions = TrainingOptionsFormat.Read(ReadAtMost(reader, MaxTrainingOptionsChars, TrainingOptionsFormat.StreamName)));
                 var model = new PilotImageModel(network, device, architecture, inputShape, classCount, (PixelDomain)domain,
                     vectorShape, new ChannelStatistics(mean, std));
                 return new PilotImageClassificationTransformer(env, model, keyValues, label, image, score, predicted, history, policy, trainingOptions);
@@ -281,6 +302,21 @@ public sealed partial class PilotImageClassificationTransformer : RowToRowTransf
         {
             throw new InvalidDataException("The Pilot image-classification model is truncated.", e);
         }
+    }
+
+    /// <summary>Longest training-options text read from a model: 1 Mi characters (the options take a few hundred).</summary>
+    private const int MaxTrainingOptionsChars = 1 << 20;
+
+    /// <summary>Reads a text stream of the model, refusing one longer than <paramref name="maxChars"/> (a stream that inflates without end).</summary>
+    private static string ReadAtMost(TextReader reader, int maxChars, string what)
+    {
+        var buffer = new char[maxChars + 1];
+        int total = 0, read;
+        while (total < buffer.Length && (read = reader.Read(buffer, total, buffer.Length - total)) > 0)
+            total += read;
+        if (total > maxChars)
+            throw new InvalidDataException($"The model's {what} stream is longer than {maxChars} characters.");
+        return new string(buffer, 0, total);
     }
 
     private static void WriteShape(BinaryWriter writer, ImageShape shape)

@@ -18,6 +18,9 @@ internal sealed record TrainingSplit(
     IDataView Train, IDataView? Validation, IDataView Test, IReadOnlyList<string> ClassNames, ImageShape? Shape,
     string TrainDescription, string ValidationDescription, string TestDescription)
 {
+    /// <summary>The image folder the rows' <c>ImagePath</c> values are relative to; null for pixel-vector data.</summary>
+    public string? ImageFolder { get; init; }
+
     /// <summary>One line for the console.</summary>
     public string Describe() => $"train {TrainDescription}; validation after each epoch: {ValidationDescription}; test {TestDescription}";
 }
@@ -25,7 +28,11 @@ internal sealed record TrainingSplit(
 /// <summary>Rows to evaluate a model on.</summary>
 /// <param name="Data">Rows with <c>Label</c> text and <c>Image</c> columns.</param>
 /// <param name="Description">The rows in words.</param>
-internal sealed record EvaluationRows(IDataView Data, string Description);
+internal sealed record EvaluationRows(IDataView Data, string Description)
+{
+    /// <summary>The image folder the rows' <c>ImagePath</c> values are relative to; null for pixel-vector data.</summary>
+    public string? ImageFolder { get; init; }
+}
 
 /// <summary>
 /// Turns <c>--data</c> into ML.NET data views with a <c>Label</c> text column and an <c>Image</c> column: pixel vectors for IDX
@@ -82,7 +89,7 @@ internal static class DataLoading
                 validationWhat = $"{Count(split.TestSet):N0} images ({validationFraction:P0} of the training rows)";
             }
             return new TrainingSplit(withImages(train), validation, testView, classNames, shape,
-                $"{Count(train):N0} images", validationWhat, testWhat);
+                $"{Count(train):N0} images", validationWhat, testWhat) { ImageFolder = format == DatasetFormat.ImageFolder ? data.Folder : null };
         });
 
     /// <summary>Loads the rows to evaluate on: every image of an image folder, the test split of IDX/CIFAR-10 data.</summary>
@@ -93,7 +100,7 @@ internal static class DataLoading
             if (format == DatasetFormat.ImageFolder)
             {
                 var all = PilotDatasets.LoadImageFolder(ml, data.Folder!);
-                return new EvaluationRows(RawImages(ml, data.Folder!)(all), $"{Count(all):N0} images (every image of the folder)");
+                return new EvaluationRows(RawImages(ml, data.Folder!)(all), $"{Count(all):N0} images (every image of the folder)") { ImageFolder = data.Folder };
             }
             var test = LoadLabeled(ml, data, format, train: false);
             return new EvaluationRows(test.Data, $"{Count(test.Data):N0} images (the test split)");
@@ -138,6 +145,41 @@ internal static class DataLoading
         while (cursor.MoveNext())
             count++;
         return count;
+    }
+
+    /// <summary>
+    /// After the trainer or the scorer reported a bad image ("Row 17: …" of a view it read), the message of the first image
+    /// file of <paramref name="views"/> that does not decode or cannot be read, naming the file; <see langword="null"/> when
+    /// there is no image folder or every file decodes. Only run on that error path: it reads every file.
+    /// </summary>
+    /// <param name="folder">The folder the views' <c>ImagePath</c> values are relative to (null: pixel-vector data).</param>
+    /// <param name="views">The views the error may have come from.</param>
+    internal static string? FindUndecodableImage(string? folder, params IDataView?[] views)
+    {
+        if (folder is null)
+            return null;
+        foreach (var view in views)
+        {
+            if (view?.Schema.GetColumnOrNull(PilotDatasets.ImagePathColumnName) is not { Type: TextDataViewType })
+                continue;
+            foreach (var relative in view.GetColumn<string>(PilotDatasets.ImagePathColumnName))
+            {
+                string path = Path.GetFullPath(Path.Combine(folder, relative));
+                try
+                {
+                    using var image = Pilot.MLNet.Training.EncodedImage.Decode(File.ReadAllBytes(path), $"'{path}'");
+                }
+                catch (InvalidDataException e)
+                {
+                    return e.Message;
+                }
+                catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+                {
+                    return $"'{path}' cannot be read: {e.Message}";
+                }
+            }
+        }
+        return null;
     }
 
     /// <summary>Runs <paramref name="load"/>, turning the data layer's errors about files and formats into <c>--data</c> errors.</summary>

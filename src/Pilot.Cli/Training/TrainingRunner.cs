@@ -164,18 +164,68 @@ internal sealed class TrainingRunner
         {
             throw new CliInputException($"The trainer rejected an option: {e.Message}", e);
         }
-        var classifier = trainer.Fit(toKey.Transform(split.Train), split.Validation is null ? null : toKey.Transform(split.Validation));
+        PilotImageClassificationTransformer classifier;
+        try
+        {
+            classifier = trainer.Fit(toKey.Transform(split.Train), split.Validation is null ? null : toKey.Transform(split.Validation));
+        }
+        catch (Exception e) when (TrainingInputProblem(e, s, split) is { } message)
+        {
+            throw new CliInputException(message, e);
+        }
         var chain = new TransformerChain<ITransformer>(toKey, classifier);
         return new TrainOutcome(chain, classifier, split.Train.Schema, epochs, [], TrainingPrecision);
     }
 
+    /// <summary>
+    /// The message for an exception of <c>Fit</c> caused by what the user passed — an image that does not decode (naming
+    /// the file), a checkpoint directory of other options or with unreadable files, a network that cannot take the image
+    /// size — or <see langword="null"/> for anything else (a bug: exit code 1 with the stack trace).
+    /// </summary>
+    private static string? TrainingInputProblem(Exception e, TrainerSettings s, TrainingSplit split)
+    {
+        if (s.CheckpointDirectory is { } directory && e is InvalidOperationException or InvalidDataException
+            && e.Message.Contains(directory, StringComparison.Ordinal))
+            return $"--checkpoint-dir: {e.Message}";
+        if (e is ArgumentOutOfRangeException { ParamName: nameof(PilotImageClassificationTrainer.Options.Architecture) } size)
+            return $"--arch/--image-size: {size.Message.Replace($" (Parameter '{size.ParamName}')", "")}";
+        if (e is InvalidDataException)
+            return $"--data: {DataLoading.FindUndecodableImage(split.ImageFolder, split.Train, split.Validation) ?? e.Message}";
+        return null;
+    }
+
     /// <summary>Scores <paramref name="data"/> (with a text <c>Label</c> column) and computes the metrics report.</summary>
-    public ClassificationReport Evaluate(ITransformer model, IDataView data)
+    /// <param name="model">The fitted or loaded chain.</param>
+    /// <param name="data">The rows.</param>
+    /// <param name="imageFolder">The folder of the rows' image files (to name a bad one), or null.</param>
+    /// <exception cref="CliInputException">An image of <paramref name="data"/> cannot be read (the message names the file).</exception>
+    public ClassificationReport Evaluate(ITransformer model, IDataView data, string? imageFolder = null)
     {
         var classifier = FindClassifier(model) ?? throw new InvalidOperationException("The model has no Pilot image classifier.");
         var scored = model.Transform(data);
-        var metrics = _ml.MulticlassClassification.Evaluate(scored, Label, Score, PredictedLabel);
+        MulticlassClassificationMetrics metrics;
+        try
+        {
+            metrics = _ml.MulticlassClassification.Evaluate(scored, Label, Score, PredictedLabel);
+        }
+        catch (Exception e) when (Cause(e) is InvalidDataException bad)
+        {
+            // Scoring runs on several threads: ML.NET wraps the row's exception in an InvalidOperationException.
+            throw new CliInputException($"--data: {DataLoading.FindUndecodableImage(imageFolder, data) ?? bad.Message}", e);
+        }
         return ClassificationReport.FromMetrics(metrics, classifier.ClassNames);
+    }
+
+    /// <summary>
+    /// The exception that says what went wrong, below the wrappers ML.NET adds: <see cref="System.Reflection.TargetInvocationException"/>
+    /// (a model's loader is called by reflection), "Error during class instantiation" and the parallel cursor's
+    /// "Splitter/consolidator worker encountered exception".
+    /// </summary>
+    internal static Exception Cause(Exception e)
+    {
+        while (e.InnerException is { } inner && (e is System.Reflection.TargetInvocationException || e.GetType() == typeof(InvalidOperationException)))
+            e = inner;
+        return e;
     }
 
     /// <summary>Saves the fitted chain with the schema it was fitted on.</summary>
@@ -193,9 +243,9 @@ internal sealed class TrainingRunner
         {
             model = _ml.Model.Load(full, out _);
         }
-        catch (Exception e) when (e is InvalidDataException or FormatException or InvalidOperationException or IOException or ArgumentException)
+        catch (Exception e) when (Cause(e) is InvalidDataException or FormatException or InvalidOperationException or IOException or ArgumentException)
         {
-            throw new CliInputException($"{optionName}: '{full}' is not a model written by 'pilot train' ({e.Message}).", e);
+            throw new CliInputException($"{optionName}: '{full}' is not a model written by 'pilot train' ({Cause(e).Message}).", e);
         }
         var classifier = FindClassifier(model);
         if (classifier is null)
@@ -251,15 +301,21 @@ internal sealed class TrainingRunner
         }
     }
 
+    /// <summary>Decodes the file with the checks the trainer and scorer apply (empty, not an image, too large, truncated).</summary>
     private static void CheckDecodes(string path)
     {
+        string full = Path.GetFullPath(path);
         try
         {
-            using var image = Microsoft.ML.Data.MLImage.CreateFromFile(path);
+            using var image = Pilot.MLNet.Training.EncodedImage.Decode(File.ReadAllBytes(full), $"'{full}'");
         }
-        catch (Exception e) when (e is ArgumentException or InvalidOperationException or IOException or NotSupportedException)
+        catch (InvalidDataException e)
         {
-            throw new CliInputException($"IMAGE: '{Path.GetFullPath(path)}' cannot be decoded as an image (PNG, JPEG, BMP, GIF): {e.Message}", e);
+            throw new CliInputException($"IMAGE: {e.Message}", e);
+        }
+        catch (IOException e)
+        {
+            throw new CliInputException($"IMAGE: '{full}' cannot be read: {e.Message}", e);
         }
     }
 

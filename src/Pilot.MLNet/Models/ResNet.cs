@@ -27,6 +27,9 @@ internal sealed class ResNet : nn.Module<Tensor, Tensor>
     /// <summary>Output channels of the stem and of <c>layer1</c>; each later stage doubles them.</summary>
     internal const int BaseChannels = 64;
 
+    /// <summary>Inputs of the classifier <c>fc</c>: the channels of <c>layer4</c>.</summary>
+    internal const int FeatureCount = BaseChannels * 8;
+
     /// <summary>Basic blocks per stage for ResNet-18.</summary>
     internal static readonly IReadOnlyList<int> ResNet18Blocks = [2, 2, 2, 2];
 

@@ -49,7 +49,7 @@ internal sealed class SmallCnn : nn.Module<Tensor, Tensor>
     /// <summary>Creates the network; the caller (<see cref="Backbones.Create"/>) has validated the arguments.</summary>
     internal SmallCnn(ImageShape input, int numClasses) : base(nameof(SmallCnn))
     {
-        long flattened = (long)Channels2 * (input.Height / MinSide) * (input.Width / MinSide);
+        long flattened = FlattenedSize(input);
 
         conv1 = nn.Conv2d(input.Channels, Channels1, kernel_size: 3, padding: 1);
         bn1 = nn.BatchNorm2d(Channels1);
@@ -82,6 +82,9 @@ internal sealed class SmallCnn : nn.Module<Tensor, Tensor>
     }
 
     /// <summary>Maps an N×C×H×W batch to N×K logits.</summary>
+    /// <summary>Inputs of <c>fc1</c>: the 64 feature maps after two 2×2 max-pools, flattened.</summary>
+    internal static long FlattenedSize(ImageShape input) => (long)Channels2 * (input.Height / MinSide) * (input.Width / MinSide);
+
     public override Tensor forward(Tensor input)
     {
         using var c1 = conv1.forward(input);

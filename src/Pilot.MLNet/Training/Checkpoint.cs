@@ -1,3 +1,4 @@
+using System.Security.Cryptography;
 using System.Text;
 
 namespace Pilot.MLNet.Training;
@@ -38,30 +39,44 @@ internal sealed class CheckpointState
 
 /// <summary>
 /// The per-epoch checkpoint file <c>pilot-checkpoint.bin</c> of <see cref="PilotImageClassificationTrainer.Options.CheckpointDirectory"/>.
-/// Written to a temporary file and renamed over the previous one, so a crash leaves the previous checkpoint intact. A
-/// fingerprint of the training set-up (options that shape the run, input shape, classes, a hash of the data) guards resuming.
+/// Written to a temporary file, flushed to disk and renamed over the previous one, so a crash leaves the previous
+/// checkpoint intact; the one before is kept as <c>pilot-checkpoint.prev.bin</c> and used when the newest is unreadable
+/// (truncated or damaged: a SHA-256 digest at the end of the file detects damage). A fingerprint of the training set-up
+/// (options that shape the run, input shape, classes, a hash of the data) guards resuming.
 /// </summary>
 internal static class Checkpoint
 {
     public const string FileName = "pilot-checkpoint.bin";
+
+    /// <summary>The checkpoint before the newest, kept for when the newest is unreadable.</summary>
+    public const string PreviousFileName = "pilot-checkpoint.prev.bin";
+
+    /// <summary>Suffix of the file being written; a leftover one (from a crash while writing) is ignored and overwritten.</summary>
+    public const string TemporarySuffix = ".tmp";
+
     private const string Magic = "PILOTCKP";
-    private const int Version = 1;
+    //private const int Version = 1; // Initial
+    private const int Version = 2; // SHA-256 digest of the file at its end
+    private const int DigestLength = 32;
 
     /// <summary>Largest blob accepted when reading (2 GiB − 1: one .NET array).</summary>
     private const long MaxBlob = int.MaxValue;
 
-    // *** Binary format (version 1) ***
+    // *** Binary format (version 2) ***
     // 8 bytes: "PILOTCKP"; int: version
     // int: fingerprint entries n; n times: string key, string value
     // int: completed epochs; bool: finished; double: best validation loss; int: epochs since best
     // training history (EpochReportFormat)
     // 5 blobs (long length, bytes): weights, best weights, optimizer state, generator state, default generator state
+    // 32 bytes: SHA-256 of everything before it (since version 2)
 
     public static void Write(string directory, IReadOnlyList<(string Key, string Value)> fingerprint, CheckpointState state)
     {
         Directory.CreateDirectory(directory);
-        string path = Path.Combine(directory, FileName), temporary = path + ".tmp";
-        using (var stream = new FileStream(temporary, FileMode.Create, FileAccess.Write, FileShare.None))
+        string path = Path.Combine(directory, FileName), temporary = path + TemporarySuffix;
+        using (var file = new FileStream(temporary, FileMode.Create, FileAccess.Write, FileShare.None))
+        using (var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256))
+        using (var stream = new HashingStream(file, hash))
         using (var writer = new BinaryWriter(stream, Encoding.UTF8, leaveOpen: true))
         {
             writer.Write(Encoding.ASCII.GetBytes(Magic));
@@ -83,19 +98,56 @@ internal static class Checkpoint
                 writer.Write(blob);
             }
             writer.Flush();
-            stream.Flush(flushToDisk: true);
+            file.Write(hash.GetHashAndReset());
+            file.Flush(flushToDisk: true);
         }
+        // Keep the checkpoint being replaced: if the new one is ever unreadable, resuming falls back to it.
+        if (File.Exists(path))
+            File.Move(path, Path.Combine(directory, PreviousFileName), overwrite: true);
         File.Move(temporary, path, overwrite: true);
     }
 
-    /// <summary>Reads the checkpoint in <paramref name="directory"/>, or returns <see langword="null"/> when there is none.</summary>
+    /// <summary>
+    /// Reads the newest usable checkpoint in <paramref name="directory"/>: <see cref="FileName"/>, or
+    /// <see cref="PreviousFileName"/> when that one is missing, truncated or damaged (then <paramref name="warn"/> says so).
+    /// Returns <see langword="null"/> when there is none.
+    /// </summary>
     /// <exception cref="InvalidOperationException">The checkpoint was written by a different set-up (the message names the first difference).</exception>
-    /// <exception cref="InvalidDataException">The file is truncated, corrupt or from a newer version.</exception>
-    public static CheckpointState? TryRead(string directory, IReadOnlyList<(string Key, string Value)> fingerprint)
+    /// <exception cref="InvalidDataException">No checkpoint file is readable (truncated, damaged or from a newer version).</exception>
+    public static CheckpointState? TryRead(string directory, IReadOnlyList<(string Key, string Value)> fingerprint, Action<string>? warn = null)
     {
-        string path = Path.Combine(directory, FileName);
-        if (!File.Exists(path))
-            return null;
+        string newest = Path.Combine(directory, FileName), previous = Path.Combine(directory, PreviousFileName);
+        if (!File.Exists(newest))
+        {
+            if (!File.Exists(previous))
+                return null;
+            warn?.Invoke($"'{newest}' is missing; resuming from the previous checkpoint '{previous}'.");
+            return ReadFile(previous, directory, fingerprint);
+        }
+        try
+        {
+            return ReadFile(newest, directory, fingerprint);
+        }
+        catch (InvalidDataException e) when (File.Exists(previous))
+        {
+            warn?.Invoke($"{e.Message} Resuming from the previous checkpoint '{previous}' instead.");
+            try
+            {
+                return ReadFile(previous, directory, fingerprint);
+            }
+            catch (InvalidDataException again)
+            {
+                throw new InvalidDataException(
+                    $"No checkpoint in '{directory}' is readable: {e.Message} {again.Message} Delete the checkpoint files to start over.", again);
+            }
+        }
+    }
+
+    /// <summary>Reads one checkpoint file.</summary>
+    /// <exception cref="InvalidOperationException">The checkpoint was written by a different set-up.</exception>
+    /// <exception cref="InvalidDataException">The file is truncated, damaged or from a newer version.</exception>
+    private static CheckpointState ReadFile(string path, string directory, IReadOnlyList<(string Key, string Value)> fingerprint)
+    {
         try
         {
             using var stream = File.OpenRead(path);
@@ -103,8 +155,17 @@ internal static class Checkpoint
             if (Encoding.ASCII.GetString(reader.ReadBytes(Magic.Length)) != Magic)
                 throw new InvalidDataException($"'{path}' is not a Pilot.MLNet checkpoint.");
             int version = reader.ReadInt32();
-            if (version != Version)
-                throw new InvalidDataException($"Checkpoint '{path}' has format version {version}; this version of Pilot.MLNet reads version {Version}.");
+            if (version < 1 || version > Version)
+                throw new InvalidDataException($"Checkpoint '{path}' has format version {version}; this version of Pilot.MLNet reads versions 1 to {Version}.");
+            long end = stream.Length;
+            if (version >= 2)
+            {
+                end -= DigestLength;
+                if (end < stream.Position)
+                    throw new EndOfStreamException();
+                CheckDigest(stream, end, path);
+                stream.Position = Magic.Length + sizeof(int);
+            }
             int entries = reader.ReadInt32();
             if (entries < 0 || entries > 1000)
                 throw new InvalidDataException($"Checkpoint '{path}' is corrupt: {entries} fingerprint entries.");
@@ -127,7 +188,7 @@ internal static class Checkpoint
             for (int i = 0; i < blobs.Length; i++)
             {
                 long length = reader.ReadInt64();
-                if (length < 0 || length > MaxBlob || length > stream.Length - stream.Position)
+                if (length < 0 || length > MaxBlob || length > end - stream.Position)
                     throw new InvalidDataException($"Checkpoint '{path}' is truncated or corrupt (blob {i} claims {length} bytes).");
                 blobs[i] = reader.ReadBytes((int)length);
             }
@@ -141,6 +202,48 @@ internal static class Checkpoint
         catch (EndOfStreamException e)
         {
             throw new InvalidDataException($"Checkpoint '{path}' is truncated.", e);
+        }
+    }
+
+    /// <summary>Compares the SHA-256 of the first <paramref name="end"/> bytes with the digest stored after them.</summary>
+    private static void CheckDigest(Stream stream, long end, string path)
+    {
+        stream.Position = 0;
+        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        var buffer = new byte[1 << 16];
+        for (long left = end; left > 0;)
+        {
+            int read = stream.Read(buffer, 0, (int)Math.Min(buffer.Length, left));
+            if (read == 0)
+                throw new EndOfStreamException();
+            hash.AppendData(buffer, 0, read);
+            left -= read;
+        }
+        var stored = new byte[DigestLength];
+        stream.ReadExactly(stored);
+        if (!CryptographicOperations.FixedTimeEquals(hash.GetHashAndReset(), stored))
+            throw new InvalidDataException($"Checkpoint '{path}' is damaged (truncated or altered): its SHA-256 digest does not match its contents.");
+    }
+
+    /// <summary>A write-through stream that also feeds every byte written to a hash.</summary>
+    private sealed class HashingStream(Stream inner, IncrementalHash hash) : Stream
+    {
+        public override bool CanRead => false;
+        public override bool CanSeek => false;
+        public override bool CanWrite => true;
+        public override long Length => inner.Length;
+        public override long Position { get => inner.Position; set => throw new NotSupportedException(); }
+        public override void Flush() => inner.Flush();
+        public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+        public override void SetLength(long value) => throw new NotSupportedException();
+
+        public override void Write(byte[] buffer, int offset, int count) => Write(buffer.AsSpan(offset, count));
+
+        public override void Write(ReadOnlySpan<byte> buffer)
+        {
+            hash.AppendData(buffer);
+            inner.Write(buffer);
         }
     }
 }

@@ -195,6 +195,7 @@ internal sealed class ImagePixelReader : IDisposable
         if (_spec.Domain != PixelDomain.Floats)
             throw new InvalidOperationException("Byte images are read with ReadBytes.");
         _floatsGetter!(ref _floats);
+        CheckFinite(rowIndex, _floats);
         var shape = _spec.VectorShape!.Value;
         if (shape.Height == _height && shape.Width == _width)
         {
@@ -206,6 +207,20 @@ internal sealed class ImagePixelReader : IDisposable
         Resize(shape.Height, shape.Width, roundToBytes: false, bytes: default, floats: destination);
     }
 
+    /// <summary>
+    /// NaN or ±∞ pixels would make the normalisation statistics, the loss or the scores NaN without saying why: they are
+    /// an error, in training, validation and scoring data alike.
+    /// </summary>
+    private void CheckFinite(long rowIndex, in VBuffer<float> pixels)
+    {
+        var values = pixels.GetValues();
+        for (int i = 0; i < values.Length; i++)
+            if (!float.IsFinite(values[i]))
+                throw new InvalidDataException(
+                    $"Row {rowIndex}: column '{_columnName}' has the pixel value {values[i]} at position {(pixels.IsDense ? i : pixels.GetIndices()[i])}; " +
+                    "pixels must be finite numbers. Remove or repair such rows first (NaN can be replaced with mlContext.Transforms.ReplaceMissingValues).");
+    }
+
     private MLImage ReadImage(long rowIndex)
     {
         if (_spec.Kind == ImageSourceKind.MLImage)
@@ -213,6 +228,10 @@ internal sealed class ImagePixelReader : IDisposable
             _imageGetter!(ref _image!);
             if (_image is null)
                 throw new InvalidDataException($"Row {rowIndex}: column '{_columnName}' has no image (null); check that the image file exists and can be decoded.");
+            if ((long)_image.Width * _image.Height > EncodedImage.MaxPixels)
+                throw new InvalidDataException(
+                    $"Row {rowIndex}: the image in column '{_columnName}' is {_image.Width}×{_image.Height}; the largest image this trainer reads has " +
+                    $"{EncodedImage.MaxPixels} pixels (8192×8192). Shrink the image first.");
             return _image;
         }
 
@@ -223,15 +242,7 @@ internal sealed class ImagePixelReader : IDisposable
         _bytes.CopyTo(_encoded.AsSpan(0, length));
         _image?.Dispose();
         _image = null;
-        try
-        {
-            _image = MLImage.CreateFromStream(new MemoryStream(_encoded, 0, length, writable: false));
-        }
-        catch (Exception e) when (e is ArgumentException or InvalidOperationException)
-        {
-            throw new InvalidDataException(
-                $"Row {rowIndex}: the {length} bytes in column '{_columnName}' are not a decodable image (PNG, JPEG, BMP, GIF, WEBP, ...).", e);
-        }
+        _image = EncodedImage.Decode(_encoded.AsSpan(0, length), rowIndex, _columnName);
         return _image;
     }
 

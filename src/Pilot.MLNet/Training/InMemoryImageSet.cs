@@ -12,8 +12,11 @@ namespace Pilot.MLNet.Training;
 /// </summary>
 internal sealed class InMemoryImageSet : IDisposable
 {
-    /// <summary>Images per chunk while reading (the chunks are concatenated once at the end).</summary>
+    /// <summary>Most images per chunk while reading (the chunks are concatenated once at the end).</summary>
     private const int ChunkImages = 1024;
+
+    /// <summary>Most values per chunk (64 Mi: 64 MB of bytes, 256 MB of floats), so large images get fewer per chunk.</summary>
+    private const int MaxChunkValues = 1 << 26;
 
     private InMemoryImageSet(Tensor images, Tensor labels, ImageShape shape, int skippedMissingLabels, ChannelStatistics statistics)
     {
@@ -64,7 +67,7 @@ internal sealed class InMemoryImageSet : IDisposable
         var labels = new List<long>();
         bool allGray = true;
         int skipped = 0;
-        int imageSize = 0, decidedChannels = 0;
+        int imageSize = 0, decidedChannels = 0, chunkImages = ChunkImages;
         bool decides = false;
         bool floats = spec.Domain == PixelDomain.Floats;
         using (var cursor = data.GetRowCursor([label, image]))
@@ -72,6 +75,7 @@ internal sealed class InMemoryImageSet : IDisposable
         {
             var getLabel = LabelReader.Create(cursor, label);
             imageSize = reader.ImageSize;
+            chunkImages = Math.Clamp(MaxChunkValues / imageSize, 1, ChunkImages);
             decidedChannels = reader.Channels;
             decides = reader.DecidesChannels;
             Array? chunk = null;
@@ -88,9 +92,9 @@ internal sealed class InMemoryImageSet : IDisposable
                 }
                 if (key > classCount)
                     throw new InvalidDataException($"Row {row}: label key {key} in column '{labelColumn}' of the {what} data exceeds the key count {classCount}.");
-                if (chunk is null || inChunk == ChunkImages)
+                if (chunk is null || inChunk == chunkImages)
                 {
-                    chunk = floats ? new float[ChunkImages * imageSize] : new byte[ChunkImages * imageSize];
+                    chunk = floats ? new float[chunkImages * imageSize] : new byte[chunkImages * imageSize];
                     chunks.Add(chunk);
                     inChunk = 0;
                 }
@@ -117,9 +121,9 @@ internal sealed class InMemoryImageSet : IDisposable
             var parts = new List<Tensor>();
             for (int c = 0; c < chunks.Count; c++)
             {
-                long n = Math.Min(ChunkImages, count - (long)c * ChunkImages);
-                var t = floats ? torch.tensor((float[])chunks[c], [ChunkImages, full.Channels, height, width])
-                               : torch.tensor((byte[])chunks[c], [ChunkImages, full.Channels, height, width]);
+                long n = Math.Min(chunkImages, count - (long)c * chunkImages);
+                var t = floats ? torch.tensor((float[])chunks[c], [chunkImages, full.Channels, height, width])
+                               : torch.tensor((byte[])chunks[c], [chunkImages, full.Channels, height, width]);
                 parts.Add(t.narrow(0, 0, n));
             }
             images = parts.Count == 1 ? parts[0].contiguous() : torch.cat(parts, 0);

@@ -93,7 +93,7 @@ internal static class TrainingLoop
 
         public TrainingResult Execute()
         {
-            if (_o.CheckpointDirectory is { } directory && Checkpoint.TryRead(directory, _fingerprint!) is { } checkpoint)
+            if (_o.CheckpointDirectory is { } directory && Checkpoint.TryRead(directory, _fingerprint!, message => _channel.Warning(message)) is { } checkpoint)
                 Restore(directory, checkpoint);
 
             for (int epoch = _history.Count; epoch < _o.Epochs && !_finished; epoch++)
