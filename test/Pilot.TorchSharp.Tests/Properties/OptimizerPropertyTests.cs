@@ -11,7 +11,8 @@ namespace Pilot.TorchSharp.Tests.Properties;
 /// ρ is in [−1, 1], φ, the knobs and the parameters are finite and in range, the step count counts the steps taken, and
 /// a step whose gradients hold a non-finite value (or one whose square overflows the dtype) changes nothing (parameters,
 /// m, v, g_prev, ρ, φ, t) except the skipped-step count.
-/// Seeded: every run draws the same cases (on failure CsCheck shrinks and prints the smallest failing case and its seed).
+/// Both implementations (the plain tensor path and the fused CPU path) are checked. Seeded: every run draws the same cases
+/// (on failure CsCheck shrinks and prints the smallest failing case and its seed).
 /// </summary>
 [TestClass]
 public sealed class OptimizerPropertyTests
@@ -88,14 +89,14 @@ public sealed class OptimizerPropertyTests
     }
 
     /// <summary>Runs one case, checking the invariants after every step; throws (for CsCheck to shrink) on a violation.</summary>
-    private static void RunCase(Knobs k, double[][] steps)
+    private static void RunCase(Knobs k, double[][] steps, PilotImplementation implementation)
     {
         var dtype = k.Double ? ScalarType.Float64 : ScalarType.Float32;
         var parameters = TestUtil.MakeParameters(17, dtype, Shapes);
         try
         {
             using var optimizer = new PilotOptimizer(parameters, lr: k.Lr, beta1: k.Beta1, beta2: k.Beta2, eps: k.Eps,
-                weight_decay: k.WeightDecay, gamma: k.Gamma, eta_phi: k.EtaPhi, degree: k.Degree);
+                weight_decay: k.WeightDecay, gamma: k.Gamma, eta_phi: k.EtaPhi, degree: k.Degree, implementation: implementation);
             long taken = 0, skipped = 0;
             for (int s = 0; s < steps.Length; s++)
             {
@@ -143,12 +144,16 @@ public sealed class OptimizerPropertyTests
     }
 
     [TestMethod]
-    public void InvariantsHoldForRandomGradientSequences() =>
-        Cases.Sample((knobs, steps) => RunCase(knobs, steps), iter: Iterations, seed: "0N0XIzNsQ0O2", threads: 1,
+    [DataRow(PilotImplementation.Plain)]
+    [DataRow(PilotImplementation.Fused)]
+    public void InvariantsHoldForRandomGradientSequences(PilotImplementation implementation) =>
+        Cases.Sample((knobs, steps) => RunCase(knobs, steps, implementation), iter: Iterations, seed: "0N0XIzNsQ0O2", threads: 1,
             print: c => $"{c.Item1}; steps: [{string.Join("], [", c.Item2.Select(g => string.Join(", ", g.Select(v => v.ToString("R")))))}]");
 
     [TestMethod]
-    public void NonFiniteStepsChangeNothing()
+    [DataRow(PilotImplementation.Plain)]
+    [DataRow(PilotImplementation.Fused)]
+    public void NonFiniteStepsChangeNothing(PilotImplementation implementation)
     {
         // Every case ends with a step holding NaN or ±∞ somewhere; RunCase checks that it changes nothing.
         var poisoned = Gen.Select(GenKnobs, Step.Array[0, 6], FiniteValue.Array[8], Gen.Int[0, 7],
@@ -158,6 +163,6 @@ public sealed class OptimizerPropertyTests
                 last[at] = bad;
                 return (k, prefix.Append(last).ToArray());
             });
-        poisoned.Sample((knobs, steps) => RunCase(knobs, steps), iter: Iterations, seed: "1xn1HwIbwfUS", threads: 1);
+        poisoned.Sample((knobs, steps) => RunCase(knobs, steps, implementation), iter: Iterations, seed: "1xn1HwIbwfUS", threads: 1);
     }
 }
