@@ -82,6 +82,28 @@ public sealed class CommandLineTests
             Assert.Contains("[default:", line, $"option line without its default: {line}");
     }
 
+    [TestMethod]
+    [DataRow("evaluate")]
+    [DataRow("predict")]
+    [DataRow("policy export")]
+    [DataRow("export onnx")]
+    [DataRow("bench optimizer")]
+    [DataRow("bench train")]
+    [DataRow("bench paper")]
+    public void OtherCommands_HelpStatesEveryDefault(string command)
+    {
+        var result = CliRunner.Run([.. command.Split(' '), "--help"]);
+        Assert.AreEqual(0, result.ExitCode, result.ToString());
+        foreach (var line in result.Out.Split('\n').Where(l => l.TrimStart().StartsWith("--", StringComparison.Ordinal)))
+            Assert.Contains("[default:", line, $"option line without its default: {line}");
+        if (command == "bench paper")
+        {
+            // Lists are shown the way they are typed.
+            Assert.Contains($"[default: {string.Join(",", BenchDefaults.PaperOptimizers)}]", result.Out);
+            Assert.Contains($"[default: {string.Join(",", BenchDefaults.PaperSeeds)}]", result.Out);
+        }
+    }
+
     public static IEnumerable<object[]> TrainOverrides =>
     [
         [new[] { "--data", "imgs" }, nameof(TrainSettings.Data), "imgs"],

@@ -49,7 +49,7 @@ internal sealed class BenchCommands
 
     // bench train
     public readonly Option<PilotArchitecture> TrainModel = OptionFactory.WithDefault("--model", "Network to train for one epoch.", BenchDefaults.Model);
-    public readonly Option<PilotOptimizerKind[]> TrainOptimizers = OptionFactory.List("--optimizer",
+    public readonly Option<CommaList<PilotOptimizerKind>> TrainOptimizers = OptionFactory.List("--optimizer",
         "Optimizers to time, comma-separated; each trains one epoch of full FashionMNIST in this process.",
         BenchDefaults.TrainOptimizers, OptionFactory.ParseEnum<PilotOptimizerKind>, "Pilot,AdamW,...");
     public readonly Option<DeviceChoice> TrainDevice = OptionFactory.WithDefault("--device", "Where to train: auto, cpu or cuda.", CliDefaults.Device, "auto|cpu|cuda");
@@ -57,11 +57,11 @@ internal sealed class BenchCommands
         $"FashionMNIST IDX folder. [default: {CliDefaults.SystemFashionMnistFolder}]", "PATH");
 
     // bench paper
-    public readonly Option<PilotArchitecture[]> Models = OptionFactory.List("--models", "Networks, comma-separated (SmallCnn, ResNet18).",
+    public readonly Option<CommaList<PilotArchitecture>> Models = OptionFactory.List("--models", "Networks, comma-separated (SmallCnn, ResNet18).",
         BenchDefaults.PaperModels, OptionFactory.ParseEnum<PilotArchitecture>, "SmallCnn,ResNet18");
-    public readonly Option<PilotOptimizerKind[]> Optimizers = OptionFactory.List("--optimizers", "Optimizers, comma-separated.",
+    public readonly Option<CommaList<PilotOptimizerKind>> Optimizers = OptionFactory.List("--optimizers", "Optimizers, comma-separated.",
         BenchDefaults.PaperOptimizers, OptionFactory.ParseEnum<PilotOptimizerKind>, "Pilot,AdamW,Adam,Lion,AdaBelief");
-    public readonly Option<int[]> Seeds = OptionFactory.List("--seeds", "Seeds, comma-separated.", BenchDefaults.PaperSeeds, ParseSeed, "0,1,2");
+    public readonly Option<CommaList<int>> Seeds = OptionFactory.List("--seeds", "Seeds, comma-separated.", BenchDefaults.PaperSeeds, ParseSeed, "0,1,2");
     public readonly Option<int> Epochs = OptionFactory.AtLeast("--epochs", "Epochs per run (the paper's protocol is 30).", BenchDefaults.PaperEpochs, 1);
     public readonly Option<DeviceChoice> PaperDevice = OptionFactory.WithDefault("--device", "Where to train: auto, cpu or cuda.", CliDefaults.Device, "auto|cpu|cuda");
     public readonly Option<string> Out = OptionFactory.WithDefault("--out",
@@ -111,12 +111,12 @@ internal sealed class BenchCommands
 
     public BenchTrainSettings BindTrain(ParseResult p) => new()
     {
-        Model = p.GetValue(TrainModel), Optimizers = p.GetValue(TrainOptimizers)!, Device = p.GetValue(TrainDevice), Data = p.GetValue(TrainData),
+        Model = p.GetValue(TrainModel), Optimizers = p.GetValue(TrainOptimizers)!.Items, Device = p.GetValue(TrainDevice), Data = p.GetValue(TrainData),
     };
 
     public BenchPaperSettings BindPaper(ParseResult p) => new()
     {
-        Models = p.GetValue(Models)!, Optimizers = p.GetValue(Optimizers)!, Seeds = p.GetValue(Seeds)!, Epochs = p.GetValue(Epochs),
+        Models = p.GetValue(Models)!.Items, Optimizers = p.GetValue(Optimizers)!.Items, Seeds = p.GetValue(Seeds)!.Items, Epochs = p.GetValue(Epochs),
         Device = p.GetValue(PaperDevice), Out = p.GetValue(Out)!, Policy = p.GetValue(Policy), FreezePolicy = p.GetValue(FreezePolicy),
         Data = p.GetValue(PaperData),
     };

@@ -62,13 +62,13 @@ internal static class OptionFactory
     }
 
     /// <summary>A comma-separated list option (<c>--seeds 0,1,2</c>), parsed element by element; an empty list is an error.</summary>
-    public static Option<T[]> List<T>(string name, string description, T[] defaultValue, Func<string, T> parseOne, string helpName)
+    public static Option<CommaList<T>> List<T>(string name, string description, IReadOnlyList<T> defaultValue, Func<string, T> parseOne, string helpName)
     {
-        return new Option<T[]>(name)
+        return new Option<CommaList<T>>(name)
         {
             Description = description,
             HelpName = helpName,
-            DefaultValueFactory = _ => defaultValue,
+            DefaultValueFactory = _ => new CommaList<T>(defaultValue),
             CustomParser = r =>
             {
                 var items = new List<T>();
@@ -83,13 +83,13 @@ internal static class OptionFactory
                         catch (Exception e) when (e is FormatException or ArgumentException or OverflowException)
                         {
                             r.AddError($"{name}: '{part}' is not valid: {e.Message}");
-                            return [];
+                            return new CommaList<T>([]);
                         }
                     }
                 }
                 if (items.Count == 0)
                     r.AddError($"{name} needs at least one value.");
-                return items.ToArray();
+                return new CommaList<T>(items);
             },
         };
     }
@@ -102,4 +102,15 @@ internal static class OptionFactory
 
     /// <summary>Parses a whole number in invariant culture.</summary>
     public static int ParseInt(string text) => int.Parse(text, NumberStyles.Integer, CultureInfo.InvariantCulture);
+}
+
+/// <summary>
+/// The value of a comma-separated list option. Not a collection on purpose: help then shows its default as
+/// <c>Pilot,AdamW</c> (the syntax to type) rather than System.CommandLine's <c>Pilot|AdamW</c> for collections.
+/// </summary>
+/// <param name="Items">The values, in the order given.</param>
+internal sealed record CommaList<T>(IReadOnlyList<T> Items)
+{
+    /// <inheritdoc/>
+    public override string ToString() => string.Join(",", Items);
 }
