@@ -1,1 +1,2 @@
-return 0;
+Pilot.Cli.ProcessSetup.Apply();
+return Pilot.Cli.PilotCli.Run(args, Pilot.Cli.CliConsole.FromSystemConsole());

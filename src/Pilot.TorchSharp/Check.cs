@@ -13,6 +13,13 @@ internal static class Check
             throw new ArgumentOutOfRangeException(name, value, $"{name} must be a finite number ≥ 0; got {Format(value)}");
     }
 
+    /// <summary>Requires <paramref name="value"/> &gt; 0 and finite.</summary>
+    public static void Positive(double value, string name)
+    {
+        if (!(value > 0) || double.IsInfinity(value))
+            throw new ArgumentOutOfRangeException(name, value, $"{name} must be a finite number > 0; got {Format(value)}");
+    }
+
     /// <summary>Requires <paramref name="value"/> in [0, 1).</summary>
     public static void UnitInterval(double value, string name)
     {

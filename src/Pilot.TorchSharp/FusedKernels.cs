@@ -108,9 +108,10 @@ internal static unsafe class FusedKernels
         where T : unmanaged, IBinaryFloatingPointIeee754<T>
         where TMath : struct, IFusedMath<T>
     {
-        s.Fin += g - g;          // 0 for finite g, NaN for NaN or ±∞
+        var gg = g * g;
+        s.Fin += gg - gg;        // 0 when g² is finite; NaN for NaN, ±∞ or a g whose square overflows (v would be ∞)
         s.Dot += g * gPrev;
-        s.Gg += g * g;
+        s.Gg += gg;
         s.Pp += gPrev * gPrev;
         if (!c.Meta) return;
 

@@ -133,9 +133,10 @@ internal static unsafe class FusedKernels512
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void ReduceBody(in ReduceCoefficients<float> c, Vector512<float> g, Vector512<float> gPrev, Vector512<float> m, Vector512<float> v, ref BlockSums s)
     {
-        s.Fin += g - g;
+        var gg = g * g;
+        s.Fin += gg - gg;        // 0 when g² is finite; NaN for NaN, ±∞ or a g whose square overflows (v would be ∞)
         s.Dot += g * gPrev;
-        s.Gg += g * g;
+        s.Gg += gg;
         s.Pp += gPrev * gPrev;
         if (!c.Meta) return;
 

@@ -163,7 +163,7 @@ internal sealed unsafe class FusedLayout : IDisposable
                 if (_slabs[s].Grad[_slabs[s].Chunks[c].Member] != 0) _liveChunks[_liveCount++] = s << 24 | c;
     }
 
-    /// <summary>Pass 1: returns (non-finite indicator: 0 when all gradients are finite, dot, ‖g‖², ‖g_prev‖², G_m, G_v, G_s).</summary>
+    /// <summary>Pass 1: returns (non-finite indicator: 0 when every gradient and its square are finite, dot, ‖g‖², ‖g_prev‖², G_m, G_v, G_s).</summary>
     public (double Finite, double Dot, double GNormSq, double GPrevNormSq, double Gm, double Gv, double Gs) Reduce(
         in ReduceCoefficients<float> c32, in ReduceCoefficients<double> c64)
     {

@@ -20,7 +20,7 @@ public static class PilotDefaults
     /// <summary>Second-moment decay β2. Reference default 0.999 (Adam's). Valid: [0, 1).</summary>
     public const double Beta2 = 0.999;
 
-    /// <summary>ε added to the update's normaliser. Reference default 1e-8 (Adam's). Valid: ≥ 0.</summary>
+    /// <summary>ε added to the update's normaliser. Reference default 1e-8 (Adam's). Valid: &gt; 0.</summary>
     public const double Epsilon = 1e-8;
 
     /// <summary>Decoupled (AdamW-style) weight decay λ. Reference default 0.01. Valid: ≥ 0.</summary>

@@ -46,7 +46,7 @@ public sealed partial class PilotOptimizer
             ReduceConstants<float>(learnPolicy, b1Prev, b2Prev, pmPrev, pvPrev, psPrev, lr),
             ReduceConstants<double>(learnPolicy, b1Prev, b2Prev, pmPrev, pvPrev, psPrev, lr));
         if (double.IsNaN(sums.Finite)) {
-            // A NaN or ±∞ gradient: the group's step changes nothing.
+            // A NaN or ±∞ gradient, or one whose square overflows: the group's step changes nothing.
             skippedState[0] += 1;
             return (double.NaN, false);
         }

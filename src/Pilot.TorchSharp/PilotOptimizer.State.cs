@@ -137,7 +137,7 @@ public sealed partial class PilotOptimizer
         /// <summary>Second-moment decay β2. Valid: [0, 1).</summary>
         public double? beta2 { get; set; }
 
-        /// <summary>ε added to the normaliser. Valid: ≥ 0.</summary>
+        /// <summary>ε added to the normaliser. Valid: &gt; 0.</summary>
         public double? eps { get; set; }
 
         /// <summary>Decoupled weight decay λ. Valid: ≥ 0.</summary>
@@ -165,7 +165,7 @@ public sealed partial class PilotOptimizer
             Check.NonNegative(LearningRate ?? double.NaN, "lr");
             Check.UnitInterval(beta1 ?? double.NaN, nameof(beta1));
             Check.UnitInterval(beta2 ?? double.NaN, nameof(beta2));
-            Check.NonNegative(eps ?? double.NaN, nameof(eps));
+            Check.Positive(eps ?? double.NaN, nameof(eps)); // ε = 0 gives 0/0 for a coordinate whose gradients were all 0
             Check.NonNegative(weight_decay ?? double.NaN, nameof(weight_decay));
             Check.UnitInterval(gamma ?? double.NaN, nameof(gamma));
             Check.NonNegative(eta_phi ?? double.NaN, nameof(eta_phi));

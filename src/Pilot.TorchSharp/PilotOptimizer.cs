@@ -26,8 +26,10 @@ namespace Pilot.TorchSharp;
 /// <para>Per parameter tensor the optimizer keeps m, v and g_prev (3 tensors; Adam keeps 2). Per group it keeps
 /// t, ρ, φ, the previous step's knobs and a count of skipped steps as small tensors on the parameters' device,
 /// so a step never waits for the device unless diagnostics are on.</para>
-/// <para>A group whose gradients contain NaN or ±∞ skips the step entirely: parameters, m, v, g_prev, ρ, φ and t
-/// keep their values and <see cref="GetSkippedSteps"/> goes up (the reference would write NaN into φ).</para>
+/// <para>A group whose gradients contain NaN or ±∞, or a value whose square overflows the parameters' dtype
+/// (|g| &gt; 1.8e19 in float32, which would make v infinite for good and, with β2 = 0, the parameter NaN), skips the
+/// step entirely: parameters, m, v, g_prev, ρ, φ and t keep their values and <see cref="GetSkippedSteps"/> goes up (the
+/// reference would write NaN into φ).</para>
 /// <para>Parameters whose <c>grad</c> is <see langword="null"/> are skipped (no state change). Float32 and float64
 /// parameters are supported; all parameters of a group must be on one device.</para>
 /// <para>Two implementations compute the same step (<see cref="PilotImplementation"/>): the plain per-tensor one in this
@@ -46,7 +48,8 @@ public sealed partial class PilotOptimizer : OptimizerHelper, IBetas
     /// <param name="lr">Learning rate η. Default <see cref="PilotDefaults.LearningRate"/> (1e-3). Valid: ≥ 0.</param>
     /// <param name="beta1">First-moment decay β1. Default <see cref="PilotDefaults.Beta1"/> (0.9). Valid: [0, 1).</param>
     /// <param name="beta2">Second-moment decay β2. Default <see cref="PilotDefaults.Beta2"/> (0.999). Valid: [0, 1).</param>
-    /// <param name="eps">ε added to the normaliser. Default <see cref="PilotDefaults.Epsilon"/> (1e-8). Valid: ≥ 0.</param>
+    /// <param name="eps">ε added to the normaliser. Default <see cref="PilotDefaults.Epsilon"/> (1e-8). Valid: &gt; 0 (with 0, a
+    /// coordinate whose gradients have all been 0 would get 0/0).</param>
     /// <param name="weight_decay">Decoupled weight decay λ. Default <see cref="PilotDefaults.WeightDecay"/> (0.01). Valid: ≥ 0.</param>
     /// <param name="gamma">Smoothing γ of the agreement score. Default <see cref="PilotDefaults.Gamma"/> (0.95). Valid: [0, 1).</param>
     /// <param name="eta_phi">Policy learning rate η_φ. Default <see cref="PilotDefaults.EtaPhi"/> (0.01). Valid: ≥ 0; 0 freezes the policy.</param>
@@ -75,7 +78,8 @@ public sealed partial class PilotOptimizer : OptimizerHelper, IBetas
     /// <param name="lr">Learning rate η. Default <see cref="PilotDefaults.LearningRate"/> (1e-3). Valid: ≥ 0.</param>
     /// <param name="beta1">First-moment decay β1. Default <see cref="PilotDefaults.Beta1"/> (0.9). Valid: [0, 1).</param>
     /// <param name="beta2">Second-moment decay β2. Default <see cref="PilotDefaults.Beta2"/> (0.999). Valid: [0, 1).</param>
-    /// <param name="eps">ε added to the normaliser. Default <see cref="PilotDefaults.Epsilon"/> (1e-8). Valid: ≥ 0.</param>
+    /// <param name="eps">ε added to the normaliser. Default <see cref="PilotDefaults.Epsilon"/> (1e-8). Valid: &gt; 0 (with 0, a
+    /// coordinate whose gradients have all been 0 would get 0/0).</param>
     /// <param name="weight_decay">Decoupled weight decay λ. Default <see cref="PilotDefaults.WeightDecay"/> (0.01). Valid: ≥ 0.</param>
     /// <param name="gamma">Smoothing γ of the agreement score. Default <see cref="PilotDefaults.Gamma"/> (0.95). Valid: [0, 1).</param>
     /// <param name="eta_phi">Policy learning rate η_φ. Default <see cref="PilotDefaults.EtaPhi"/> (0.01). Valid: ≥ 0; 0 freezes the policy.</param>
@@ -155,7 +159,8 @@ public sealed partial class PilotOptimizer : OptimizerHelper, IBetas
         return new PilotPolicy(g.Options.degree!.Value, g.PilotState.phi.data<double>().ToArray());
     }
 
-    /// <summary>How many steps of group <paramref name="group"/> were skipped because a gradient was NaN or infinite.
+    /// <summary>How many steps of group <paramref name="group"/> were skipped because a gradient was NaN or infinite (or its
+    /// square overflowed the parameters' dtype).
     /// Reads the count back from the device.</summary>
     /// <param name="group">Index of the parameter group. Default 0.</param>
     public long GetSkippedSteps(int group = 0) => (long)Group(group).PilotState.skipped.item<double>();
@@ -241,7 +246,7 @@ public sealed partial class PilotOptimizer : OptimizerHelper, IBetas
         var metaGrad = zeros_like(policy.HeadScale);
         foreach (var (_, _, g, s) in live) {
             using var scope = NewDisposeScope();
-            finite.logical_and_(g.isfinite().all());
+            finite.logical_and_(g.square().isfinite().all()); // NaN, ±∞, or g² overflowing the dtype (v would be ∞)
             dot.add_((g * s.g_prev).sum(ScalarType.Float64));
             gNormSq.add_(g.square().sum(ScalarType.Float64));
             gPrevNormSq.add_(s.g_prev.square().sum(ScalarType.Float64));

@@ -61,7 +61,7 @@ public sealed class BehaviourTests
             opt.step();
         }
         Assert.AreEqual(400, opt.Diagnostics.Count);
-        foreach (var d in opt.Diagnostics) {
+        foreach (var d in opt.Diagnostics.Where(d => !d.Skipped)) {
             Assert.IsTrue(d.R >= -1 && d.R <= 1, $"r = {d.R} at step {d.Step}");
             Assert.IsTrue(d.Rho >= -1 && d.Rho <= 1, $"ρ = {d.Rho} at step {d.Step}");
             Assert.IsTrue(d.PM >= 0 && d.PM <= 1 && d.PV >= 0 && d.PV <= 0.5 && d.PS >= 0 && d.PS <= 1, $"knobs {d} at step {d.Step}");
@@ -69,7 +69,10 @@ public sealed class BehaviourTests
         }
         Assert.IsTrue(opt.Diagnostics.Min(d => d.Rho) < -0.5 && opt.Diagnostics.Max(d => d.Rho) > 0.3, "ρ explored both signs");
         Assert.IsTrue(p.All(x => x.isfinite().all().item<bool>()), "parameters finite");
-        Assert.AreEqual(400L, opt.GetPolicyState().Step, "finite (if extreme) gradients are not skipped");
+        // float32 cannot square the 1e30 gradients (v would be ∞ for good): those 3 × 25 steps are skipped; float64 takes all.
+        long skipped = dtype == ScalarType.Float32 ? 75 : 0;
+        Assert.AreEqual(skipped, opt.GetSkippedSteps(), "only gradients whose square overflows are skipped");
+        Assert.AreEqual(400L - skipped, opt.GetPolicyState().Step, "finite gradients with a finite square are not skipped");
     }
 
     [TestMethod]

@@ -1,0 +1,134 @@
+// Trains an image classifier on a folder of images with ML.NET and the PILOT trainer, evaluates it, and saves it.
+//
+// The folder has one sub-folder per class, named after the class, holding that class's images (the layout Model Builder
+// uses). Without arguments the sample writes a small folder of FashionMNIST PNGs from the data embedded in Pilot.MLNet.
+//
+// Run from the repository root:
+//   dotnet run samples/train-folder.cs                         # embedded FashionMNIST sample
+//   dotnet run samples/train-folder.cs -- IMAGES [MODEL.zip]   # your own image folder
+// Settings (environment variables):
+//   PILOT_SAMPLE_EPOCHS            passes over the training images (default 5)
+//   PILOT_SAMPLE_IMAGES_PER_CLASS  images per class written from the embedded sample (default 100)
+//   PILOT_SAMPLE_OUTPUT            folder for the written images and model.zip (default: <temp>/pilot-samples)
+#:project ../src/Pilot.MLNet/Pilot.MLNet.csproj
+// File-based apps are native-AOT apps by default, which forbids the run-time code generation ML.NET uses: turn it off.
+#:property PublishAot=false
+
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using Pilot.MLNet;
+using Pilot.MLNet.Data;
+
+int epochs = Setting("PILOT_SAMPLE_EPOCHS", 5);
+int imagesPerClass = Setting("PILOT_SAMPLE_IMAGES_PER_CLASS", 100);
+string output = Environment.GetEnvironmentVariable("PILOT_SAMPLE_OUTPUT") ?? Path.Combine(Path.GetTempPath(), "pilot-samples");
+Directory.CreateDirectory(output);
+string imageFolder = args.Length > 0 ? Path.GetFullPath(args[0]) : WriteEmbeddedImages(Path.Combine(output, "train-images"), imagesPerClass);
+string modelPath = Path.GetFullPath(args.Length > 1 ? args[1] : Path.Combine(output, "model.zip"));
+
+// Every ML.NET program starts with an MLContext. A fixed seed makes shuffling, splitting and training repeatable.
+var mlContext = new MLContext(seed: 1);
+
+// 1. List the images: one row per file, with the class (the sub-folder name) in "Label" and the file in "ImagePath".
+IDataView files = PilotDatasets.LoadImageFolder(mlContext, imageFolder);
+files = mlContext.Data.ShuffleRows(files, seed: 1);
+
+// 2. Prepare the two columns the trainer reads: the label as a key (a class number; MapValueToKey remembers the names)
+//    and the image as the raw bytes of its file (decoded, resized and normalised by the trainer).
+var preparation = mlContext.Transforms.Conversion.MapValueToKey(outputColumnName: "Label", inputColumnName: "Label",
+        keyOrdinality: Microsoft.ML.Transforms.ValueToKeyMappingEstimator.KeyOrdinality.ByValue) // classes in name order
+    .Append(mlContext.Transforms.LoadRawImageBytes(outputColumnName: "Image", imageFolder: imageFolder, inputColumnName: "ImagePath"));
+IDataView images = preparation.Fit(files).Transform(files);
+
+// 3. Keep 20% of the images aside to test the model on images it never saw.
+var split = mlContext.Data.TrainTestSplit(images, testFraction: 0.2, seed: 1);
+
+// 4. The model: the PILOT image classifier, then MapKeyToValue to turn the predicted class number back into its name.
+//    SmallCnn is a small network that trains in seconds on the CPU; ResNet18 (the default) is more accurate and slower.
+var options = new PilotImageClassificationTrainer.Options
+{
+    LabelColumnName = "Label",
+    ImageColumnName = "Image",
+    Architecture = PilotArchitecture.SmallCnn,
+    Epochs = epochs,
+    BatchSize = 64,
+    ImageWidth = 28, // FashionMNIST images are 28×28; without these the trainer resizes images to 32×32
+    ImageHeight = 28,
+    ProgressCallback = r => Console.WriteLine($"epoch {r.Epoch}/{r.Epochs}: loss {r.TrainLoss:F3}, training accuracy {r.TrainAccuracy:P1}"),
+};
+var pipeline = mlContext.Pilot.ImageClassification(options)
+    .Append(mlContext.Transforms.Conversion.MapKeyToValue(outputColumnName: "PredictedLabel", inputColumnName: "PredictedLabel"));
+
+Console.WriteLine($"Training {options.Architecture} for {epochs} epochs on {imageFolder} ...");
+ITransformer model = pipeline.Fit(split.TrainSet);
+
+// 5. Save the model together with the schema of its input, so that an app that only scores can load it (see score.cs).
+mlContext.Model.Save(model, split.TrainSet.Schema, modelPath);
+Console.WriteLine($"Saved {modelPath}");
+
+// 6. Load the saved model back, as a scoring app would, and evaluate the loaded model on the test images.
+ITransformer loaded = mlContext.Model.Load(modelPath, out _);
+IDataView predictions = loaded.Transform(split.TestSet);
+var metrics = mlContext.MulticlassClassification.Evaluate(predictions, labelColumnName: "Label", scoreColumnName: "Score",
+    predictedLabelColumnName: "PredictedLabel");
+
+// Macro-F1: the F1 score (harmonic mean of precision and recall) of each class, averaged over the classes.
+var f1 = metrics.ConfusionMatrix.PerClassPrecision.Zip(metrics.ConfusionMatrix.PerClassRecall,
+    (precision, recall) => precision + recall == 0 ? 0 : 2 * precision * recall / (precision + recall));
+Console.WriteLine($"Test images: {metrics.ConfusionMatrix.NumberOfClasses} classes, accuracy {metrics.MicroAccuracy:P1}, " +
+                  $"macro-accuracy {metrics.MacroAccuracy:P1}, macro-F1 {f1.Average():F3}, log-loss {metrics.LogLoss:F3}");
+Console.WriteLine(metrics.ConfusionMatrix.GetFormattedConfusionTable());
+
+// The models hold their networks in native memory: release it when done.
+(model as IDisposable)?.Dispose();
+(loaded as IDisposable)?.Dispose();
+return 0;
+
+// Writes the first imagesPerClass images of each class of the embedded FashionMNIST training sample as PNG files.
+static string WriteEmbeddedImages(string folder, int imagesPerClass)
+{
+    if (Directory.Exists(folder))
+        Directory.Delete(folder, recursive: true); // WriteImageFolder needs an empty folder
+    var sample = PilotDatasets.EmbeddedFashionMnist(new MLContext(), train: true);
+    int written = PilotDatasets.WriteImageFolder(sample, folder, maxPerClass: imagesPerClass);
+    Console.WriteLine($"Wrote {written} FashionMNIST images ({imagesPerClass} per class) to {folder}");
+    return folder;
+}
+
+static int Setting(string name, int defaultValue)
+{
+    string? text = Environment.GetEnvironmentVariable(name);
+    if (string.IsNullOrEmpty(text))
+        return defaultValue;
+    return int.TryParse(text, out int value) && value > 0
+        ? value
+        : throw new ArgumentOutOfRangeException(name, text, $"{name} must be a whole number ≥ 1; got '{text}'.");
+}
+
+// Sample output (dotnet run samples/train-folder.cs):
+//   Wrote 1000 FashionMNIST images (100 per class) to <temp>/pilot-samples/train-images
+//   Training SmallCnn for 5 epochs on <temp>/pilot-samples/train-images ...
+//   epoch 1/5: loss 1.653, training accuracy 47.1 %
+//   epoch 2/5: loss 0.754, training accuracy 73.8 %
+//   epoch 3/5: loss 0.563, training accuracy 79.8 %
+//   epoch 4/5: loss 0.484, training accuracy 83.4 %
+//   epoch 5/5: loss 0.450, training accuracy 85.4 %
+//   Saved <temp>/pilot-samples/model.zip
+//   Test images: 10 classes, accuracy 82.5 %, macro-accuracy 82.0 %, macro-F1 0.812, log-loss 0.536
+//
+//   Confusion table
+//                  ||================================================================================
+//   PREDICTED      ||     0 |     1 |     2 |     3 |     4 |     5 |     6 |     7 |     8 |     9 | Recall
+//   TRUTH          ||================================================================================
+//   0.  Ankle boot ||    23 |     0 |     0 |     0 |     0 |     0 |     0 |     0 |     0 |     0 | 1.0000
+//   1.         Bag ||     0 |    19 |     0 |     1 |     0 |     0 |     0 |     0 |     0 |     0 | 0.9500
+//   2.        Coat ||     0 |     0 |    15 |     5 |     2 |     1 |     3 |     0 |     0 |     0 | 0.5769
+//   3.       Dress ||     0 |     0 |     0 |    16 |     0 |     0 |     0 |     0 |     1 |     0 | 0.9412
+//   4.    Pullover ||     0 |     0 |     2 |     1 |    14 |     0 |     2 |     0 |     0 |     0 | 0.7368
+//   5.      Sandal ||     0 |     0 |     0 |     0 |     0 |    25 |     0 |     2 |     0 |     0 | 0.9259
+//   6.       Shirt ||     1 |     2 |     1 |     0 |     2 |     0 |     7 |     0 |     4 |     0 | 0.4118
+//   7.     Sneaker ||     1 |     0 |     0 |     0 |     0 |     1 |     0 |    20 |     0 |     0 | 0.9091
+//   8. T-shirt_top ||     0 |     1 |     0 |     1 |     1 |     0 |     0 |     0 |    20 |     0 | 0.8696
+//   9.     Trouser ||     0 |     0 |     0 |     0 |     0 |     0 |     2 |     0 |     0 |    15 | 0.8824
+//                  ||================================================================================
+//   Precision      ||0.9200 |0.8636 |0.8333 |0.6667 |0.7368 |0.9259 |0.5000 |0.9091 |0.8000 |1.0000 |

@@ -1,0 +1,55 @@
+using Pilot.Cli.Reporting;
+using Pilot.Cli.Training;
+
+namespace Pilot.Cli.Bench;
+
+/// <summary>Runs one paper-protocol run through the ML.NET trainer on full FashionMNIST, validating on the test split after each epoch.</summary>
+internal sealed class MLNetPaperRunner : IPaperRunner
+{
+    private readonly PaperRunnerSetup _setup;
+
+    public MLNetPaperRunner(PaperRunnerSetup setup) => _setup = setup;
+
+    public PaperRun Run(PaperRunSpec spec, ITrainingProgress progress)
+    {
+        var data = _setup.Data;
+        var hp = PaperProtocol.For(spec.Model, spec.Optimizer);
+        var runner = new TrainingRunner(spec.Seed);
+        var split = runner.LoadForTraining(data, testFraction: CliDefaults.TestFraction, validationFraction: 0);
+        var settings = new TrainerSettings
+        {
+            Architecture = spec.Model,
+            Optimizer = spec.Optimizer,
+            Epochs = spec.Epochs,
+            BatchSize = hp.BatchSize,
+            LearningRate = hp.LearningRate,
+            WeightDecay = hp.WeightDecay,
+            WarmupEpochs = hp.WarmupEpochs,
+            Augment = false,
+            Gamma = hp.Gamma,
+            EtaPhi = hp.EtaPhi,
+            PolicyDegree = hp.PolicyDegree,
+            PolicyFile = spec.Policy is null ? null : _setup.PolicyFile,
+            FreezePolicy = spec.Policy is not null && _setup.FreezePolicy,
+            Device = spec.Device,
+            Seed = spec.Seed,
+        };
+        using var outcome = runner.Train(split, settings, progress);
+        var report = runner.Evaluate(outcome.Model, split.Test);
+        return new PaperRun
+        {
+            Model = spec.Model,
+            Optimizer = spec.Optimizer,
+            Seed = spec.Seed,
+            Epochs = spec.Epochs,
+            Device = spec.Device,
+            Precision = outcome.Precision,
+            TestAccuracy = report.Accuracy,
+            MacroF1 = report.MacroF1,
+            TestLoss = report.LogLoss,
+            SecondsPerEpoch = outcome.Epochs.Count == 0 ? 0 : outcome.Epochs.Average(e => e.Seconds),
+            Policy = spec.Policy,
+            History = outcome.Epochs.Select(PaperEpoch.From).ToList(),
+        };
+    }
+}

@@ -1,0 +1,111 @@
+using Pilot.MLNet;
+
+namespace Pilot.Cli;
+
+/// <summary>
+/// The defaults of the <c>pilot</c> command line, defined once and shown by <c>--help</c>.
+/// </summary>
+/// <remarks>
+/// They differ on purpose from the library's <c>PilotImageClassificationTrainer.Options</c> defaults (ResNet18,
+/// 30 epochs, the paper's protocol): the README's first command, <c>pilot train</c> with no arguments, has to finish
+/// in a few minutes on a 2-core CPU. A SmallCnn epoch over the 60,000 FashionMNIST training images takes about half
+/// a minute on such a machine, so the CLI trains SmallCnn for <see cref="Epochs"/> epochs. Every other training
+/// default (batch size, learning rate, optimizer) is the library's.
+/// </remarks>
+internal static class CliDefaults
+{
+    /// <summary>Network of <c>pilot train</c>: SmallCnn (about 0.42 M parameters), fast on a CPU.</summary>
+    public const PilotArchitecture Architecture = PilotArchitecture.SmallCnn;
+
+    /// <summary>Optimizer of <c>pilot train</c>: PILOT.</summary>
+    public const PilotOptimizerKind Optimizer = PilotOptimizerKind.Pilot;
+
+    /// <summary>Epochs of <c>pilot train</c>: 3, about a minute and a half of SmallCnn training on full FashionMNIST on 2 cores.</summary>
+    public const int Epochs = 3;
+
+    /// <summary>Mini-batch size: 128, the paper's.</summary>
+    public const int BatchSize = 128;
+
+    /// <summary>Peak learning rate: 1e-3, the paper's (cosine schedule).</summary>
+    public const double LearningRate = 1e-3;
+
+    /// <summary>Device: <see cref="DeviceChoice.Auto"/> (CUDA when TorchSharp sees a GPU, else the CPU).</summary>
+    public const DeviceChoice Device = DeviceChoice.Auto;
+
+    /// <summary>Seed of weight initialisation, shuffling and data splits: 0.</summary>
+    public const int Seed = 0;
+
+    /// <summary>Where <c>pilot train</c> writes the model: <c>model.zip</c> in the current folder.</summary>
+    public const string ModelPath = "model.zip";
+
+    /// <summary>
+    /// Fraction of the training rows held out to validate after each epoch: 0, meaning the test split (or, for an
+    /// image folder, the test fraction) is what is validated on after each epoch.
+    /// </summary>
+    public const double ValidationFraction = 0.0;
+
+    /// <summary>Fraction of an image folder held out as the test set: 0.2. IDX and CIFAR-10 folders have their own test split.</summary>
+    public const double TestFraction = 0.2;
+
+    /// <summary>Name of the folder, next to the model, that receives plots and the history JSON when <c>--plots</c> is not given.</summary>
+    public const string OutputFolderName = "pilot-output";
+
+    /// <summary>Where <c>pilot policy export</c> writes the policy: <c>policy.json</c> in the current folder.</summary>
+    public const string PolicyPath = "policy.json";
+
+    /// <summary>Where <c>pilot export onnx</c> writes the ONNX file: <c>model.onnx</c> in the current folder.</summary>
+    public const string OnnxPath = "model.onnx";
+
+    /// <summary>Number of labels <c>pilot predict</c> prints per image: 3.</summary>
+    public const int TopK = 3;
+
+    /// <summary>Where the Debian package <c>dataset-fashion-mnist</c> installs FashionMNIST; used when <c>--data</c> is not given.</summary>
+    public const string SystemFashionMnistFolder = Pilot.MLNet.Data.PilotDatasets.DebianFashionMnistFolder;
+
+    /// <summary>File name of the per-epoch history written next to the plots.</summary>
+    public const string HistoryFileName = "history.json";
+}
+
+/// <summary>Where training runs: <c>--device auto|cpu|cuda</c>.</summary>
+internal enum DeviceChoice
+{
+    /// <summary>CUDA when available, else the CPU.</summary>
+    Auto,
+
+    /// <summary>The CPU.</summary>
+    Cpu,
+
+    /// <summary>The first CUDA GPU; an error (exit code 2) when TorchSharp sees none.</summary>
+    Cuda,
+}
+
+/// <summary>The defaults of <c>pilot bench …</c>, defined once and shown by <c>--help</c>.</summary>
+internal static class BenchDefaults
+{
+    /// <summary><c>bench optimizer</c> device: the CPU (the fused CPU path is what it measures first).</summary>
+    public const DeviceChoice OptimizerDevice = DeviceChoice.Cpu;
+
+    /// <summary><c>bench optimizer</c> and <c>bench train</c> network: SmallCnn.</summary>
+    public const PilotArchitecture Model = PilotArchitecture.SmallCnn;
+
+    /// <summary><c>bench optimizer</c>: timed steps after warm-up (the median is reported); at least 200 for a stable median.</summary>
+    public const int OptimizerSteps = 200;
+
+    /// <summary><c>bench train</c> optimizers: PILOT and AdamW, measured in the same process so they can be compared.</summary>
+    public static readonly PilotOptimizerKind[] TrainOptimizers = [PilotOptimizerKind.Pilot, PilotOptimizerKind.AdamW];
+
+    /// <summary><c>bench paper</c> networks: SmallCnn (the CPU part of the reproduction).</summary>
+    public static readonly PilotArchitecture[] PaperModels = [PilotArchitecture.SmallCnn];
+
+    /// <summary><c>bench paper</c> optimizers: PILOT and AdamW.</summary>
+    public static readonly PilotOptimizerKind[] PaperOptimizers = [PilotOptimizerKind.Pilot, PilotOptimizerKind.AdamW];
+
+    /// <summary><c>bench paper</c> seeds: 0, 1, 2.</summary>
+    public static readonly int[] PaperSeeds = [0, 1, 2];
+
+    /// <summary><c>bench paper</c> epochs: 30, the paper's.</summary>
+    public const int PaperEpochs = 30;
+
+    /// <summary><c>bench paper</c> results file (accumulating): <c>docs/benchmarks/fashion-mnist.json</c>.</summary>
+    public const string PaperResults = "docs/benchmarks/fashion-mnist.json";
+}

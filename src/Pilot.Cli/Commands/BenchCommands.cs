@@ -1,0 +1,129 @@
+using System.CommandLine;
+using Pilot.MLNet;
+
+namespace Pilot.Cli.Commands;
+
+/// <summary>What <c>pilot bench optimizer</c> was asked to do.</summary>
+internal sealed record BenchOptimizerSettings
+{
+    public DeviceChoice Device { get; init; } = BenchDefaults.OptimizerDevice;
+    public PilotArchitecture Model { get; init; } = BenchDefaults.Model;
+    public int Steps { get; init; } = BenchDefaults.OptimizerSteps;
+    public string? Json { get; init; }
+}
+
+/// <summary>What <c>pilot bench train</c> was asked to do.</summary>
+internal sealed record BenchTrainSettings
+{
+    public PilotArchitecture Model { get; init; } = BenchDefaults.Model;
+    public IReadOnlyList<PilotOptimizerKind> Optimizers { get; init; } = BenchDefaults.TrainOptimizers;
+    public DeviceChoice Device { get; init; } = CliDefaults.Device;
+    public string? Data { get; init; }
+}
+
+/// <summary>What <c>pilot bench paper</c> was asked to do.</summary>
+internal sealed record BenchPaperSettings
+{
+    public IReadOnlyList<PilotArchitecture> Models { get; init; } = BenchDefaults.PaperModels;
+    public IReadOnlyList<PilotOptimizerKind> Optimizers { get; init; } = BenchDefaults.PaperOptimizers;
+    public IReadOnlyList<int> Seeds { get; init; } = BenchDefaults.PaperSeeds;
+    public int Epochs { get; init; } = BenchDefaults.PaperEpochs;
+    public DeviceChoice Device { get; init; } = CliDefaults.Device;
+    public string Out { get; init; } = BenchDefaults.PaperResults;
+    public string? Policy { get; init; }
+    public bool FreezePolicy { get; init; }
+    public string? Data { get; init; }
+}
+
+/// <summary><c>pilot bench optimizer|train|paper</c>.</summary>
+internal sealed class BenchCommands
+{
+    // bench optimizer
+    public readonly Option<DeviceChoice> OptimizerDevice = OptionFactory.WithDefault("--device",
+        "Device whose optimizer step is timed: cpu or cuda (auto picks CUDA when available).", BenchDefaults.OptimizerDevice, "cpu|cuda");
+    public readonly Option<PilotArchitecture> OptimizerModel = OptionFactory.WithDefault("--model",
+        "Network whose parameters are optimized.", BenchDefaults.Model);
+    public readonly Option<int> Steps = OptionFactory.AtLeast("--steps", "Timed optimizer steps after warm-up; the median is reported.",
+        BenchDefaults.OptimizerSteps, 1);
+    public readonly Option<string?> Json = OptionFactory.Optional<string>("--json", "Also write the results as JSON to this file. [default: none]", "FILE");
+
+    // bench train
+    public readonly Option<PilotArchitecture> TrainModel = OptionFactory.WithDefault("--model", "Network to train for one epoch.", BenchDefaults.Model);
+    public readonly Option<PilotOptimizerKind[]> TrainOptimizers = OptionFactory.List("--optimizer",
+        "Optimizers to time, comma-separated; each trains one epoch of full FashionMNIST in this process.",
+        BenchDefaults.TrainOptimizers, OptionFactory.ParseEnum<PilotOptimizerKind>, "Pilot,AdamW,...");
+    public readonly Option<DeviceChoice> TrainDevice = OptionFactory.WithDefault("--device", "Where to train: auto, cpu or cuda.", CliDefaults.Device, "auto|cpu|cuda");
+    public readonly Option<string?> TrainData = OptionFactory.Optional<string>("--data",
+        $"FashionMNIST IDX folder. [default: {CliDefaults.SystemFashionMnistFolder}]", "PATH");
+
+    // bench paper
+    public readonly Option<PilotArchitecture[]> Models = OptionFactory.List("--models", "Networks, comma-separated (SmallCnn, ResNet18).",
+        BenchDefaults.PaperModels, OptionFactory.ParseEnum<PilotArchitecture>, "SmallCnn,ResNet18");
+    public readonly Option<PilotOptimizerKind[]> Optimizers = OptionFactory.List("--optimizers", "Optimizers, comma-separated.",
+        BenchDefaults.PaperOptimizers, OptionFactory.ParseEnum<PilotOptimizerKind>, "Pilot,AdamW,Adam,Lion,AdaBelief");
+    public readonly Option<int[]> Seeds = OptionFactory.List("--seeds", "Seeds, comma-separated.", BenchDefaults.PaperSeeds, ParseSeed, "0,1,2");
+    public readonly Option<int> Epochs = OptionFactory.AtLeast("--epochs", "Epochs per run (the paper's protocol is 30).", BenchDefaults.PaperEpochs, 1);
+    public readonly Option<DeviceChoice> PaperDevice = OptionFactory.WithDefault("--device", "Where to train: auto, cpu or cuda.", CliDefaults.Device, "auto|cpu|cuda");
+    public readonly Option<string> Out = OptionFactory.WithDefault("--out",
+        "Results file; runs already in it (same model, optimizer, seed, epochs, device kind, policy) are skipped, new runs are appended as they finish.",
+        BenchDefaults.PaperResults, "FILE");
+    public readonly Option<string?> Policy = OptionFactory.Optional<string>("--policy",
+        "PILOT policy JSON (from 'pilot policy export') that PILOT runs start from; recorded as policy \"init:<file>\" or, with --freeze-policy, \"frozen:<file>\". [default: none]",
+        "FILE");
+    public readonly Option<bool> FreezePolicy = new("--freeze-policy") { Description = "Keep the --policy fixed during the PILOT runs. [default: False]" };
+    public readonly Option<string?> PaperData = OptionFactory.Optional<string>("--data",
+        $"FashionMNIST IDX folder. [default: {CliDefaults.SystemFashionMnistFolder}]", "PATH");
+
+    public IReadOnlyList<Option> OptimizerOptions => [OptimizerDevice, OptimizerModel, Steps, Json];
+    public IReadOnlyList<Option> TrainOptions => [TrainModel, TrainOptimizers, TrainDevice, TrainData];
+    public IReadOnlyList<Option> PaperOptions => [Models, Optimizers, Seeds, Epochs, PaperDevice, Out, Policy, FreezePolicy, PaperData];
+
+    public Command Create(
+        Func<BenchOptimizerSettings, int> optimizer, Func<BenchTrainSettings, int> train, Func<BenchPaperSettings, int> paper)
+    {
+        var optimizerCommand = new Command("optimizer",
+            "Median milliseconds per optimizer step and state bytes per parameter for PILOT (plain and fast paths), Adam and AdamW, with the ratio to AdamW.");
+        foreach (var o in OptimizerOptions)
+            optimizerCommand.Options.Add(o);
+        optimizerCommand.SetAction(p => optimizer(BindOptimizer(p)));
+
+        var trainCommand = new Command("train", "Seconds and images/s of one epoch of full FashionMNIST through the ML.NET trainer, per optimizer.");
+        foreach (var o in TrainOptions)
+            trainCommand.Options.Add(o);
+        trainCommand.SetAction(p => train(BindTrain(p)));
+
+        var paperCommand = new Command("paper",
+            "Reproduce the paper's FashionMNIST protocol (batch 128, cosine, tuned PILOT settings per model): resumable, results accumulate in --out.");
+        foreach (var o in PaperOptions)
+            paperCommand.Options.Add(o);
+        paperCommand.SetAction(p => paper(BindPaper(p)));
+
+        return new Command("bench", "Benchmarks: optimizer step time, training epoch time, the paper's protocol.")
+        {
+            optimizerCommand, trainCommand, paperCommand,
+        };
+    }
+
+    public BenchOptimizerSettings BindOptimizer(ParseResult p) => new()
+    {
+        Device = p.GetValue(OptimizerDevice), Model = p.GetValue(OptimizerModel), Steps = p.GetValue(Steps), Json = p.GetValue(Json),
+    };
+
+    public BenchTrainSettings BindTrain(ParseResult p) => new()
+    {
+        Model = p.GetValue(TrainModel), Optimizers = p.GetValue(TrainOptimizers)!, Device = p.GetValue(TrainDevice), Data = p.GetValue(TrainData),
+    };
+
+    public BenchPaperSettings BindPaper(ParseResult p) => new()
+    {
+        Models = p.GetValue(Models)!, Optimizers = p.GetValue(Optimizers)!, Seeds = p.GetValue(Seeds)!, Epochs = p.GetValue(Epochs),
+        Device = p.GetValue(PaperDevice), Out = p.GetValue(Out)!, Policy = p.GetValue(Policy), FreezePolicy = p.GetValue(FreezePolicy),
+        Data = p.GetValue(PaperData),
+    };
+
+    private static int ParseSeed(string text)
+    {
+        int seed = OptionFactory.ParseInt(text);
+        return seed >= 0 ? seed : throw new ArgumentException("a seed must be 0 or greater.");
+    }
+}

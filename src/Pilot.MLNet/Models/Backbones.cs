@@ -1,0 +1,114 @@
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Pilot.MLNet.Models;
+
+/// <summary>Builds the networks of <see cref="PilotArchitecture"/>.</summary>
+/// <remarks>
+/// Weights are initialised from TorchSharp's global random generator: seed it (<c>torch.random.manual_seed</c>) before
+/// <see cref="Create"/> for a reproducible network.
+/// </remarks>
+internal static class Backbones
+{
+    /// <summary>
+    /// Largest image side (max of height and width) for which the ResNets use the small-image stem (3×3 stride-1
+    /// convolution, no max-pool); larger inputs get torchvision's 7×7 stride-2 convolution and max-pool.
+    /// </summary>
+    internal const int SmallImageMaxSide = 64;
+
+    /// <summary>
+    /// Smallest image side for a ResNet with the small-image stem: its three stride-2 stages take 8 pixels down to 1,
+    /// so each of them still has a map larger than 1×1 to down-sample.
+    /// </summary>
+    internal const int ResNetSmallStemMinSide = 8;
+
+    /// <summary>Smallest image side for a ResNet with the standard stem, for the same reason (total stride 32).</summary>
+    internal const int ResNetStandardStemMinSide = 32;
+
+    /// <summary>Smallest number of classes a classifier can have.</summary>
+    internal const int MinClasses = 2;
+
+    /// <summary>
+    /// Most weights one fully connected layer may have: 2^26 (256 MB of float32). Keeps a large input to SmallCnn (whose
+    /// first linear layer grows with the image area) or a huge class count from allocating, and initialising, gigabytes.
+    /// </summary>
+    internal const long MaxLayerWeights = 1L << 26;
+
+    /// <summary>Creates an untrained network mapping N×C×H×W float input to N×<paramref name="numClasses"/> logits.</summary>
+    /// <param name="architecture">Which network.</param>
+    /// <param name="input">Shape of one image: 1 or 3 channels; each side at least 4 for <see cref="PilotArchitecture.SmallCnn"/>,
+    /// at least 8 for the ResNets when both sides are ≤ <see cref="SmallImageMaxSide"/> and at least 32 otherwise; small
+    /// enough that no linear layer exceeds <see cref="MaxLayerWeights"/> (SmallCnn's first one grows with the image area).</param>
+    /// <param name="numClasses">Number of classes, ≥ 2 (the classifier layer must not exceed <see cref="MaxLayerWeights"/>).</param>
+    /// <returns>A new module in training mode on the CPU; the caller owns (and disposes) it.</returns>
+    /// <exception cref="ArgumentOutOfRangeException">An argument is outside the ranges above; the message names it.</exception>
+    public static nn.Module<Tensor, Tensor> Create(PilotArchitecture architecture, ImageShape input, int numClasses)
+    {
+        Validate(architecture, input, numClasses);
+        if (architecture == PilotArchitecture.SmallCnn)
+            return new SmallCnn(input, numClasses);
+        var blocks = architecture == PilotArchitecture.ResNet18 ? ResNet.ResNet18Blocks : ResNet.ResNet34Blocks;
+        return new ResNet(input.Channels, blocks, numClasses, UsesSmallImageStem(input));
+    }
+
+    /// <summary>The checks of <see cref="Create"/>, without building anything (to fail before reading a data set).</summary>
+    /// <exception cref="ArgumentOutOfRangeException">An argument is outside the ranges of <see cref="Create"/>; the message names it.</exception>
+    public static void Validate(PilotArchitecture architecture, ImageShape input, int numClasses)
+    {
+        input.Validate(nameof(input));
+        if (numClasses < MinClasses)
+            throw new ArgumentOutOfRangeException(nameof(numClasses), numClasses, $"{nameof(numClasses)} must be at least {MinClasses}; got {numClasses}.");
+
+        switch (architecture)
+        {
+            case PilotArchitecture.SmallCnn:
+                RequireMinSide(input, SmallCnn.MinSide, "SmallCnn (its two 2×2 max-pools divide each side by 4)");
+                RequireLayerSize(SmallCnn.FlattenedSize(input) * SmallCnn.Hidden, nameof(input),
+                    $"{nameof(input)} {input} is too large for SmallCnn: its first linear layer grows with the image area");
+                RequireLayerSize((long)SmallCnn.Hidden * numClasses, nameof(numClasses), $"{numClasses} classes are too many for SmallCnn");
+                break;
+
+            case PilotArchitecture.ResNet18:
+            case PilotArchitecture.ResNet34:
+                bool smallStem = UsesSmallImageStem(input);
+                RequireMinSide(input, smallStem ? ResNetSmallStemMinSide : ResNetStandardStemMinSide,
+                    smallStem
+                        ? $"{architecture} with the small-image stem (total stride 8)"
+                        : $"{architecture} with the standard stem, used when a side exceeds {SmallImageMaxSide} (total stride 32)");
+                RequireLayerSize((long)ResNet.FeatureCount * numClasses, nameof(numClasses), $"{numClasses} classes are too many for {architecture}");
+                break;
+
+            default:
+                throw new ArgumentOutOfRangeException(nameof(architecture), architecture,
+                    $"Unknown {nameof(architecture)} {architecture}; expected one of {string.Join(", ", Enum.GetNames<PilotArchitecture>())}.");
+        }
+    }
+
+    /// <summary>True when a ResNet for <paramref name="input"/> uses the small-image stem (both sides ≤ <see cref="SmallImageMaxSide"/>).</summary>
+    internal static bool UsesSmallImageStem(ImageShape input) => Math.Max(input.Height, input.Width) <= SmallImageMaxSide;
+
+    /// <summary>
+    /// Parameters of the linear layers of the network <see cref="Create"/> builds for these arguments, computed without
+    /// building it (model loading compares it with the size of the stored weights before allocating anything).
+    /// </summary>
+    internal static long LinearParameterCount(PilotArchitecture architecture, ImageShape input, int numClasses) => architecture switch
+    {
+        PilotArchitecture.SmallCnn => (SmallCnn.FlattenedSize(input) + 1) * SmallCnn.Hidden + (SmallCnn.Hidden + 1L) * numClasses,
+        _ => (ResNet.FeatureCount + 1L) * numClasses,
+    };
+
+    private static void RequireLayerSize(long weights, string argument, string problem)
+    {
+        if (weights > MaxLayerWeights)
+            throw new ArgumentOutOfRangeException(argument,
+                $"{problem}: a linear layer would have {weights} weights, more than the {MaxLayerWeights} allowed. " +
+                "Use a smaller input (ImageHeight/ImageWidth), a ResNet, or fewer classes.");
+    }
+
+    private static void RequireMinSide(ImageShape input, int minSide, string why)
+    {
+        if (input.Height < minSide || input.Width < minSide)
+            throw new ArgumentOutOfRangeException(nameof(input), input,
+                $"{nameof(input)} {input} is too small for {why}: height and width must be at least {minSide}.");
+    }
+}

@@ -1,0 +1,211 @@
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace Pilot.MLNet.Models;
+
+/// <summary>
+/// ResNet with basic blocks in torchvision's layout (He et al. 2016, "Deep Residual Learning for Image Recognition"):
+/// a stem, four stages <c>layer1</c>…<c>layer4</c> of 64, 128, 256 and 512 channels (stages 2–4 start with a stride-2
+/// block), global average pooling and a linear classifier <c>fc</c>.
+/// </summary>
+/// <remarks>
+/// <para>
+/// Stem: with <see cref="SmallImageStem"/> (input sides ≤ <see cref="Backbones.SmallImageMaxSide"/>) a 3×3 stride-1
+/// convolution and no max-pool, as is usual for CIFAR-sized images; otherwise torchvision's 7×7 stride-2 convolution
+/// followed by a 3×3 stride-2 max-pool. The stem's convolution is always named <c>conv1</c>, so parameter names match
+/// torchvision's (<c>conv1.weight</c>, <c>bn1.weight</c>, <c>layer1.0.conv1.weight</c>, <c>layer2.0.downsample.0.weight</c>,
+/// <c>layer2.0.downsample.1.running_var</c>, <c>fc.bias</c>, …).
+/// </para>
+/// <para>
+/// Initialisation follows torchvision: convolutions Kaiming-normal with fan-out and the ReLU gain, batch-norm weight 1 and
+/// bias 0; <c>fc</c> keeps the default linear initialisation. Convolutions have no bias (batch norm follows each).
+/// </para>
+/// </remarks>
+internal sealed class ResNet : nn.Module<Tensor, Tensor>
+{
+    /// <summary>Output channels of the stem and of <c>layer1</c>; each later stage doubles them.</summary>
+    internal const int BaseChannels = 64;
+
+    /// <summary>Inputs of the classifier <c>fc</c>: the channels of <c>layer4</c>.</summary>
+    internal const int FeatureCount = BaseChannels * 8;
+
+    /// <summary>Basic blocks per stage for ResNet-18.</summary>
+    internal static readonly IReadOnlyList<int> ResNet18Blocks = [2, 2, 2, 2];
+
+    /// <summary>Basic blocks per stage for ResNet-34.</summary>
+    internal static readonly IReadOnlyList<int> ResNet34Blocks = [3, 4, 6, 3];
+
+    private readonly Conv2d conv1;
+    private readonly BatchNorm2d bn1;
+    private readonly ReLU relu;
+    private readonly MaxPool2d? maxpool;
+    private readonly Sequential layer1;
+    private readonly Sequential layer2;
+    private readonly Sequential layer3;
+    private readonly Sequential layer4;
+    private readonly AdaptiveAvgPool2d avgpool;
+    private readonly Flatten flatten;
+    private readonly Linear fc;
+
+    /// <summary>Creates the network; the caller (<see cref="Backbones.Create"/>) has validated the arguments.</summary>
+    /// <param name="inputChannels">1 or 3.</param>
+    /// <param name="blocksPerStage">Four block counts, e.g. <see cref="ResNet18Blocks"/>.</param>
+    /// <param name="numClasses">Number of outputs of <c>fc</c>.</param>
+    /// <param name="smallImageStem">Use the 3×3 stride-1 stem without max-pool.</param>
+    internal ResNet(int inputChannels, IReadOnlyList<int> blocksPerStage, int numClasses, bool smallImageStem) : base(nameof(ResNet))
+    {
+        SmallImageStem = smallImageStem;
+        conv1 = smallImageStem
+            ? nn.Conv2d(inputChannels, BaseChannels, kernel_size: 3, stride: 1, padding: 1, bias: false)
+            : nn.Conv2d(inputChannels, BaseChannels, kernel_size: 7, stride: 2, padding: 3, bias: false);
+        bn1 = nn.BatchNorm2d(BaseChannels);
+        relu = nn.ReLU();
+        maxpool = smallImageStem ? null : nn.MaxPool2d(kernel_size: 3, stride: 2, padding: 1);
+
+        int channels = BaseChannels;
+        layer1 = MakeStage(ref channels, BaseChannels, blocksPerStage[0], stride: 1);
+        layer2 = MakeStage(ref channels, BaseChannels * 2, blocksPerStage[1], stride: 2);
+        layer3 = MakeStage(ref channels, BaseChannels * 4, blocksPerStage[2], stride: 2);
+        layer4 = MakeStage(ref channels, BaseChannels * 8, blocksPerStage[3], stride: 2);
+        avgpool = nn.AdaptiveAvgPool2d(1);
+        flatten = nn.Flatten();
+        fc = nn.Linear(channels, numClasses);
+
+        register_module(nameof(conv1), conv1);
+        register_module(nameof(bn1), bn1);
+        register_module(nameof(relu), relu);
+        if (maxpool is not null)
+            register_module(nameof(maxpool), maxpool);
+        register_module(nameof(layer1), layer1);
+        register_module(nameof(layer2), layer2);
+        register_module(nameof(layer3), layer3);
+        register_module(nameof(layer4), layer4);
+        register_module(nameof(avgpool), avgpool);
+        register_module(nameof(flatten), flatten);
+        register_module(nameof(fc), fc);
+
+        InitializeLikeTorchvision();
+    }
+
+    /// <summary>True when the stem is the 3×3 stride-1 convolution without max-pool.</summary>
+    internal bool SmallImageStem { get; }
+
+    /// <summary>Maps an N×C×H×W batch to N×K logits.</summary>
+    public override Tensor forward(Tensor input)
+    {
+        using var stem = StemForward(input);
+        using var x1 = layer1.forward(stem);
+        using var x2 = layer2.forward(x1);
+        using var x3 = layer3.forward(x2);
+        using var x4 = layer4.forward(x3);
+        using var pooled = avgpool.forward(x4);
+        using var flat = flatten.forward(pooled);
+        return fc.forward(flat);
+    }
+
+    private Tensor StemForward(Tensor input)
+    {
+        using var c = conv1.forward(input);
+        using var b = bn1.forward(c);
+        if (maxpool is null)
+            return relu.forward(b);
+        using var r = relu.forward(b);
+        return maxpool.forward(r);
+    }
+
+    private static Sequential MakeStage(ref int inChannels, int outChannels, int blocks, int stride)
+    {
+        var stage = nn.Sequential();
+        for (int i = 0; i < blocks; i++)
+        {
+            // Only the first block of a stage changes resolution or width; Sequential names the blocks "0", "1", ….
+            stage.append(new BasicBlock(inChannels, outChannels, i == 0 ? stride : 1));
+            inChannels = outChannels;
+        }
+        return stage;
+    }
+
+    private void InitializeLikeTorchvision()
+    {
+        using var noGrad = torch.no_grad();
+        foreach (var (_, module) in named_modules())
+        {
+            switch (module)
+            {
+                case Conv2d conv:
+                    nn.init.kaiming_normal_(conv.weight, mode: nn.init.FanInOut.FanOut, nonlinearity: nn.init.NonlinearityType.ReLU);
+                    break;
+                case BatchNorm2d bn:
+                    nn.init.ones_(bn.weight);
+                    nn.init.zeros_(bn.bias);
+                    break;
+            }
+        }
+    }
+}
+
+/// <summary>
+/// The ResNet basic block: conv3×3(stride s)–BN–ReLU–conv3×3–BN, plus the identity or, when the stride or width changes,
+/// a <c>downsample</c> of conv1×1(stride s)–BN (named <c>downsample.0</c> and <c>downsample.1</c>), then ReLU.
+/// </summary>
+internal sealed class BasicBlock : nn.Module<Tensor, Tensor>
+{
+    private readonly Conv2d conv1;
+    private readonly BatchNorm2d bn1;
+    private readonly ReLU relu;
+    private readonly Conv2d conv2;
+    private readonly BatchNorm2d bn2;
+    private readonly Sequential? downsample;
+
+    /// <summary>Creates a block from <paramref name="inChannels"/> to <paramref name="outChannels"/> with the given stride on its first convolution.</summary>
+    internal BasicBlock(int inChannels, int outChannels, int stride) : base(nameof(BasicBlock))
+    {
+        Stride = stride;
+        conv1 = nn.Conv2d(inChannels, outChannels, kernel_size: 3, stride: stride, padding: 1, bias: false);
+        bn1 = nn.BatchNorm2d(outChannels);
+        relu = nn.ReLU();
+        conv2 = nn.Conv2d(outChannels, outChannels, kernel_size: 3, stride: 1, padding: 1, bias: false);
+        bn2 = nn.BatchNorm2d(outChannels);
+        if (stride != 1 || inChannels != outChannels)
+            downsample = nn.Sequential(
+                nn.Conv2d(inChannels, outChannels, kernel_size: 1, stride: stride, bias: false),
+                nn.BatchNorm2d(outChannels));
+
+        register_module(nameof(conv1), conv1);
+        register_module(nameof(bn1), bn1);
+        register_module(nameof(relu), relu);
+        register_module(nameof(conv2), conv2);
+        register_module(nameof(bn2), bn2);
+        if (downsample is not null)
+            register_module(nameof(downsample), downsample);
+    }
+
+    /// <summary>Stride of the first convolution (and of the downsample path).</summary>
+    internal int Stride { get; }
+
+    /// <summary>True when the shortcut is the 1×1 convolution + batch norm rather than the identity.</summary>
+    internal bool HasDownsample => downsample is not null;
+
+    /// <inheritdoc/>
+    public override Tensor forward(Tensor input)
+    {
+        using var c1 = conv1.forward(input);
+        using var b1 = bn1.forward(c1);
+        using var r1 = relu.forward(b1);
+        using var c2 = conv2.forward(r1);
+        using var b2 = bn2.forward(c2);
+        Tensor sum;
+        if (downsample is null)
+        {
+            sum = b2.add(input);
+        }
+        else
+        {
+            using var shortcut = downsample.forward(input);
+            sum = b2.add(shortcut);
+        }
+        using (sum)
+            return relu.forward(sum);
+    }
+}

@@ -1,0 +1,479 @@
+using System.Globalization;
+using System.Reflection;
+using System.Text.Json;
+using Google.Protobuf;
+using Pilot.MLNet.Onnx.Proto;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace Pilot.MLNet.Onnx;
+
+/// <summary>
+/// Writes a TorchSharp network of one of the <see cref="PilotArchitecture"/> backbones as an ONNX model (the contract is
+/// described on <see cref="PilotOnnxModel"/>): per-channel normalisation of raw pixels, the network in evaluation mode
+/// with batch normalisation folded into the preceding convolutions and dropout removed, and a softmax.
+/// </summary>
+/// <remarks>
+/// TorchSharp has no ONNX exporter; this one knows the few layers of our backbones and walks their module trees by
+/// name, so it never runs the network. <see cref="PilotArchitecture.SmallCnn"/> is exported as the chain of its
+/// children in registration order (which is its forward order); the ResNets are exported from their torchvision layout
+/// (<c>conv1 bn1 relu [maxpool] layer1…layer4 avgpool flatten fc</c>, basic blocks <c>conv1 bn1 relu conv2 bn2
+/// [downsample.0 downsample.1]</c>). Any other layer, or a layer where the layout does not expect it, is rejected with a
+/// <see cref="NotSupportedException"/> that names it. Weights are read as they are (the module's training flag is not
+/// changed); batch-norm folding uses the running statistics, in double precision.
+/// </remarks>
+internal static class OnnxExporter
+{
+    /// <summary>The layer types the exporter can write, for error messages.</summary>
+    internal const string SupportedLayers =
+        "Conv2d (zero padding), BatchNorm2d (with running statistics, after a Conv2d), ReLU, MaxPool2d, AdaptiveAvgPool2d(1), Flatten(1, -1), Linear, Dropout";
+
+    /// <summary>Writes the ONNX model of <paramref name="network"/> to <paramref name="output"/>.</summary>
+    /// <param name="network">The network, as built by <c>Backbones.Create</c> for <paramref name="description"/>'s architecture and shape; on any device.</param>
+    /// <param name="description">Architecture, input shape, normalisation and class names.</param>
+    /// <param name="output">A writable stream; left open.</param>
+    /// <exception cref="ArgumentException">An argument is invalid or does not match the network; the message names it.</exception>
+    /// <exception cref="NotSupportedException">The network has a layer the exporter does not know; the message names the layer.</exception>
+    internal static void Export(nn.Module<Tensor, Tensor> network, OnnxExportDescription description, Stream output)
+    {
+        ArgumentNullException.ThrowIfNull(output);
+        if (!output.CanWrite)
+            throw new ArgumentException("The output stream must be writable.", nameof(output));
+        BuildModel(network, description).WriteTo(output);
+    }
+
+    /// <summary>Writes the ONNX model of <paramref name="network"/> to the file <paramref name="path"/> (created or overwritten).</summary>
+    /// <param name="network">The network, as built by <c>Backbones.Create</c>; on any device.</param>
+    /// <param name="description">Architecture, input shape, normalisation and class names.</param>
+    /// <param name="path">The file to write; its folder must exist. Nothing is written when the network cannot be exported, and
+    /// the file appears only once it is complete.</param>
+    /// <exception cref="ArgumentException">An argument is invalid or does not match the network; the message names it.</exception>
+    /// <exception cref="NotSupportedException">The network has a layer the exporter does not know; the message names the layer.</exception>
+    internal static void Export(nn.Module<Tensor, Tensor> network, OnnxExportDescription description, string path)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(path);
+        var model = BuildModel(network, description); // fails before the file is touched
+        WriteFile(model, path);
+    }
+
+    /// <summary>Writes <paramref name="model"/> next to <paramref name="path"/> and then moves it there, so a failed write leaves no partial model.</summary>
+    /// <exception cref="DirectoryNotFoundException">The folder of <paramref name="path"/> does not exist.</exception>
+    internal static void WriteFile(ModelProto model, string path)
+    {
+        string full = Path.GetFullPath(path);
+        string folder = Path.GetDirectoryName(full)!;
+        if (!Directory.Exists(folder))
+            throw new DirectoryNotFoundException($"Cannot write the ONNX model '{full}': the folder '{folder}' does not exist.");
+        string temporary = full + ".partial";
+        try
+        {
+            using (var file = new FileStream(temporary, FileMode.Create, FileAccess.Write, FileShare.None))
+                model.WriteTo(file);
+            File.Move(temporary, full, overwrite: true);
+        }
+        finally
+        {
+            if (File.Exists(temporary))
+                File.Delete(temporary);
+        }
+    }
+
+    /// <summary>Builds the ONNX model in memory.</summary>
+    /// <param name="network">The network, as built by <c>Backbones.Create</c>; on any device.</param>
+    /// <param name="description">Architecture, input shape, normalisation and class names.</param>
+    /// <exception cref="ArgumentException">An argument is invalid or does not match the network; the message names it.</exception>
+    /// <exception cref="NotSupportedException">The network has a layer the exporter does not know; the message names the layer.</exception>
+    internal static ModelProto BuildModel(nn.Module<Tensor, Tensor> network, OnnxExportDescription description)
+    {
+        ArgumentNullException.ThrowIfNull(network);
+        ArgumentNullException.ThrowIfNull(description);
+        description.Validate(nameof(description));
+
+        using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
+
+        var builder = new OnnxGraphBuilder();
+        builder.Reserve(PilotOnnxModel.InputName);
+        builder.Reserve(PilotOnnxModel.OutputName);
+        var walker = new Walker(builder, description);
+
+        string normalized = walker.EmitNormalization(PilotOnnxModel.InputName);
+        string logits = description.Architecture switch
+        {
+            PilotArchitecture.SmallCnn => walker.EmitChain(network, normalized),
+            PilotArchitecture.ResNet18 or PilotArchitecture.ResNet34 => walker.EmitResNet(network, normalized),
+            _ => throw new ArgumentOutOfRangeException(nameof(description), description.Architecture,
+                $"Architecture {description.Architecture} is not one the ONNX exporter knows."),
+        };
+        if (walker.Classes != description.ClassNames.Count)
+            throw new ArgumentException(
+                $"{nameof(description)}.{nameof(OnnxExportDescription.ClassNames)} has {description.ClassNames.Count} names but the network has {walker.Classes} outputs.",
+                nameof(description));
+        builder.AddNode("Softmax", PilotOnnxModel.OutputName, [logits], [OnnxGraphBuilder.Int("axis", 1)],
+            doc: "Class probabilities (softmax of the logits over the class axis).", output: PilotOnnxModel.OutputName);
+
+        return Assemble(builder.Graph, description);
+    }
+
+    private static ModelProto Assemble(GraphProto graph, OnnxExportDescription d)
+    {
+        var shape = d.InputShape;
+        string classList = string.Join(", ", d.ClassNames.Select((name, k) => $"{k}: {name}"));
+        graph.Name = $"{d.Architecture}-{shape}";
+        graph.DocString = $"Pilot.MLNet {d.Architecture} image classifier for {shape} images and {d.ClassNames.Count} classes.";
+        graph.Input.Add(new ValueInfoProto
+        {
+            Name = PilotOnnxModel.InputName,
+            Type = OnnxGraphBuilder.FloatTensorType([null, shape.Channels, shape.Height, shape.Width], PilotOnnxModel.BatchDimension),
+            DocString = $"Images, float32 {PilotOnnxModel.BatchDimension}×{shape.Channels}×{shape.Height}×{shape.Width} (CHW), raw pixel values ({PixelText(d)}).",
+        });
+        graph.Output.Add(new ValueInfoProto
+        {
+            Name = PilotOnnxModel.OutputName,
+            Type = OnnxGraphBuilder.FloatTensorType([null, d.ClassNames.Count], PilotOnnxModel.BatchDimension),
+            DocString = $"Class probabilities, float32 {PilotOnnxModel.BatchDimension}×{d.ClassNames.Count}; column k is class k: {classList}.",
+        });
+
+        var model = new ModelProto
+        {
+            IrVersion = PilotOnnxModel.IrVersion,
+            ProducerName = PilotOnnxModel.ProducerName,
+            ProducerVersion = ProducerVersion(),
+            ModelVersion = 1,
+            Graph = graph,
+            DocString =
+                $"{d.Architecture} image classifier exported by Pilot.MLNet. Input '{PilotOnnxModel.InputName}': float32 " +
+                $"{PilotOnnxModel.BatchDimension}×{shape.Channels}×{shape.Height}×{shape.Width}, raw pixel values ({PixelText(d)}) " +
+                $"(normalised inside the graph). Output '{PilotOnnxModel.OutputName}': float32 {PilotOnnxModel.BatchDimension}×{d.ClassNames.Count} " +
+                $"class probabilities. Classes: {classList}.",
+        };
+        model.OpsetImport.Add(new OperatorSetIdProto { Domain = "", Version = PilotOnnxModel.OpsetVersion });
+        AddMetadata(model, PilotOnnxModel.MetadataKeys.ClassNames, JsonSerializer.Serialize(d.ClassNames));
+        AddMetadata(model, PilotOnnxModel.MetadataKeys.Architecture, d.Architecture.ToString());
+        AddMetadata(model, PilotOnnxModel.MetadataKeys.InputShape, shape.ToString());
+        AddMetadata(model, PilotOnnxModel.MetadataKeys.PixelRange, d.PixelRange);
+        AddMetadata(model, PilotOnnxModel.MetadataKeys.NormalizationMean, JsonSerializer.Serialize(d.Mean));
+        AddMetadata(model, PilotOnnxModel.MetadataKeys.NormalizationStd, JsonSerializer.Serialize(d.Std));
+        return model;
+    }
+
+    private static string PixelText(OnnxExportDescription d) =>
+        d.BytePixels ? "0 to 255" : "floats in the units of the training pixel vectors";
+
+    private static void AddMetadata(ModelProto model, string key, string value) =>
+        model.MetadataProps.Add(new StringStringEntryProto { Key = key, Value = value });
+
+    private static string ProducerVersion()
+    {
+        var assembly = typeof(OnnxExporter).Assembly;
+        return assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion
+            ?? assembly.GetName().Version?.ToString() ?? "0";
+    }
+
+    /// <summary>Emits the nodes of one network, tracking the activation shape so mismatches are caught at export time.</summary>
+    private sealed class Walker(OnnxGraphBuilder builder, OnnxExportDescription description)
+    {
+        // The activation shape after the last emitted layer: C×H×W while spatial, then Features after a flatten.
+        private long channels = description.InputShape.Channels;
+        private long height = description.InputShape.Height;
+        private long width = description.InputShape.Width;
+        private long? features;
+
+        /// <summary>Output count of the last Linear layer emitted.</summary>
+        internal long Classes { get; private set; }
+
+        /// <summary>(x − mean) / std per channel, as Sub and Div: the same float arithmetic as the TorchSharp model.</summary>
+        internal string EmitNormalization(string input)
+        {
+            long[] dims = [1, description.InputShape.Channels, 1, 1];
+            string mean = builder.AddInitializer("normalize.mean", dims, [.. description.Mean], "per-channel mean, input pixel units");
+            string std = builder.AddInitializer("normalize.std", dims, [.. description.Std], "per-channel standard deviation, input pixel units");
+            string centred = builder.AddNode("Sub", "normalize.sub", [input, mean]);
+            return builder.AddNode("Div", "normalize", [centred, std], doc: "(pixel − mean) / std per channel");
+        }
+
+        /// <summary>SmallCnn: the children in registration order, each a supported layer.</summary>
+        internal string EmitChain(nn.Module network, string input)
+        {
+            var children = network.named_children().ToList();
+            if (children.Count == 0)
+                throw new NotSupportedException($"The {description.Architecture} network ({network.GetType().Name}) has no layers to export.");
+            string x = input;
+            for (int i = 0; i < children.Count; i++)
+            {
+                var (name, module) = children[i];
+                switch (module)
+                {
+                    case Conv2d conv:
+                        BatchNorm2d? bn = null;
+                        string? bnName = null;
+                        if (i + 1 < children.Count && children[i + 1].module is BatchNorm2d next)
+                        {
+                            (bnName, bn) = (children[i + 1].name, next);
+                            i++;
+                        }
+                        x = EmitConv(name, conv, bnName, bn, x);
+                        break;
+                    case BatchNorm2d:
+                        throw new NotSupportedException(
+                            $"Layer '{name}' (BatchNorm2d) does not follow a Conv2d; the ONNX exporter only folds batch normalisation into the convolution before it.");
+                    default:
+                        x = EmitSimpleLayer(name, module, x);
+                        break;
+                }
+            }
+            RequireFlat("the last layer");
+            return x;
+        }
+
+        /// <summary>ResNet-18/34 in torchvision's layout.</summary>
+        internal string EmitResNet(nn.Module network, string input)
+        {
+            var children = Children(network, "", "conv1", "bn1", "relu", "maxpool", "layer1", "layer2", "layer3", "layer4", "avgpool", "flatten", "fc");
+            string x = EmitConv("conv1", Required<Conv2d>(children, "", "conv1"), "bn1", Required<BatchNorm2d>(children, "", "bn1"), input);
+            x = EmitSimpleLayer("relu", Required<ReLU>(children, "", "relu"), x);
+            if (children.TryGetValue("maxpool", out var maxpool))
+                x = EmitSimpleLayer("maxpool", maxpool, x);
+            foreach (string stage in new[] { "layer1", "layer2", "layer3", "layer4" })
+            {
+                var blocks = Required<Sequential>(children, "", stage).named_children().ToList();
+                if (blocks.Count == 0)
+                    throw new NotSupportedException($"Layer '{stage}' has no blocks.");
+                foreach (var (index, block) in blocks)
+                    x = EmitBasicBlock($"{stage}.{index}", block, x);
+            }
+            x = EmitSimpleLayer("avgpool", Required<AdaptiveAvgPool2d>(children, "", "avgpool"), x);
+            x = EmitSimpleLayer("flatten", Required<Flatten>(children, "", "flatten"), x);
+            return EmitSimpleLayer("fc", Required<Linear>(children, "", "fc"), x);
+        }
+
+        private string EmitBasicBlock(string path, nn.Module block, string input)
+        {
+            var children = Children(block, path + ".", "conv1", "bn1", "relu", "conv2", "bn2", "downsample");
+            long inChannels = channels, inHeight = height, inWidth = width;
+            var relu = Required<ReLU>(children, path + ".", "relu");
+
+            string x = EmitConv($"{path}.conv1", Required<Conv2d>(children, path + ".", "conv1"), $"{path}.bn1", Required<BatchNorm2d>(children, path + ".", "bn1"), input);
+            x = EmitSimpleLayer($"{path}.relu", relu, x);
+            x = EmitConv($"{path}.conv2", Required<Conv2d>(children, path + ".", "conv2"), $"{path}.bn2", Required<BatchNorm2d>(children, path + ".", "bn2"), x);
+            var (mainChannels, mainHeight, mainWidth) = (channels, height, width);
+
+            string shortcut = input;
+            if (children.TryGetValue("downsample", out var downsample))
+            {
+                string dpath = path + ".downsample";
+                var parts = Children(downsample, dpath + ".", "0", "1");
+                (channels, height, width) = (inChannels, inHeight, inWidth);
+                shortcut = EmitConv($"{dpath}.0", Required<Conv2d>(parts, dpath + ".", "0"), $"{dpath}.1", Required<BatchNorm2d>(parts, dpath + ".", "1"), input);
+            }
+            else
+            {
+                (channels, height, width) = (inChannels, inHeight, inWidth);
+            }
+            if ((channels, height, width) != (mainChannels, mainHeight, mainWidth))
+                throw new NotSupportedException(
+                    $"Block '{path}': the residual branch gives {mainChannels}×{mainHeight}×{mainWidth} but the shortcut gives {channels}×{height}×{width}.");
+
+            string sum = builder.AddNode("Add", $"{path}.add", [x, shortcut], doc: "residual connection");
+            return EmitSimpleLayer($"{path}.relu", relu, sum);
+        }
+
+        /// <summary>ReLU, MaxPool2d, AdaptiveAvgPool2d(1), Flatten, Linear and Dropout (dropped: evaluation mode).</summary>
+        private string EmitSimpleLayer(string name, nn.Module module, string x)
+        {
+            switch (module)
+            {
+                case ReLU:
+                    return builder.AddNode("Relu", name, [x]);
+
+                case Dropout:
+                    return x; // identity in evaluation mode
+
+                case MaxPool2d pool:
+                {
+                    RequireSpatial(name);
+                    long[] kernel = pool.kernel_size;
+                    long[] stride = pool.stride ?? kernel;
+                    long[] padding = pool.padding ?? [0, 0];
+                    long[] dilation = pool.dilation ?? [1, 1];
+                    height = PooledSize(name, height, kernel[0], stride[0], padding[0], dilation[0], pool.ceil_mode);
+                    width = PooledSize(name, width, kernel[1], stride[1], padding[1], dilation[1], pool.ceil_mode);
+                    return builder.AddNode("MaxPool", name, [x],
+                    [
+                        OnnxGraphBuilder.Ints("kernel_shape", kernel),
+                        OnnxGraphBuilder.Ints("strides", stride),
+                        OnnxGraphBuilder.Ints("pads", [padding[0], padding[1], padding[0], padding[1]]),
+                        OnnxGraphBuilder.Ints("dilations", dilation),
+                        OnnxGraphBuilder.Int("ceil_mode", pool.ceil_mode ? 1 : 0),
+                    ]);
+                }
+
+                case AdaptiveAvgPool2d avg when avg.output_size.All(s => s == 1):
+                    RequireSpatial(name);
+                    (height, width) = (1, 1);
+                    return builder.AddNode("GlobalAveragePool", name, [x]);
+
+                case Flatten flatten when flatten.start_dim == 1 && flatten.end_dim == -1:
+                    RequireSpatial(name);
+                    features = channels * height * width;
+                    return builder.AddNode("Flatten", name, [x], [OnnxGraphBuilder.Int("axis", 1)]);
+
+                case Linear linear:
+                {
+                    RequireFlat($"layer '{name}' (Linear)");
+                    if (linear.in_features != features)
+                        throw new ArgumentException(
+                            $"Layer '{name}' (Linear) expects {linear.in_features} inputs but a {description.InputShape} image gives {features} there: " +
+                            $"the network was not built for {nameof(OnnxExportDescription.InputShape)} {description.InputShape}.", nameof(description));
+                    var weight = ToFloats(linear.weight!);
+                    string w = builder.AddInitializer($"{name}.weight", [linear.out_features, linear.in_features], weight);
+                    var inputs = new List<string> { x, w };
+                    if (linear.bias is not null)
+                        inputs.Add(builder.AddInitializer($"{name}.bias", [linear.out_features], ToFloats(linear.bias)));
+                    features = linear.out_features;
+                    Classes = linear.out_features;
+                    return builder.AddNode("Gemm", name, inputs, [OnnxGraphBuilder.Int("transB", 1)]);
+                }
+
+                default:
+                    throw new NotSupportedException(
+                        $"Layer '{name}' ({Describe(module)}) is not supported by the ONNX exporter for {description.Architecture}; it supports {SupportedLayers}.");
+            }
+        }
+
+        /// <summary>A convolution, with the batch normalisation that follows it (if any) folded into its weight and bias.</summary>
+        private string EmitConv(string name, Conv2d conv, string? bnName, BatchNorm2d? bn, string x)
+        {
+            RequireSpatial(name);
+            if (conv.transposed)
+                throw new NotSupportedException($"Layer '{name}' is a transposed convolution, which the ONNX exporter does not support; it supports {SupportedLayers}.");
+            if (conv.padding_mode != PaddingModes.Zeros)
+                throw new NotSupportedException($"Layer '{name}' (Conv2d) pads with {conv.padding_mode}; the ONNX exporter supports zero padding only.");
+            if (conv.padding is null)
+                throw new NotSupportedException($"Layer '{name}' (Conv2d) uses padding '{conv.padding_type}'; the ONNX exporter needs explicit padding sizes.");
+            if (conv.in_channels != channels)
+                throw new ArgumentException(
+                    $"Layer '{name}' (Conv2d) expects {conv.in_channels} input channels but gets {channels} there " +
+                    $"(for {nameof(OnnxExportDescription.InputShape)} {description.InputShape}).", nameof(description));
+
+            long outChannels = conv.out_channels;
+            long[] kernel = conv.kernel_size;
+            long[] stride = conv.stride;
+            long[] padding = conv.padding;
+            long[] dilation = conv.dilation;
+            double[] w = ToDoubles(conv.weight!);
+            double[] b = conv.bias is null ? new double[outChannels] : ToDoubles(conv.bias);
+            long perChannel = w.Length / outChannels;
+
+            string doc = $"{name}";
+            if (bn is not null)
+            {
+                if (bn.num_features != outChannels)
+                    throw new NotSupportedException($"Layer '{bnName}' (BatchNorm2d) has {bn.num_features} features but '{name}' gives {outChannels} channels.");
+                if (bn.running_mean is null || bn.running_var is null)
+                    throw new NotSupportedException(
+                        $"Layer '{bnName}' (BatchNorm2d) keeps no running statistics (track_running_stats = false); the ONNX exporter folds the running statistics into '{name}'.");
+                double[] mean = ToDoubles(bn.running_mean), variance = ToDoubles(bn.running_var);
+                double[]? gamma = bn.weight is null ? null : ToDoubles(bn.weight);
+                double[]? beta = bn.bias is null ? null : ToDoubles(bn.bias);
+                for (long o = 0; o < outChannels; o++)
+                {
+                    // BN(conv(x)) = γ (W x + b − μ) / √(σ² + ε) + β = (s W) x + (s (b − μ) + β), s = γ / √(σ² + ε).
+                    double s = (gamma?[o] ?? 1.0) / Math.Sqrt(variance[o] + bn.eps);
+                    for (long j = o * perChannel; j < (o + 1) * perChannel; j++)
+                        w[j] *= s;
+                    b[o] = s * (b[o] - mean[o]) + (beta?[o] ?? 0.0);
+                }
+                doc = $"{name} with {bnName} folded in (running statistics, eps {bn.eps.ToString(CultureInfo.InvariantCulture)})";
+            }
+
+            long[] weightDims = [.. conv.weight!.shape];
+            string wName = builder.AddInitializer($"{name}.weight", weightDims, Array.ConvertAll(w, v => (float)v), bn is null ? null : doc);
+            string bName = builder.AddInitializer($"{name}.bias", [outChannels], Array.ConvertAll(b, v => (float)v), bn is null ? null : doc);
+
+            height = ConvolvedSize(name, height, kernel[0], stride[0], padding[0], dilation[0]);
+            width = ConvolvedSize(name, width, kernel[1], stride[1], padding[1], dilation[1]);
+            channels = outChannels;
+            return builder.AddNode("Conv", name, [x, wName, bName],
+            [
+                OnnxGraphBuilder.Ints("kernel_shape", kernel),
+                OnnxGraphBuilder.Ints("strides", stride),
+                OnnxGraphBuilder.Ints("pads", [padding[0], padding[1], padding[0], padding[1]]),
+                OnnxGraphBuilder.Ints("dilations", dilation),
+                OnnxGraphBuilder.Int("group", conv.groups),
+            ], doc);
+        }
+
+        private void RequireSpatial(string name)
+        {
+            if (features is not null)
+                throw new NotSupportedException($"Layer '{name}' needs an image-shaped input but comes after the flatten; the ONNX exporter cannot place it.");
+        }
+
+        private void RequireFlat(string what)
+        {
+            if (features is null)
+                throw new NotSupportedException($"The network has no Flatten before {what}; the ONNX exporter expects the {description.Architecture} layout to end in Flatten and Linear layers.");
+        }
+
+        private long ConvolvedSize(string name, long size, long kernel, long stride, long padding, long dilation) =>
+            CheckedSize(name, (size + 2 * padding - dilation * (kernel - 1) - 1) / stride + 1);
+
+        private long PooledSize(string name, long size, long kernel, long stride, long padding, long dilation, bool ceil)
+        {
+            long span = size + 2 * padding - dilation * (kernel - 1) - 1;
+            long output = (ceil ? (span + stride - 1) / stride : span / stride) + 1;
+            // PyTorch: with ceil_mode, the last window must start inside the (left-padded) input.
+            if (ceil && (output - 1) * stride >= size + padding)
+                output--;
+            return CheckedSize(name, output);
+        }
+
+        private long CheckedSize(string name, long size) => size >= 1
+            ? size
+            : throw new ArgumentException($"Layer '{name}' would produce an empty map for {description.InputShape} images.", nameof(description));
+    }
+
+    /// <summary>The named children of <paramref name="module"/>, all of which must be among <paramref name="known"/>.</summary>
+    private static Dictionary<string, nn.Module> Children(nn.Module module, string prefix, params string[] known)
+    {
+        var children = new Dictionary<string, nn.Module>(StringComparer.Ordinal);
+        foreach (var (name, child) in module.named_children())
+        {
+            if (Array.IndexOf(known, name) < 0)
+                throw new NotSupportedException(
+                    $"Layer '{prefix}{name}' ({Describe(child)}) is not part of the layout the ONNX exporter knows for this module " +
+                    $"({(prefix.Length == 0 ? "the network" : prefix.TrimEnd('.'))}: {string.Join(", ", known)}).");
+            children.Add(name, child);
+        }
+        return children;
+    }
+
+    private static T Required<T>(Dictionary<string, nn.Module> children, string prefix, string name) where T : nn.Module
+    {
+        if (!children.TryGetValue(name, out var module))
+            throw new NotSupportedException($"The network has no layer '{prefix}{name}' ({typeof(T).Name}), which the ONNX exporter's layout requires.");
+        return module as T ?? throw new NotSupportedException(
+            $"Layer '{prefix}{name}' is a {Describe(module)} where the ONNX exporter expects a {typeof(T).Name}.");
+    }
+
+    private static string Describe(nn.Module module) => module switch
+    {
+        AdaptiveAvgPool2d a => $"AdaptiveAvgPool2d({string.Join(", ", a.output_size)})",
+        Flatten f => $"Flatten({f.start_dim}, {f.end_dim})",
+        _ => module.GetType().Name,
+    };
+
+    private static double[] ToDoubles(Tensor t)
+    {
+        using var d = t.detach().cpu().to_type(ScalarType.Float64).contiguous();
+        return d.data<double>().ToArray();
+    }
+
+    private static float[] ToFloats(Tensor t)
+    {
+        using var d = t.detach().cpu().to_type(ScalarType.Float32).contiguous();
+        return d.data<float>().ToArray();
+    }
+}

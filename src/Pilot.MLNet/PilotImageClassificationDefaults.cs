@@ -1,0 +1,83 @@
+using Pilot.TorchSharp;
+
+namespace Pilot.MLNet;
+
+/// <summary>
+/// The defaults and valid ranges of <see cref="PilotImageClassificationTrainer.Options"/>, defined once and used by the
+/// options, the catalog overloads, validation and the documentation.
+/// </summary>
+/// <remarks>
+/// Training defaults follow the settings the PILOT paper publishes for its image benchmarks (batch 128, learning rate 1e-3,
+/// 30 epochs, cosine learning rate). The PILOT hyper-parameters (<see cref="Gamma"/>, <see cref="EtaPhi"/>,
+/// <see cref="PolicyDegree"/>) are Pilot.TorchSharp's <see cref="PilotDefaults"/>, the defaults of the reference implementation
+/// (<c>pilot-optimizer</c> 0.1.0.post3). β1 and β2 default to each optimizer's own defaults. <see cref="WeightDecay"/> is
+/// 1e-4 (the reference optimizer's own default is 0.01).
+/// </remarks>
+public static class PilotImageClassificationDefaults
+{
+    /// <summary>Default label column: <c>"Label"</c>.</summary>
+    public const string LabelColumnName = "Label";
+
+    /// <summary>Default image column: <c>"Image"</c>.</summary>
+    public const string ImageColumnName = "Image";
+
+    /// <summary>Default score column: <c>"Score"</c>.</summary>
+    public const string ScoreColumnName = "Score";
+
+    /// <summary>Default predicted-label column: <c>"PredictedLabel"</c>.</summary>
+    public const string PredictedLabelColumnName = "PredictedLabel";
+
+    /// <summary>Default network: <see cref="PilotArchitecture.ResNet18"/>.</summary>
+    public const PilotArchitecture Architecture = PilotArchitecture.ResNet18;
+
+    /// <summary>Default number of epochs: 30.</summary>
+    public const int Epochs = 30;
+
+    /// <summary>Largest number of epochs: 100,000.</summary>
+    public const int MaxEpochs = 100_000;
+
+    /// <summary>Default mini-batch size: 128.</summary>
+    public const int BatchSize = 128;
+
+    /// <summary>Largest mini-batch size: 65,536.</summary>
+    public const int MaxBatchSize = 65_536;
+
+    /// <summary>Default peak learning rate: 1e-3.</summary>
+    public const double LearningRate = 1e-3;
+
+    /// <summary>Default weight decay: 1e-4.</summary>
+    public const double WeightDecay = 1e-4;
+
+    /// <summary>Default optimizer: <see cref="PilotOptimizerKind.Pilot"/>.</summary>
+    public const PilotOptimizerKind Optimizer = PilotOptimizerKind.Pilot;
+
+    /// <summary>Default smoothing γ of PILOT's gradient-agreement signal: <see cref="PilotDefaults.Gamma"/> (0.95).</summary>
+    public const double Gamma = PilotDefaults.Gamma;
+
+    /// <summary>Default learning rate η_φ of PILOT's policy: <see cref="PilotDefaults.EtaPhi"/> (0.01).</summary>
+    public const double EtaPhi = PilotDefaults.EtaPhi;
+
+    /// <summary>Default polynomial degree of each PILOT policy head: <see cref="PilotDefaults.Degree"/> (2).</summary>
+    public const int PolicyDegree = PilotDefaults.Degree;
+
+    /// <summary>Largest polynomial degree of a PILOT policy head: 8.</summary>
+    public const int MaxPolicyDegree = 8;
+
+    /// <summary>Default for freezing the PILOT policy: off (the policy learns).</summary>
+    public const bool FreezePolicy = false;
+
+    /// <summary>Default number of linear learning-rate warm-up epochs: 0 (cosine decay from the first step).</summary>
+    public const int WarmupEpochs = 0;
+
+    /// <summary>Default for augmentation (random crop with 4-pixel padding and horizontal flip): off.</summary>
+    public const bool Augment = false;
+
+    /// <summary>Padding, in pixels, of the random-crop augmentation: 4.</summary>
+    public const int AugmentPadding = 4;
+
+    /// <summary>Default network input height and width for encoded images and <c>MLImage</c> columns: 32 pixels.</summary>
+    public const int ImageSide = 32;
+
+    /// <summary>Largest network input height or width: 4096 pixels (the limit of <see cref="ImageShape.Validate"/>).</summary>
+    public const int MaxImageSide = 4096;
+}

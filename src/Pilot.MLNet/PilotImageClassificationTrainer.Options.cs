@@ -1,0 +1,191 @@
+using Microsoft.ML;
+using Pilot.TorchSharp;
+using D = Pilot.MLNet.PilotImageClassificationDefaults;
+
+namespace Pilot.MLNet;
+
+public sealed partial class PilotImageClassificationTrainer
+{
+    /// <summary>
+    /// Options of <see cref="PilotImageClassificationTrainer"/>. Every field has its default from
+    /// <see cref="PilotImageClassificationDefaults"/>; ranges are checked when the trainer is created (option values) and
+    /// in <c>Fit</c> (anything that depends on the data). The trainer copies the options: changing them afterwards does not
+    /// affect a trainer already created, and the trainer never writes to them.
+    /// </summary>
+    public sealed class Options
+    {
+        /// <summary>Name of the label column, a key type (use <c>MapValueToKey</c>). Default <c>"Label"</c>.</summary>
+        [PilotOption("Name of the label column (a key type: use MapValueToKey).")]
+        public string LabelColumnName = D.LabelColumnName;
+
+        /// <summary>
+        /// Name of the image column. Default <c>"Image"</c>. It may hold encoded image bytes (a variable-size byte vector, as
+        /// <c>LoadRawImageBytes</c> produces, or <c>byte[]</c>), images (<c>MLImage</c>, as <c>LoadImages</c> produces) or
+        /// pixels (a fixed-size vector of <see cref="float"/> or <see cref="byte"/> in channel × height × width order, with
+        /// <see cref="ImageShape"/>).
+        /// </summary>
+        [PilotOption("Name of the image column: encoded image bytes, MLImage, or a fixed-size pixel vector (CHW) with ImageShape.")]
+        public string ImageColumnName = D.ImageColumnName;
+
+        /// <summary>Name of the output column of class probabilities (a vector of <see cref="float"/>, one per class). Default <c>"Score"</c>.</summary>
+        [PilotOption("Name of the output column of class probabilities.")]
+        public string ScoreColumnName = D.ScoreColumnName;
+
+        /// <summary>Name of the output column of the predicted class (the label's key type). Default <c>"PredictedLabel"</c>.</summary>
+        [PilotOption("Name of the output column of the predicted class.")]
+        public string PredictedLabelColumnName = D.PredictedLabelColumnName;
+
+        /// <summary>The network to train. Default <see cref="PilotArchitecture.ResNet18"/>.</summary>
+        [PilotOption("The network to train: SmallCnn, ResNet18 or ResNet34.")]
+        public PilotArchitecture Architecture = D.Architecture;
+
+        /// <summary>Number of passes over the training data. Default 30; range [1, 100000].</summary>
+        [PilotOption("Number of passes over the training data.")]
+        public int Epochs = D.Epochs;
+
+        /// <summary>Images per training step. Default 128; range [1, 65536].</summary>
+        [PilotOption("Images per training step.")]
+        public int BatchSize = D.BatchSize;
+
+        /// <summary>
+        /// Peak learning rate, reached after <see cref="WarmupEpochs"/> and then decayed to 0 along a cosine over the remaining
+        /// steps. Default 1e-3; range (0, ∞), finite.
+        /// </summary>
+        [PilotOption("Peak learning rate (linear warm-up, then cosine decay to 0).")]
+        public double LearningRate = D.LearningRate;
+
+        /// <summary>
+        /// Weight decay: decoupled (AdamW-style) for every optimizer except <see cref="PilotOptimizerKind.Adam"/>, where it is
+        /// an L2 term added to the gradient. Applied to every parameter. Default 1e-4; range [0, ∞), finite.
+        /// </summary>
+        [PilotOption("Weight decay (decoupled, except L2 for Adam).")]
+        public double WeightDecay = D.WeightDecay;
+
+        /// <summary>The optimizer. Default <see cref="PilotOptimizerKind.Pilot"/>.</summary>
+        [PilotOption("The optimizer: Pilot, Adam, AdamW, Lion or AdaBelief.")]
+        public PilotOptimizerKind Optimizer = D.Optimizer;
+
+        /// <summary>
+        /// First-moment decay β1 (Pilot, Adam, AdamW, AdaBelief; Lion's interpolation β1). Default <see langword="null"/>: the
+        /// optimizer's own default (0.9 for all five). Range [0, 1).
+        /// </summary>
+        [PilotOption("First-moment decay beta1 (default: the optimizer's own).")]
+        public double? Beta1;
+
+        /// <summary>
+        /// Second-moment decay β2 (Pilot, Adam, AdamW, AdaBelief; Lion's momentum decay β2). Default <see langword="null"/>: the
+        /// optimizer's own default (0.999; 0.99 for Lion). Range [0, 1).
+        /// </summary>
+        [PilotOption("Second-moment decay beta2 (default: the optimizer's own).")]
+        public double? Beta2;
+
+        /// <summary>PILOT only: smoothing γ of the gradient-agreement signal ρ. Default 0.95; range [0, 1).</summary>
+        [PilotOption("PILOT: smoothing gamma of the gradient-agreement signal.")]
+        public double Gamma = D.Gamma;
+
+        /// <summary>PILOT only: learning rate η_φ of the policy coefficients (0 freezes the policy). Default 0.01; range [0, ∞), finite.</summary>
+        [PilotOption("PILOT: learning rate of the policy coefficients (0 freezes the policy).")]
+        public double EtaPhi = D.EtaPhi;
+
+        /// <summary>
+        /// PILOT only: polynomial degree of each policy head. Default 2; range [1, 8]. Ignored when <see cref="InitialPolicy"/> is
+        /// set (the policy's own degree is used).
+        /// </summary>
+        [PilotOption("PILOT: polynomial degree of each policy head (ignored with an initial policy).")]
+        public int PolicyDegree = D.PolicyDegree;
+
+        /// <summary>
+        /// PILOT only: the policy to start from (for example one exported from another run with <c>pilot policy export</c>);
+        /// <see langword="null"/> (the default) starts from PILOT's initial policy.
+        /// </summary>
+        [PilotOption("PILOT: policy to start from (null: PILOT's initial policy).")]
+        public PilotPolicy? InitialPolicy;
+
+        /// <summary>PILOT only: keep the policy fixed (η_φ = 0), for policy transfer. Default <see langword="false"/>.</summary>
+        [PilotOption("PILOT: keep the policy fixed (policy transfer).")]
+        public bool FreezePolicy = D.FreezePolicy;
+
+        /// <summary>
+        /// Epochs of linear learning-rate warm-up (from <see cref="LearningRate"/>/steps up to <see cref="LearningRate"/>) before
+        /// the cosine decay. Default 0; range [0, <see cref="Epochs"/>].
+        /// </summary>
+        [PilotOption("Epochs of linear learning-rate warm-up before the cosine decay.")]
+        public int WarmupEpochs = D.WarmupEpochs;
+
+        /// <summary>
+        /// Augment training images: random crop with 4-pixel zero padding and random horizontal flip (validation and scoring
+        /// images are never augmented). Default <see langword="false"/>.
+        /// </summary>
+        [PilotOption("Augment training images (random crop with 4-pixel padding, horizontal flip).")]
+        public bool Augment = D.Augment;
+
+        /// <summary>
+        /// Network input width in pixels; images are resized (bilinear) to it. Default <see langword="null"/>: 32 for encoded
+        /// images and <c>MLImage</c> columns (unless <see cref="ImageShape"/> is set), the native width for pixel vectors.
+        /// Range [1, 4096] (the architecture may need more: 4 for SmallCnn, 8 for the ResNets).
+        /// </summary>
+        [PilotOption("Network input width in pixels (default: 32 for encoded images, native for pixel vectors).")]
+        public int? ImageWidth;
+
+        /// <summary>Network input height in pixels; as <see cref="ImageWidth"/>.</summary>
+        [PilotOption("Network input height in pixels (default: 32 for encoded images, native for pixel vectors).")]
+        public int? ImageHeight;
+
+        /// <summary>
+        /// Shape of one image (channels, height, width). Required for pixel-vector columns, whose size must equal
+        /// channels × height × width, unless the vector type itself has the dimensions (channels, height, width) with 1 or 3
+        /// channels, as the loaders of <c>Pilot.MLNet.Data.PilotDatasets</c> produce. For encoded images and <c>MLImage</c> columns it is optional: its channels (1 gray,
+        /// 3 colour) override the choice from the data (gray when every training image is gray, colour otherwise) and its
+        /// height and width are the network input size unless <see cref="ImageHeight"/>/<see cref="ImageWidth"/> are set.
+        /// Default <see langword="null"/>.
+        /// </summary>
+        [PilotOption("Shape of one image (channels, height, width); required for pixel-vector columns.")]
+        public ImageShape? ImageShape;
+
+        /// <summary>
+        /// Data to compute validation loss and accuracy on after each epoch, with the same columns as the training data (apply
+        /// the same upstream transforms). Default <see langword="null"/>. <c>Fit(train, validation)</c> takes precedence.
+        /// </summary>
+        [PilotOption("Validation data, scored after each epoch.")]
+        public IDataView? ValidationSet;
+
+        /// <summary>
+        /// Stop after this many epochs without a lower validation loss and keep the weights of the best epoch. Needs a
+        /// validation set. Default <see langword="null"/> (off); range [1, 100000].
+        /// </summary>
+        [PilotOption("Stop after this many epochs without a lower validation loss (needs a validation set).")]
+        public int? EarlyStoppingPatience;
+
+        /// <summary>
+        /// Seed of weight initialisation, dropout, shuffling and augmentation. Default <see langword="null"/>: the
+        /// <see cref="MLContext"/>'s seed, or a random one when the context has none. With a seed, training on the CPU
+        /// gives the same model every time. Weight initialisation and dropout use TorchSharp's process-wide default
+        /// generator: concurrent runs of this trainer do not disturb each other, but other code drawing from that generator
+        /// at the same time (for example creating TorchSharp modules on another thread) can change the result.
+        /// </summary>
+        [PilotOption("Seed of initialisation, dropout, shuffling and augmentation (default: the MLContext's seed).")]
+        public int? Seed;
+
+        /// <summary>Called after each epoch with its metrics. Default <see langword="null"/>. An exception it throws stops training (after the epoch's checkpoint is written).</summary>
+        [PilotOption("Called after each epoch with its metrics.")]
+        public Action<PilotEpochReport>? ProgressCallback;
+
+        /// <summary>
+        /// Called after each training batch (for a live progress bar). Default <see langword="null"/>. Setting it reads the
+        /// batch loss back from the device every batch, which costs a little on a GPU.
+        /// </summary>
+        [PilotOption("Called after each training batch (progress bar).")]
+        public Action<PilotBatchProgress>? BatchProgressCallback;
+
+        /// <summary>
+        /// Directory for a checkpoint written after every epoch (weights, optimizer state, random-generator states, history).
+        /// A later <c>Fit</c> with the same directory, options and data resumes after the last completed epoch; on the CPU the
+        /// result equals an uninterrupted run. Default <see langword="null"/> (no checkpoints).
+        /// </summary>
+        [PilotOption("Directory for per-epoch checkpoints; a new Fit with the same directory resumes.")]
+        public string? CheckpointDirectory;
+
+        /// <summary>A copy, so that later changes by the caller cannot reach a trainer (every field is a value or immutable, except the data view and callbacks, which are shared).</summary>
+        internal Options Clone() => (Options)MemberwiseClone();
+    }
+}

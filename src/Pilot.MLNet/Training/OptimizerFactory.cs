@@ -1,0 +1,96 @@
+using Pilot.TorchSharp;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace Pilot.MLNet.Training;
+
+/// <summary>Creates the optimizer of <see cref="PilotOptimizerKind"/> over one parameter group holding every parameter.</summary>
+internal static class OptimizerFactory
+{
+    /// <summary>
+    /// The optimizer for <paramref name="plan"/>. β1/β2 left unset take each optimizer's own default; ε is each optimizer's
+    /// default. PILOT records per-step diagnostics on the CPU only (reading them every step would stall a GPU).
+    /// </summary>
+    public static TrainingOptimizer Create(TrainingPlan plan, IEnumerable<Parameter> parameters)
+    {
+        var o = plan.Options;
+        double lr = o.LearningRate, wd = o.WeightDecay;
+        OptimizerHelper optimizer = o.Optimizer switch
+        {
+            PilotOptimizerKind.Pilot => new PilotOptimizer(parameters, lr,
+                beta1: o.Beta1 ?? PilotDefaults.Beta1, beta2: o.Beta2 ?? PilotDefaults.Beta2, weight_decay: wd,
+                gamma: o.Gamma, eta_phi: o.FreezePolicy ? 0 : o.EtaPhi, degree: o.InitialPolicy?.Degree ?? o.PolicyDegree,
+                diagnostics: plan.Device.type == DeviceType.CPU, initialPolicy: o.InitialPolicy),
+            PilotOptimizerKind.Adam => optim.Adam(parameters, lr, beta1: o.Beta1 ?? 0.9, beta2: o.Beta2 ?? 0.999, weight_decay: wd),
+            PilotOptimizerKind.AdamW => optim.AdamW(parameters, lr, beta1: o.Beta1 ?? 0.9, beta2: o.Beta2 ?? 0.999, weight_decay: wd),
+            PilotOptimizerKind.Lion => new Lion(parameters, lr,
+                beta1: o.Beta1 ?? LionDefaults.Beta1, beta2: o.Beta2 ?? LionDefaults.Beta2, weight_decay: wd),
+            PilotOptimizerKind.AdaBelief => new AdaBelief(parameters, lr,
+                beta1: o.Beta1 ?? AdaBeliefDefaults.Beta1, beta2: o.Beta2 ?? AdaBeliefDefaults.Beta2, weight_decay: wd),
+            _ => throw new ArgumentOutOfRangeException(nameof(o.Optimizer), o.Optimizer, $"Unknown optimizer {o.Optimizer}."),
+        };
+        return new TrainingOptimizer(optimizer);
+    }
+}
+
+/// <summary>
+/// The optimizer of a training run with what the loop needs from it: learning-rate control, state for checkpoints
+/// (through each type's own, versioned reader) and, for PILOT, the policy.
+/// </summary>
+internal sealed class TrainingOptimizer(OptimizerHelper optimizer) : IDisposable
+{
+    public OptimizerHelper Optimizer { get; } = optimizer;
+
+    /// <summary>The PILOT optimizer, or <see langword="null"/> for a baseline.</summary>
+    public PilotOptimizer? Pilot => Optimizer as PilotOptimizer;
+
+    public void SetLearningRate(double learningRate)
+    {
+        foreach (var group in Optimizer.ParamGroups)
+            group.LearningRate = learningRate;
+    }
+
+    public byte[] SaveState()
+    {
+        using var stream = new MemoryStream();
+        using (var writer = new BinaryWriter(stream, System.Text.Encoding.UTF8, leaveOpen: true))
+            Optimizer.save_state_dict(writer);
+        return stream.ToArray();
+    }
+
+    /// <summary>Restores <see cref="SaveState"/>'s bytes with the optimizer type's own reader (which checks type and version).</summary>
+    public void LoadState(byte[] state)
+    {
+        using var stream = new MemoryStream(state, writable: false);
+        using var reader = new BinaryReader(stream);
+        switch (Optimizer)
+        {
+            case PilotOptimizer p: p.load_state_dict(reader); break;
+            case Lion l: l.load_state_dict(reader); break;
+            case AdaBelief a: a.load_state_dict(reader); break;
+            default: Optimizer.load_state_dict(reader); break;
+        }
+    }
+
+    /// <summary>Index into PILOT's diagnostics where the current epoch starts.</summary>
+    public int DiagnosticsMark => Pilot?.Diagnostics.Count ?? 0;
+
+    /// <summary>
+    /// PILOT's knobs for the epoch report: the means of p_m, p_v, p_s over the steps since <paramref name="mark"/> (when
+    /// diagnostics are recorded; else the knobs of the current policy at the current ρ), and ρ now. All null for baselines.
+    /// </summary>
+    public (double? Pm, double? Pv, double? Ps, double? Rho) EpochKnobs(int mark)
+    {
+        if (Pilot is not { } pilot)
+            return (null, null, null, null);
+        var state = pilot.GetPolicyState();
+        var steps = pilot.Diagnostics.Skip(mark).Where(d => !d.Skipped).ToList();
+        if (steps.Count > 0)
+            return (steps.Average(d => d.PM), steps.Average(d => d.PV), steps.Average(d => d.PS), state.Rho);
+        var (pm, pv, ps) = pilot.ExportPolicy().Evaluate(state.Rho);
+        return (pm, pv, ps, state.Rho);
+    }
+
+    public void Dispose() => Optimizer.Dispose();
+}

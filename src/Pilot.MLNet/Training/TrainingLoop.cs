@@ -1,0 +1,324 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Security.Cryptography;
+using Microsoft.ML.Runtime;
+using Pilot.MLNet.Models;
+using Pilot.TorchSharp;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace Pilot.MLNet.Training;
+
+/// <summary>What a training run produces.</summary>
+/// <param name="Network">The trained network, in evaluation mode on the training device; the caller owns it.</param>
+/// <param name="History">One report per completed epoch.</param>
+/// <param name="Policy">PILOT's learned policy at the end of training; <see langword="null"/> for other optimizers.</param>
+internal sealed record TrainingResult(nn.Module<Tensor, Tensor> Network, IReadOnlyList<PilotEpochReport> History, PilotPolicy? Policy);
+
+/// <summary>
+/// The training loop: mini-batches drawn from in-memory tensors on the training device, shuffled each epoch by a generator
+/// seeded from the plan; warm-up + cosine learning rate per step; cross-entropy; metrics summed on the device and read once
+/// per epoch; validation over the whole validation set; early stopping on validation loss; checkpoints after every epoch.
+/// </summary>
+internal static class TrainingLoop
+{
+    /// <summary>Odd constant mixed into the seed of the shuffling generator so its stream differs from the default generator's.</summary>
+    private const ulong ShuffleSeedMix = 0x9E3779B97F4A7C15UL;
+
+    public static TrainingResult Run(TrainingPlan plan, InMemoryImageSet train, InMemoryImageSet? validation, IChannel channel)
+    {
+        // Weight initialisation and dropout draw from the default generator: a private stream of it, seeded.
+        var random = new DefaultGeneratorSession(plan.Seed);
+        if (plan.Device.type == DeviceType.CUDA)
+            torch.cuda.manual_seed_all(plan.Seed);
+        var network = random.Use(() => Backbones.Create(plan.Options.Architecture, train.Shape, plan.ClassCount));
+        try
+        {
+            using var run = new TrainingRun(plan, network, random, train, validation, channel);
+            return run.Execute();
+        }
+        catch
+        {
+            network.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>The state of one training run; owns the optimizer, the generator and the device copies of the data.</summary>
+    private sealed class TrainingRun : IDisposable
+    {
+        private readonly TrainingPlan _plan;
+        private readonly PilotImageClassificationTrainer.Options _o;
+        private readonly nn.Module<Tensor, Tensor> _network;
+        private readonly DefaultGeneratorSession _random;
+        private readonly IChannel _channel;
+        private readonly TrainingOptimizer _optimizer;
+        private readonly Generator _generator;
+        private readonly Tensor _images, _labels, _mean, _std;
+        private readonly Tensor? _validationImages, _validationLabels;
+        private readonly List<(string, string)>? _fingerprint;
+        private readonly int _count, _stepsPerEpoch;
+        private readonly long _totalSteps, _warmupSteps;
+        private readonly List<PilotEpochReport> _history = [];
+        private double _bestLoss = double.PositiveInfinity;
+        private int _sinceBest;
+        private byte[] _bestWeights = [];
+        private bool _finished;
+
+        public TrainingRun(TrainingPlan plan, nn.Module<Tensor, Tensor> network, DefaultGeneratorSession random,
+            InMemoryImageSet train, InMemoryImageSet? validation, IChannel channel)
+        {
+            _plan = plan;
+            _o = plan.Options;
+            _network = network;
+            _random = random;
+            _channel = channel;
+            var device = plan.Device;
+            network.to(device);
+            _optimizer = OptimizerFactory.Create(plan, network.parameters());
+            _generator = new Generator(unchecked((ulong)plan.Seed ^ ShuffleSeedMix));
+            _images = train.Images.to(device);
+            _labels = train.Labels.to(device);
+            _mean = torch.tensor(train.Statistics.Mean, [1, train.Shape.Channels, 1, 1]).to(device);
+            _std = torch.tensor(train.Statistics.Std, [1, train.Shape.Channels, 1, 1]).to(device);
+            _validationImages = validation?.Images.to(device);
+            _validationLabels = validation?.Labels.to(device);
+            _count = train.Count;
+            _stepsPerEpoch = (_count + _o.BatchSize - 1) / _o.BatchSize;
+            _totalSteps = (long)_o.Epochs * _stepsPerEpoch;
+            _warmupSteps = (long)_o.WarmupEpochs * _stepsPerEpoch;
+            _fingerprint = _o.CheckpointDirectory is null ? null : Fingerprint(plan, train, validation);
+        }
+
+        public TrainingResult Execute()
+        {
+            if (_o.CheckpointDirectory is { } directory && Checkpoint.TryRead(directory, _fingerprint!, message => _channel.Warning(message)) is { } checkpoint)
+                Restore(directory, checkpoint);
+
+            for (int epoch = _history.Count; epoch < _o.Epochs && !_finished; epoch++)
+            {
+                var clock = Stopwatch.StartNew();
+                int diagnosticsMark = _optimizer.DiagnosticsMark;
+                var (trainLoss, trainAccuracy, learningRate) = TrainEpoch(epoch);
+                double trainSeconds = clock.Elapsed.TotalSeconds;
+
+                double? validationLoss = null, validationAccuracy = null;
+                if (_validationImages is not null)
+                {
+                    (validationLoss, validationAccuracy) = Evaluate(_network, _validationImages, _validationLabels!, _mean, _std, _o.BatchSize);
+                    if (validationLoss < _bestLoss)
+                    {
+                        _bestLoss = validationLoss.Value;
+                        _sinceBest = 0;
+                        if (_o.EarlyStoppingPatience is not null)
+                            _bestWeights = SaveWeights(_network);
+                    }
+                    else
+                        _sinceBest++;
+                }
+                bool stopEarly = _o.EarlyStoppingPatience is { } patience && _sinceBest >= patience;
+                _finished = stopEarly || epoch + 1 == _o.Epochs;
+
+                var (pm, pv, ps, rho) = _optimizer.EpochKnobs(diagnosticsMark);
+                var report = new PilotEpochReport(epoch + 1, _o.Epochs, trainLoss, trainAccuracy, validationLoss, validationAccuracy,
+                    learningRate, clock.Elapsed.TotalSeconds, _count / Math.Max(trainSeconds, 1e-9), pm, pv, ps, rho);
+                _history.Add(report);
+                _channel.Info(Describe(report));
+                if (_o.CheckpointDirectory is { } checkpointDirectory)
+                    WriteCheckpoint(checkpointDirectory);
+                _o.ProgressCallback?.Invoke(report);
+                if (stopEarly)
+                    _channel.Info($"Early stopping after epoch {epoch + 1}: no lower validation loss for {_sinceBest} epochs.");
+            }
+
+            if (_bestWeights.Length > 0)
+                LoadWeights(_network, _bestWeights);
+            _network.eval();
+            return new TrainingResult(_network, _history, _optimizer.Pilot?.ExportPolicy());
+        }
+
+        /// <summary>One pass over the shuffled training data; returns mean loss, accuracy and the last step's learning rate.</summary>
+        private (double Loss, double Accuracy, double LearningRate) TrainEpoch(int epoch)
+        {
+            _network.train();
+            int n = _count, batchSize = _o.BatchSize;
+            double learningRate = 0;
+            using var lossSum = torch.zeros(1, ScalarType.Float64, _plan.Device);
+            using var correct = torch.zeros(1, ScalarType.Int64, _plan.Device);
+            using var order = torch.randperm(n, generator: _generator).to(_plan.Device);
+            for (int batch = 0; batch < _stepsPerEpoch; batch++)
+            {
+                using var scope = NewDisposeScope();
+                int start = batch * batchSize, count = Math.Min(batchSize, n - start);
+                var index = order.narrow(0, start, count);
+                var x = _images.index_select(0, index).to(ScalarType.Float32);
+                if (_o.Augment)
+                    x = Augmentation.Apply(x, _generator);
+                x = (x - _mean) / _std;
+                var y = _labels.index_select(0, index);
+
+                learningRate = LearningRateSchedule.At(_o.LearningRate, (long)epoch * _stepsPerEpoch + batch, _totalSteps, _warmupSteps);
+                _optimizer.SetLearningRate(learningRate);
+                _optimizer.Optimizer.zero_grad();
+                var logits = _random.Use(() => _network.forward(x));
+                var loss = nn.functional.cross_entropy(logits, y);
+                loss.backward();
+                _optimizer.Optimizer.step();
+
+                using (no_grad())
+                {
+                    lossSum.add_(loss.detach().to(ScalarType.Float64) * count);
+                    correct.add_(logits.argmax(1).eq(y).sum());
+                }
+                if (_o.BatchProgressCallback is { } onBatch)
+                    onBatch(new PilotBatchProgress(epoch + 1, _o.Epochs, batch + 1, _stepsPerEpoch, lossSum.item<double>() / (start + count)));
+            }
+            return (lossSum.item<double>() / n, (double)correct.item<long>() / n, learningRate);
+        }
+
+        private void Restore(string directory, CheckpointState checkpoint)
+        {
+            LoadWeights(_network, checkpoint.Weights);
+            _optimizer.LoadState(checkpoint.OptimizerState);
+            using (var state = torch.tensor(checkpoint.GeneratorState))
+                _generator.set_state(state);
+            _random.Restore(checkpoint.GlobalGeneratorState);
+            _history.AddRange(checkpoint.History);
+            _bestLoss = checkpoint.BestValidationLoss;
+            _sinceBest = checkpoint.EpochsSinceBest;
+            _bestWeights = checkpoint.BestWeights;
+            _finished = checkpoint.Finished;
+            _channel.Info($"Resuming from the checkpoint in '{directory}' after epoch {checkpoint.CompletedEpochs} of {_o.Epochs}{(_finished ? " (finished)" : "")}.");
+        }
+
+        private void WriteCheckpoint(string directory) => Checkpoint.Write(directory, _fingerprint!, new CheckpointState
+        {
+            CompletedEpochs = _history.Count,
+            Finished = _finished,
+            BestValidationLoss = _bestLoss,
+            EpochsSinceBest = _sinceBest,
+            History = _history,
+            Weights = SaveWeights(_network),
+            BestWeights = _bestWeights,
+            OptimizerState = _optimizer.SaveState(),
+            GeneratorState = StateBytes(_generator.get_state()),
+            GlobalGeneratorState = _random.State,
+        });
+
+        public void Dispose()
+        {
+            _optimizer.Dispose();
+            _generator.Dispose();
+            _images.Dispose();
+            _labels.Dispose();
+            _mean.Dispose();
+            _std.Dispose();
+            _validationImages?.Dispose();
+            _validationLabels?.Dispose();
+        }
+    }
+
+    /// <summary>Mean cross-entropy and accuracy of <paramref name="network"/> over all of <paramref name="images"/> (evaluation mode).</summary>
+    internal static (double Loss, double Accuracy) Evaluate(nn.Module<Tensor, Tensor> network, Tensor images, Tensor labels,
+        Tensor mean, Tensor std, int batchSize)
+    {
+        network.eval();
+        long n = images.shape[0];
+        using var lossSum = torch.zeros(1, ScalarType.Float64, images.device);
+        using var correct = torch.zeros(1, ScalarType.Int64, images.device);
+        using (no_grad())
+        {
+            for (long start = 0; start < n; start += batchSize)
+            {
+                using var scope = NewDisposeScope();
+                long count = Math.Min(batchSize, n - start);
+                var x = (images.narrow(0, start, count).to(ScalarType.Float32) - mean) / std;
+                var y = labels.narrow(0, start, count);
+                var logits = network.forward(x);
+                lossSum.add_(nn.functional.cross_entropy(logits, y, reduction: nn.Reduction.Sum).to(ScalarType.Float64));
+                correct.add_(logits.argmax(1).eq(y).sum());
+            }
+        }
+        return (lossSum.item<double>() / n, (double)correct.item<long>() / n);
+    }
+
+    private static string Describe(PilotEpochReport r)
+    {
+        var c = CultureInfo.InvariantCulture;
+        string validation = r.ValidationLoss is { } vl
+            ? string.Create(c, $"; validation loss {vl:F4}, accuracy {r.ValidationAccuracy:P2}")
+            : "";
+        return string.Create(c, $"Epoch {r.Epoch}/{r.Epochs}: train loss {r.TrainLoss:F4}, accuracy {r.TrainAccuracy:P2}{validation}; lr {r.LearningRate:G3}; {r.Seconds:F1} s ({r.ImagesPerSecond:F0} images/s).");
+    }
+
+    internal static byte[] SaveWeights(nn.Module network)
+    {
+        using var stream = new MemoryStream();
+        network.save(stream);
+        return stream.ToArray();
+    }
+
+    internal static void LoadWeights(nn.Module network, byte[] weights)
+    {
+        using var stream = new MemoryStream(weights, writable: false);
+        network.load(stream);
+    }
+
+    private static byte[] StateBytes(Tensor state)
+    {
+        using (state)
+            return state.data<byte>().ToArray();
+    }
+
+    /// <summary>The set-up a checkpoint must match to be resumed: every option that shapes the trajectory, and the data.</summary>
+    private static List<(string, string)> Fingerprint(TrainingPlan plan, InMemoryImageSet train, InMemoryImageSet? validation)
+    {
+        var o = plan.Options;
+        string R(double v) => v.ToString("R", CultureInfo.InvariantCulture);
+        return
+        [
+            (nameof(o.Architecture), o.Architecture.ToString()),
+            (nameof(o.Epochs), o.Epochs.ToString(CultureInfo.InvariantCulture)),
+            (nameof(o.BatchSize), o.BatchSize.ToString(CultureInfo.InvariantCulture)),
+            (nameof(o.LearningRate), R(o.LearningRate)),
+            (nameof(o.WeightDecay), R(o.WeightDecay)),
+            (nameof(o.Optimizer), o.Optimizer.ToString()),
+            (nameof(o.Beta1), o.Beta1 is { } b1 ? R(b1) : "default"),
+            (nameof(o.Beta2), o.Beta2 is { } b2 ? R(b2) : "default"),
+            (nameof(o.Gamma), R(o.Gamma)),
+            (nameof(o.EtaPhi), R(o.EtaPhi)),
+            (nameof(o.PolicyDegree), o.PolicyDegree.ToString(CultureInfo.InvariantCulture)),
+            (nameof(o.InitialPolicy), o.InitialPolicy?.ToJson() ?? "none"),
+            (nameof(o.FreezePolicy), o.FreezePolicy.ToString()),
+            (nameof(o.WarmupEpochs), o.WarmupEpochs.ToString(CultureInfo.InvariantCulture)),
+            (nameof(o.Augment), o.Augment.ToString()),
+            (nameof(o.EarlyStoppingPatience), o.EarlyStoppingPatience?.ToString(CultureInfo.InvariantCulture) ?? "off"),
+            ("Seed", plan.Seed.ToString(CultureInfo.InvariantCulture)),
+            ("InputShape", train.Shape.ToString()),
+            ("Classes", plan.ClassCount.ToString(CultureInfo.InvariantCulture)),
+            ("TrainingData", DataHash(train)),
+            ("ValidationData", validation is null ? "none" : DataHash(validation)),
+        ];
+    }
+
+    /// <summary>Row count and SHA-256 of the pixels and labels.</summary>
+    private static string DataHash(InMemoryImageSet set)
+    {
+        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        AppendTensor(hash, set.Images);
+        AppendTensor(hash, set.Labels);
+        return $"{set.Count} images, sha256 {Convert.ToHexStringLower(hash.GetHashAndReset())}";
+    }
+
+    private static void AppendTensor(IncrementalHash hash, Tensor tensor)
+    {
+        using var flat = tensor.contiguous().view(-1);
+        long elements = flat.shape[0], perChunk = Math.Max(1, (1L << 26) / flat.ElementSize);
+        for (long start = 0; start < elements; start += perChunk)
+        {
+            using var chunk = flat.narrow(0, start, Math.Min(perChunk, elements - start)).contiguous();
+            hash.AppendData(chunk.bytes);
+        }
+    }
+}

@@ -1,0 +1,233 @@
+using System.Text.Json;
+using Pilot.Cli.Bench;
+using Pilot.Cli.Reporting;
+using Pilot.MLNet;
+
+namespace Pilot.Cli.Tests;
+
+[TestClass]
+public sealed class PaperBenchmarkTests
+{
+    /// <summary>Stands in for 30-epoch training: records what it was asked to run; can fail on a given call.</summary>
+    private sealed class FakeRunner : IPaperRunner
+    {
+        public List<PaperRunSpec> Ran { get; } = [];
+        public PaperRunnerSetup? Setup { get; set; }
+        public int FailOnCall { get; init; } = -1;
+
+        public PaperRun Run(PaperRunSpec spec, ITrainingProgress progress)
+        {
+            if (Ran.Count == FailOnCall)
+                throw new InvalidOperationException("simulated crash in the middle of a run");
+            Ran.Add(spec);
+            var epochs = Enumerable.Range(1, spec.Epochs)
+                .Select(e => new EpochRecord(e, 1.0 / e, 0.8, 0.9 / e, 0.85, 1e-3, 2.0, 1000))
+                .ToList();
+            foreach (var e in epochs)
+                progress.OnEpoch(e);
+            return new PaperRun
+            {
+                Model = spec.Model, Optimizer = spec.Optimizer, Seed = spec.Seed, Epochs = spec.Epochs, Device = spec.Device,
+                Precision = "fp32", TestAccuracy = 0.9 + spec.Seed / 100.0, MacroF1 = 0.89, TestLoss = 0.3, SecondsPerEpoch = 2.0,
+                Policy = spec.Policy, History = epochs.Select(PaperEpoch.From).ToList(),
+            };
+        }
+    }
+
+    private static TempFolder s_installed = null!;
+
+    /// <summary>A folder that stands for the installed FashionMNIST (the fake runner never reads it).</summary>
+    private static string FakeFashionMnist => s_installed.Path;
+
+    [ClassInitialize]
+    public static void CreateFakeFashionMnist(TestContext _)
+    {
+        s_installed = new TempFolder();
+        File.WriteAllBytes(s_installed["train-images-idx3-ubyte.gz"], []);
+    }
+
+    [ClassCleanup]
+    public static void Cleanup() => s_installed.Dispose();
+
+    private static CliServices With(FakeRunner runner) => new()
+    {
+        PaperRunner = setup => { runner.Setup = setup; return runner; },
+        SystemFashionMnistFolder = FakeFashionMnist,
+    };
+
+    private static string[] Paper(string outFile, params string[] more)
+        => ["bench", "paper", "--device", "cpu", "--epochs", "2", "--out", outFile, .. more];
+
+    private static List<JsonElement> Runs(string file)
+    {
+        using var doc = JsonDocument.Parse(File.ReadAllText(file));
+        return doc.RootElement.GetProperty("runs").EnumerateArray().Select(e => e.Clone()).ToList();
+    }
+
+    [TestMethod]
+    public void Paper_SecondInvocation_SkipsEveryRunAlreadyInTheFile()
+    {
+        using var folder = new TempFolder();
+        string file = folder["bench/results.json"];
+        var first = new FakeRunner();
+        var r1 = CliRunner.Run(With(first), Paper(file, "--optimizers", "Pilot,AdamW", "--seeds", "0,1"));
+        Assert.AreEqual(0, r1.ExitCode, r1.ToString());
+        Assert.HasCount(4, first.Ran);
+        Assert.HasCount(4, Runs(file));
+        Assert.DoesNotMatchRegex(CliRunner.Escape(), r1.Out);
+
+        var second = new FakeRunner();
+        var r2 = CliRunner.Run(With(second), Paper(file, "--optimizers", "Pilot,AdamW", "--seeds", "0,1"));
+        Assert.AreEqual(0, r2.ExitCode, r2.ToString());
+        Assert.IsEmpty(second.Ran, "every run was already in the file");
+        Assert.HasCount(4, Runs(file));
+        Assert.AreEqual(4, r2.Out.Split('\n').Count(l => l.Contains("skipped", StringComparison.Ordinal)), r2.Out);
+
+        // A larger plan only runs what is missing, and the file accumulates.
+        var third = new FakeRunner();
+        var r3 = CliRunner.Run(With(third), Paper(file, "--optimizers", "Pilot,AdamW,Lion", "--seeds", "0,1,2"));
+        Assert.AreEqual(0, r3.ExitCode, r3.ToString());
+        Assert.HasCount(5, third.Ran);
+        Assert.IsFalse(third.Ran.Any(s => s.Seed < 2 && s.Optimizer != PilotOptimizerKind.Lion));
+        Assert.HasCount(9, Runs(file));
+    }
+
+    [TestMethod]
+    public void Paper_RunsDifferingInEpochsDeviceOrPolicy_AreNotSkipped()
+    {
+        using var folder = new TempFolder();
+        string file = folder["r.json"];
+        string policy = folder["smallcnn-seed0.json"];
+        File.WriteAllText(policy, "{}");
+        Assert.AreEqual(0, CliRunner.Run(With(new FakeRunner()), Paper(file, "--optimizers", "Pilot", "--seeds", "1")).ExitCode);
+
+        var other = new FakeRunner();
+        Assert.AreEqual(0, CliRunner.Run(With(other), ["bench", "paper", "--device", "cpu", "--epochs", "3", "--out", file, "--optimizers", "Pilot", "--seeds", "1"]).ExitCode);
+        Assert.HasCount(1, other.Ran, "3 epochs is another run than 2");
+
+        var frozen = new FakeRunner();
+        var r = CliRunner.Run(With(frozen), Paper(file, "--optimizers", "Pilot,AdamW", "--seeds", "1", "--policy", policy, "--freeze-policy"));
+        Assert.AreEqual(0, r.ExitCode, r.ToString());
+        Assert.HasCount(2, frozen.Ran);
+        Assert.AreEqual("frozen:smallcnn-seed0", frozen.Ran.Single(s => s.Optimizer == PilotOptimizerKind.Pilot).Policy);
+        Assert.IsNull(frozen.Ran.Single(s => s.Optimizer == PilotOptimizerKind.AdamW).Policy, "the policy applies to PILOT runs only");
+        Assert.AreEqual(new PaperRunnerSetup(new Training.DataChoice(FakeFashionMnist, $"FashionMNIST from {FakeFashionMnist}"), policy, true), frozen.Setup);
+
+        var runs = Runs(file);
+        Assert.HasCount(4, runs);
+        Assert.AreEqual("frozen:smallcnn-seed0", runs.Single(e => e.TryGetProperty("policy", out _)).GetProperty("policy").GetString());
+    }
+
+    [TestMethod]
+    public void Paper_RecordFormat_IsTheIssuesFormat()
+    {
+        using var folder = new TempFolder();
+        string file = folder["r.json"];
+        Assert.AreEqual(0, CliRunner.Run(With(new FakeRunner()), Paper(file, "--optimizers", "AdaBelief", "--seeds", "2")).ExitCode);
+        var run = Runs(file).Single();
+        Assert.AreEqual("SmallCnn", run.GetProperty("model").GetString());
+        Assert.AreEqual("AdaBelief", run.GetProperty("optimizer").GetString());
+        Assert.AreEqual(2, run.GetProperty("seed").GetInt32());
+        Assert.AreEqual(2, run.GetProperty("epochs").GetInt32());
+        Assert.AreEqual("cpu", run.GetProperty("device").GetString());
+        Assert.AreEqual("fp32", run.GetProperty("precision").GetString());
+        Assert.AreEqual(0.92, run.GetProperty("test_accuracy").GetDouble(), 1e-12);
+        foreach (var field in new[] { "macro_f1", "test_loss", "seconds_per_epoch" })
+            Assert.IsTrue(run.TryGetProperty(field, out _), field);
+        var epoch = run.GetProperty("history")[1];
+        foreach (var field in new[] { "epoch", "train_loss", "train_accuracy", "test_loss", "test_accuracy", "learning_rate" })
+            Assert.IsTrue(epoch.TryGetProperty(field, out _), field);
+    }
+
+    [TestMethod]
+    public void Paper_CrashMidway_KeepsFinishedRunsAndTheRerunDoesTheRest()
+    {
+        using var folder = new TempFolder();
+        string file = folder["r.json"];
+        var crashing = new FakeRunner { FailOnCall = 2 };
+        var r1 = CliRunner.Run(With(crashing), Paper(file, "--optimizers", "Pilot,AdamW", "--seeds", "0,1"));
+        Assert.AreEqual(1, r1.ExitCode, r1.ToString());
+        Assert.HasCount(2, Runs(file), "the two finished runs were saved before the crash");
+        Assert.IsEmpty(Directory.GetFiles(folder.Path, "*.tmp"), "no temporary file is left behind");
+
+        var resumed = new FakeRunner();
+        Assert.AreEqual(0, CliRunner.Run(With(resumed), Paper(file, "--optimizers", "Pilot,AdamW", "--seeds", "0,1")).ExitCode);
+        Assert.HasCount(2, resumed.Ran);
+        CollectionAssert.AreEquivalent(new[] { (PilotOptimizerKind.AdamW, 0), (PilotOptimizerKind.AdamW, 1) },
+            resumed.Ran.Select(s => (s.Optimizer, s.Seed)).ToArray());
+        Assert.HasCount(4, Runs(file));
+    }
+
+    [TestMethod]
+    public void Paper_MalformedResultsFile_ExitsWith2BeforeAnyRun()
+    {
+        using var folder = new TempFolder();
+        string file = folder["r.json"];
+        File.WriteAllText(file, "{\"results\": 3}");
+        var runner = new FakeRunner();
+        var r = CliRunner.Run(With(runner), Paper(file));
+        Assert.AreEqual(2, r.ExitCode, r.ToString());
+        Assert.Contains(file, r.Error);
+        Assert.IsEmpty(runner.Ran);
+        Assert.AreEqual("{\"results\": 3}", File.ReadAllText(file), "the file is left as it was");
+    }
+
+    [TestMethod]
+    public void Paper_ModelWithoutTunedSettings_ExitsWith2()
+    {
+        using var folder = new TempFolder();
+        var r = CliRunner.Run(With(new FakeRunner()), Paper(folder["r.json"], "--models", "ResNet34"));
+        Assert.AreEqual(2, r.ExitCode, r.ToString());
+        Assert.Contains("ResNet34", r.Error);
+    }
+
+    [TestMethod]
+    public void Paper_SummaryTable_ShowsMeanAndStdOverSeeds()
+    {
+        using var folder = new TempFolder();
+        var r = CliRunner.Run(With(new FakeRunner()), Paper(folder["r.json"], "--optimizers", "Pilot", "--seeds", "0,1,2"));
+        Assert.AreEqual(0, r.ExitCode, r.ToString());
+        // Accuracies 90, 91, 92 %: mean 91.00, sample std 1.00.
+        Assert.Contains("91.00 ± 1.00", r.Out);
+    }
+
+    [TestMethod]
+    public void Paper_WithoutTheFullFashionMnist_ExitsWith2()
+    {
+        using var folder = new TempFolder();
+        var runner = new FakeRunner();
+        var services = With(runner) with { SystemFashionMnistFolder = folder["not-installed"] };
+        var r = CliRunner.Run(services, Paper(folder["r.json"]));
+        Assert.AreEqual(2, r.ExitCode, r.ToString());
+        Assert.Contains("dataset-fashion-mnist", r.Error);
+        Assert.IsEmpty(runner.Ran);
+        Assert.IsFalse(File.Exists(folder["r.json"]));
+    }
+
+    [TestMethod]
+    public void BenchTrain_BadModelOrMissingData_ExitsWith2()
+    {
+        using var folder = new TempFolder();
+        var model = CliRunner.Run("bench", "train", "--model", "ResNet34", "--device", "cpu");
+        Assert.AreEqual(2, model.ExitCode, model.ToString());
+        Assert.Contains("--model", model.Error);
+        var data = CliRunner.Run(new CliServices { SystemFashionMnistFolder = folder["not-installed"] }, "bench", "train", "--device", "cpu");
+        Assert.AreEqual(2, data.ExitCode, data.ToString());
+        Assert.Contains("dataset-fashion-mnist", data.Error);
+    }
+
+    [TestMethod]
+    public void Protocol_FollowsThePaper()
+    {
+        var pilotSmall = PaperProtocol.For(PilotArchitecture.SmallCnn, PilotOptimizerKind.Pilot);
+        Assert.AreEqual(new PaperHyperparameters(128, 1e-3, 1e-4, 0, 0.950, 0.01, 2), pilotSmall);
+        var pilotResNet = PaperProtocol.For(PilotArchitecture.ResNet18, PilotOptimizerKind.Pilot);
+        Assert.AreEqual(new PaperHyperparameters(128, 1e-3, 1e-4, 3, 0.957, 0.00273, 3), pilotResNet);
+        var lion = PaperProtocol.For(PilotArchitecture.SmallCnn, PilotOptimizerKind.Lion);
+        Assert.AreEqual(1e-4, lion.LearningRate);
+        Assert.AreEqual(10 * PaperProtocol.WeightDecay, lion.WeightDecay, 1e-15);
+        var adamW = PaperProtocol.For(PilotArchitecture.ResNet18, PilotOptimizerKind.AdamW);
+        Assert.AreEqual(new PaperHyperparameters(128, 1e-3, 1e-4, 3, null, null, null), adamW);
+        Assert.ThrowsExactly<CliInputException>(() => PaperProtocol.For(PilotArchitecture.ResNet34, PilotOptimizerKind.AdamW));
+    }
+}

@@ -1,0 +1,54 @@
+using System.Diagnostics;
+using Microsoft.ML;
+using Microsoft.ML.Data;
+
+namespace Pilot.MLNet.Tests.Trainer;
+
+[TestClass]
+public sealed class SaveLoadTests
+{
+    [TestMethod]
+    public void SavedModelLoadsInAFreshProcessWithIdenticalScores()
+    {
+        using var folder = new TestFolder();
+        var ml = new MLContext(seed: 1);
+        var rows = ml.Data.LoadFromEnumerable(TrainerTestData.Synthetic(300, seed: 1));
+        var pipeline = ml.Transforms.Conversion.MapValueToKey("Label")
+            .Append(ml.Pilot.ImageClassification(TrainerTestData.FastOptions(epochs: 1)));
+        var model = pipeline.Fit(rows);
+        var test = ml.Data.LoadFromEnumerable(TrainerTestData.Synthetic(40, seed: 2));
+        string modelPath = folder.File("model.zip"), dataPath = folder.File("data.idv"), scoresPath = folder.File("scores.bin");
+        ml.Model.Save(model, rows.Schema, modelPath);
+        using (var stream = File.Create(dataPath))
+            ml.Data.SaveAsBinary(test, stream);
+
+        var expected = ScoreRows(model.Transform(test));
+        var (exitCode, output) = ScoringHost.Run(modelPath, dataPath, scoresPath);
+        Assert.AreEqual(0, exitCode, output);
+        var actual = ScoringHost.ReadScores(scoresPath);
+
+        Assert.HasCount(expected.Count, actual);
+        for (int i = 0; i < expected.Count; i++)
+        {
+            Assert.AreEqual(expected[i].Predicted, actual[i].Predicted, $"row {i}");
+            CollectionAssert.AreEqual(expected[i].Score, actual[i].Score, $"row {i}: scores differ");
+        }
+    }
+
+    internal static List<(uint Predicted, float[] Score)> ScoreRows(IDataView scored)
+    {
+        var result = new List<(uint, float[])>();
+        using var cursor = scored.GetRowCursor(scored.Schema);
+        var getScore = cursor.GetGetter<VBuffer<float>>(scored.Schema["Score"]);
+        var getPredicted = cursor.GetGetter<uint>(scored.Schema["PredictedLabel"]);
+        VBuffer<float> score = default;
+        uint predicted = 0;
+        while (cursor.MoveNext())
+        {
+            getScore(ref score);
+            getPredicted(ref predicted);
+            result.Add((predicted, score.DenseValues().ToArray()));
+        }
+        return result;
+    }
+}
