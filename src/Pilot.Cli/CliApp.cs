@@ -145,7 +145,10 @@ internal sealed class CliApp
 
     /// <summary><c>pilot bench optimizer</c>.</summary>
     public int BenchOptimizer(BenchOptimizerSettings s)
-        => throw new CliInputException("'pilot bench optimizer' needs the optimizer benchmark of Pilot.TorchSharp, which this build does not have yet.");
+    {
+        OptimizerBench.Run(s, _console);
+        return ExitCodes.Success;
+    }
 
     /// <summary><c>pilot bench train</c>.</summary>
     public int BenchTrain(BenchTrainSettings s)

@@ -88,8 +88,8 @@ internal static class BenchDefaults
     /// <summary><c>bench optimizer</c> and <c>bench train</c> network: SmallCnn.</summary>
     public const PilotArchitecture Model = PilotArchitecture.SmallCnn;
 
-    /// <summary><c>bench optimizer</c>: timed steps after warm-up (the median is reported); at least 200 for a stable median.</summary>
-    public const int OptimizerSteps = 200;
+    /// <summary><c>bench optimizer</c>: timed steps after warm-up (the median is reported): Pilot.TorchSharp's default, 200.</summary>
+    public const int OptimizerSteps = Pilot.TorchSharp.OptimizerBenchmark.DefaultSteps;
 
     /// <summary><c>bench train</c> optimizers: PILOT and AdamW, measured in the same process so they can be compared.</summary>
     public static readonly PilotOptimizerKind[] TrainOptimizers = [PilotOptimizerKind.Pilot, PilotOptimizerKind.AdamW];
