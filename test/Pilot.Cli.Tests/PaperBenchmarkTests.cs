@@ -1,7 +1,9 @@
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using Pilot.Cli.Bench;
 using Pilot.Cli.Reporting;
 using Pilot.MLNet;
+using Pilot.TorchSharp;
 
 namespace Pilot.Cli.Tests;
 
@@ -30,8 +32,17 @@ public sealed class PaperBenchmarkTests
                 Model = spec.Model, Optimizer = spec.Optimizer, Seed = spec.Seed, Epochs = spec.Epochs, Device = spec.Device,
                 Precision = "fp32", TestAccuracy = 0.9 + spec.Seed / 100.0, MacroF1 = 0.89, TestLoss = 0.3, SecondsPerEpoch = 2.0,
                 Policy = spec.Policy, History = epochs.Select(PaperEpoch.From).ToList(),
+                LearnedPolicy = spec.Optimizer == PilotOptimizerKind.Pilot ? JsonNode.Parse(Learned(spec.Seed).ToJson())!.AsObject() : null,
             };
         }
+    }
+
+    /// <summary>The policy the fake PILOT run "learns": distinct per seed.</summary>
+    private static PilotPolicy Learned(int seed)
+    {
+        double[] phi = PilotPolicy.Default(2).Phi;
+        phi[0] += 0.125 * (seed + 1);
+        return new PilotPolicy(2, phi);
     }
 
     private static TempFolder s_installed = null!;
@@ -90,6 +101,28 @@ public sealed class PaperBenchmarkTests
         Assert.HasCount(5, third.Ran);
         Assert.IsFalse(third.Ran.Any(s => s.Seed < 2 && s.Optimizer != PilotOptimizerKind.Lion));
         Assert.HasCount(9, Runs(file));
+    }
+
+    [TestMethod]
+    public void Paper_PilotRun_KeepsItsLearnedPolicy_InTheRecordAndAsAPolicyFile()
+    {
+        using var folder = new TempFolder();
+        string file = folder["bench/results.json"];
+        var runner = new FakeRunner();
+        var r = CliRunner.Run(With(runner), Paper(file, "--optimizers", "Pilot,AdamW", "--seeds", "3"));
+        Assert.AreEqual(0, r.ExitCode, r.ToString());
+
+        var runs = Runs(file);
+        var pilot = runs.Single(e => e.GetProperty("optimizer").GetString() == "Pilot");
+        var adamw = runs.Single(e => e.GetProperty("optimizer").GetString() == "AdamW");
+        Assert.AreEqual(Learned(3), PilotPolicy.FromJson(pilot.GetProperty("learned_policy").GetRawText()));
+        Assert.IsFalse(adamw.TryGetProperty("learned_policy", out _), "only PILOT learns a policy");
+
+        // The policy file is what --policy reads for transfer runs; AdamW writes none.
+        string policyFile = folder["bench/results.policies/SmallCnn-Pilot-seed3-cpu.json"];
+        Assert.AreEqual(Learned(3), PilotPolicy.FromJson(File.ReadAllText(policyFile)));
+        Assert.HasCount(1, Directory.GetFiles(folder["bench/results.policies"]));
+        StringAssert.Contains(r.Out, "SmallCnn-Pilot-seed3-cpu.json");
     }
 
     [TestMethod]

@@ -1,3 +1,4 @@
+using System.Text.Json.Nodes;
 using Pilot.Cli.Reporting;
 using Pilot.Cli.Training;
 
@@ -49,6 +50,7 @@ internal sealed class MLNetPaperRunner : IPaperRunner
             TestLoss = report.LogLoss,
             SecondsPerEpoch = outcome.Epochs.Count == 0 ? 0 : outcome.Epochs.Average(e => e.Seconds),
             Policy = spec.Policy,
+            LearnedPolicy = outcome.Classifier.Policy is { } learned ? JsonNode.Parse(learned.ToJson())!.AsObject() : null,
             History = outcome.Epochs.Select(PaperEpoch.From).ToList(),
         };
     }

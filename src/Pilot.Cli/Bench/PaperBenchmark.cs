@@ -113,9 +113,10 @@ internal static class PaperBenchmark
             console.WriteLine($"{position} {spec}: running.");
             var run = TrainingProgress.Run(console, spec.Epochs, progress => runner.Run(spec, progress));
             file.Append(run);
+            string? policyFile = file.WritePolicy(run);
             done++;
             console.WriteLine(string.Create(Inv,
-                $"{position} {spec}: test accuracy {MetricsTable.Percent(run.TestAccuracy)}, macro-F1 {run.MacroF1:F4}, test loss {run.TestLoss:F4}, {run.SecondsPerEpoch:F1} s/epoch; saved to {file.Path}."));
+                $"{position} {spec}: test accuracy {MetricsTable.Percent(run.TestAccuracy)}, macro-F1 {run.MacroF1:F4}, test loss {run.TestLoss:F4}, {run.SecondsPerEpoch:F1} s/epoch; saved to {file.Path}{(policyFile is null ? "" : $", learned policy to {policyFile}")}."));
         }
         WriteSummary(plan, file.Read(), console);
         return done;

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using System.Text.Json.Serialization;
 using Pilot.Cli.Reporting;
 using Pilot.MLNet;
@@ -49,7 +50,18 @@ internal sealed record PaperRun
     /// <summary><c>frozen:&lt;source&gt;</c> / <c>init:&lt;source&gt;</c> for PILOT started from an exported policy; absent otherwise.</summary>
     public string? Policy { get; init; }
 
+    /// <summary>
+    /// PILOT only: the policy at the end of training, in <see cref="Pilot.TorchSharp.PilotPolicy"/>'s JSON form
+    /// (<c>{"format":"pilot-policy","version":1,"degree":d,"phi":[…]}</c>), so that policy transfer can start from it;
+    /// absent for other optimizers and in records written before it was kept.
+    /// </summary>
+    public JsonObject? LearnedPolicy { get; init; }
+
     public required IReadOnlyList<PaperEpoch> History { get; init; }
+
+    /// <summary>A file name for this run's learned policy: <c>SmallCnn-Pilot-seed0-cpu.json</c> (with <c>-frozen</c>/<c>-init</c> for transfer runs).</summary>
+    public string PolicyFileName()
+        => $"{Model}-{Optimizer}-seed{Seed}-{Device}{(Policy is null ? "" : "-" + Policy.Split(':')[0])}.json";
 }
 
 /// <summary>One epoch of a paper run: the test split is the per-epoch validation set.</summary>
@@ -114,5 +126,23 @@ internal sealed class PaperResultsFile
         string temp = System.IO.Path.Combine(folder, $".{System.IO.Path.GetFileName(Path)}.{Environment.ProcessId}.tmp");
         File.WriteAllText(temp, JsonSerializer.Serialize(new Document(runs), Json.Options) + "\n");
         File.Move(temp, Path, overwrite: true);
+    }
+
+    /// <summary>Folder next to the results file that holds the learned policies: <c>fashion-mnist.json</c> → <c>fashion-mnist.policies</c>.</summary>
+    public string PolicyFolder
+        => System.IO.Path.Combine(System.IO.Path.GetDirectoryName(Path)!, System.IO.Path.GetFileNameWithoutExtension(Path) + ".policies");
+
+    /// <summary>
+    /// Writes <paramref name="run"/>'s learned policy to <see cref="PolicyFolder"/> as a file that <c>--policy</c> accepts;
+    /// returns its path, or null when the run kept no policy (not PILOT).
+    /// </summary>
+    public string? WritePolicy(PaperRun run)
+    {
+        if (run.LearnedPolicy is null)
+            return null;
+        Directory.CreateDirectory(PolicyFolder);
+        string file = System.IO.Path.Combine(PolicyFolder, run.PolicyFileName());
+        File.WriteAllText(file, run.LearnedPolicy.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
+        return file;
     }
 }
