@@ -19,6 +19,14 @@ internal sealed record BenchTrainSettings
     public IReadOnlyList<PilotOptimizerKind> Optimizers { get; init; } = BenchDefaults.TrainOptimizers;
     public DeviceChoice Device { get; init; } = CliDefaults.Device;
     public string? Data { get; init; }
+    public int Rounds { get; init; } = BenchDefaults.TrainRounds;
+}
+
+/// <summary>What <c>pilot bench report</c> was asked to do.</summary>
+internal sealed record BenchReportSettings
+{
+    public string In { get; init; } = BenchDefaults.PaperResults;
+    public string Out { get; init; } = BenchDefaults.ReportFolder;
 }
 
 /// <summary>What <c>pilot bench paper</c> was asked to do.</summary>
@@ -35,7 +43,7 @@ internal sealed record BenchPaperSettings
     public string? Data { get; init; }
 }
 
-/// <summary><c>pilot bench optimizer|train|paper</c>.</summary>
+/// <summary><c>pilot bench optimizer|train|paper|report</c>.</summary>
 internal sealed class BenchCommands
 {
     // bench optimizer
@@ -50,11 +58,13 @@ internal sealed class BenchCommands
     // bench train
     public readonly Option<PilotArchitecture> TrainModel = OptionFactory.WithDefault("--model", "Network to train for one epoch.", BenchDefaults.Model);
     public readonly Option<CommaList<PilotOptimizerKind>> TrainOptimizers = OptionFactory.List("--optimizer",
-        "Optimizers to time, comma-separated; each trains one epoch of full FashionMNIST in this process.",
+        "Optimizers to time, comma-separated; each trains --rounds epochs of full FashionMNIST in this process.",
         BenchDefaults.TrainOptimizers, OptionFactory.ParseEnum<PilotOptimizerKind>, "Pilot,AdamW,...");
     public readonly Option<DeviceChoice> TrainDevice = OptionFactory.WithDefault("--device", "Where to train: auto, cpu or cuda.", CliDefaults.Device, "auto|cpu|cuda");
     public readonly Option<string?> TrainData = OptionFactory.Optional<string>("--data",
         $"FashionMNIST IDX folder. [default: {CliDefaults.SystemFashionMnistFolder}]", "PATH");
+    public readonly Option<int> Rounds = OptionFactory.AtLeast("--rounds",
+        "Timed epochs per optimizer, in rounds that alternate the optimizers' order; the median is reported.", BenchDefaults.TrainRounds, 1);
 
     // bench paper
     public readonly Option<CommaList<PilotArchitecture>> Models = OptionFactory.List("--models", "Networks, comma-separated (SmallCnn, ResNet18).",
@@ -74,12 +84,19 @@ internal sealed class BenchCommands
     public readonly Option<string?> PaperData = OptionFactory.Optional<string>("--data",
         $"FashionMNIST IDX folder. [default: {CliDefaults.SystemFashionMnistFolder}]", "PATH");
 
+    // bench report
+    public readonly Option<string> ReportIn = OptionFactory.WithDefault("--in", "Results file written by 'pilot bench paper'.", BenchDefaults.PaperResults, "FILE");
+    public readonly Option<string> ReportOut = OptionFactory.WithDefault("--out",
+        "Folder for the Markdown summary (<results-name>.md) and the plots (PNG).", BenchDefaults.ReportFolder, "DIR");
+
+    public IReadOnlyList<Option> ReportOptions => [ReportIn, ReportOut];
     public IReadOnlyList<Option> OptimizerOptions => [OptimizerDevice, OptimizerModel, Steps, Json];
-    public IReadOnlyList<Option> TrainOptions => [TrainModel, TrainOptimizers, TrainDevice, TrainData];
+    public IReadOnlyList<Option> TrainOptions => [TrainModel, TrainOptimizers, TrainDevice, TrainData, Rounds];
     public IReadOnlyList<Option> PaperOptions => [Models, Optimizers, Seeds, Epochs, PaperDevice, Out, Policy, FreezePolicy, PaperData];
 
     public Command Create(
-        Func<BenchOptimizerSettings, int> optimizer, Func<BenchTrainSettings, int> train, Func<BenchPaperSettings, int> paper)
+        Func<BenchOptimizerSettings, int> optimizer, Func<BenchTrainSettings, int> train, Func<BenchPaperSettings, int> paper,
+        Func<BenchReportSettings, int> report)
     {
         var optimizerCommand = new Command("optimizer",
             "Median milliseconds per optimizer step and state bytes per parameter for PILOT (plain and fast paths), Adam and AdamW, with the ratio to AdamW.");
@@ -98,9 +115,15 @@ internal sealed class BenchCommands
             paperCommand.Options.Add(o);
         paperCommand.SetAction(p => paper(BindPaper(p)));
 
+        var reportCommand = new Command("report",
+            "Summarise a 'bench paper' results file: mean ± std over seeds per configuration, every run, and plots of accuracy, loss and PILOT's policy.");
+        foreach (var o in ReportOptions)
+            reportCommand.Options.Add(o);
+        reportCommand.SetAction(p => report(BindReport(p)));
+
         return new Command("bench", "Benchmarks: optimizer step time, training epoch time, the paper's protocol.")
         {
-            optimizerCommand, trainCommand, paperCommand,
+            optimizerCommand, trainCommand, paperCommand, reportCommand,
         };
     }
 
@@ -112,7 +135,10 @@ internal sealed class BenchCommands
     public BenchTrainSettings BindTrain(ParseResult p) => new()
     {
         Model = p.GetValue(TrainModel), Optimizers = p.GetValue(TrainOptimizers)!.Items, Device = p.GetValue(TrainDevice), Data = p.GetValue(TrainData),
+        Rounds = p.GetValue(Rounds),
     };
+
+    public BenchReportSettings BindReport(ParseResult p) => new() { In = p.GetValue(ReportIn)!, Out = p.GetValue(ReportOut)! };
 
     public BenchPaperSettings BindPaper(ParseResult p) => new()
     {
