@@ -31,6 +31,15 @@ public sealed class BenchOptimizerTests
         var adamW = rows.Single(r => r.GetProperty("optimizer").GetString() == "AdamW");
         Assert.AreEqual(1.0, adamW.GetProperty("ratio_to_adamw").GetDouble(), 1e-12);
         Assert.AreEqual(8.0, adamW.GetProperty("state_bytes_per_param").GetDouble(), 0.01, "AdamW keeps m and v in float32");
+
+        // Where the time goes: the copy loop's bandwidth and each optimizer's bytes per step (48 B per parameter for PILOT-fast).
+        Assert.Contains("memory traffic per step", result.Out);
+        var bandwidth = doc.RootElement.GetProperty("bandwidth");
+        Assert.IsGreaterThan(0, bandwidth.GetProperty("copy_gb_per_s").GetDouble());
+        var fast = bandwidth.GetProperty("traffic").EnumerateArray().Single(t => t.GetProperty("optimizer").GetString() == "PILOT-fast");
+        Assert.AreEqual(48L * 421_834, fast.GetProperty("bytes_per_step").GetInt64());
+        double msAtCopy = fast.GetProperty("ms_at_copy_bandwidth").GetDouble();
+        Assert.AreEqual(48.0 * 421_834 / (bandwidth.GetProperty("copy_gb_per_s").GetDouble() * 1e9) * 1e3, msAtCopy, 1e-9 * msAtCopy + 1e-12);
     }
 
     [TestMethod]

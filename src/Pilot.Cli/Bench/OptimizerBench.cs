@@ -25,7 +25,17 @@ internal static class OptimizerBench
         string Optimizer, string Model, string Device, long Params, double MsPerStep, double StateBytesPerParam,
         [property: JsonPropertyName("ratio_to_adamw")] double RatioToAdamW);
 
-    private sealed record Document(IReadOnlyList<Row> Results);
+    /// <summary>The machine's copy bandwidth and each optimizer's memory traffic per step (CPU only).</summary>
+    private sealed record Bandwidth(
+        [property: JsonPropertyName("copy_gb_per_s")] double CopyGBPerSecond, IReadOnlyList<Traffic> Traffic);
+
+    /// <summary>Bytes one step moves (counted from the code) and the bandwidth the measured step time implies.</summary>
+    private sealed record Traffic(
+        string Optimizer, long BytesPerStep,
+        [property: JsonPropertyName("gb_per_s")] double GBPerSecond,
+        [property: JsonPropertyName("ms_at_copy_bandwidth")] double MsAtCopyBandwidth);
+
+    private sealed record Document(IReadOnlyList<Row> Results, Bandwidth? Bandwidth);
 
     /// <summary>The parameter shapes of <paramref name="model"/> as the benchmark knows them.</summary>
     /// <exception cref="CliInputException">The benchmark has no shapes for <paramref name="model"/>.</exception>
@@ -51,15 +61,41 @@ internal static class OptimizerBench
         foreach (var r in results)
             table.AddRow(r.Optimizer, r.MsPerStep.ToString("F3", Inv), r.StateBytesPerParam.ToString("F1", Inv), r.RatioToAdamW.ToString("F3", Inv));
         console.Ansi.Write(table);
+        var bandwidth = device == "cpu" ? MeasureBandwidth(results, console) : null;
 
         if (s.Json is not null)
         {
             string path = Path.GetFullPath(s.Json);
             Directory.CreateDirectory(Path.GetDirectoryName(path)!);
             var rows = results.Select(r => new Row(r.Optimizer, r.Model, r.Device, r.Params, r.MsPerStep, r.StateBytesPerParam, r.RatioToAdamW)).ToList();
-            File.WriteAllText(path, JsonSerializer.Serialize(new Document(rows), Json.Options) + "\n");
+            File.WriteAllText(path, JsonSerializer.Serialize(new Document(rows, bandwidth), Json.Options) + "\n");
             console.WriteLine($"wrote {path}");
         }
         return results;
+    }
+
+    /// <summary>
+    /// Where the time goes: the machine's copy bandwidth (<see cref="OptimizerBenchmark.MeasureCopyBandwidth"/>) next to the
+    /// bytes each optimizer's step moves (<see cref="OptimizerBenchmark.BytesMovedPerParam"/>), the bandwidth its measured
+    /// step time implies, and the time the bytes alone would take at the copy bandwidth.
+    /// </summary>
+    private static Bandwidth MeasureBandwidth(IReadOnlyList<OptimizerBenchmarkResult> results, CliConsole console)
+    {
+        double copy = OptimizerBenchmark.MeasureCopyBandwidth();
+        var traffic = new List<Traffic>();
+        foreach (var r in results)
+        {
+            if (!OptimizerBenchmark.BytesMovedPerParam.TryGetValue(r.Optimizer, out int perParam))
+                continue;
+            long bytes = perParam * r.Params;
+            traffic.Add(new Traffic(r.Optimizer, bytes, bytes / (r.MsPerStep / 1e3) / 1e9, bytes / (copy * 1e9) * 1e3));
+        }
+        var table = new Table { Title = new TableTitle(string.Create(Inv, $"memory traffic per step; copy loop: {copy:F1} GB/s (read + written)")) }
+            .AddColumn("optimizer").AddColumn(new TableColumn("MB per step").RightAligned())
+            .AddColumn(new TableColumn("GB/s at the measured step").RightAligned()).AddColumn(new TableColumn("ms at copy bandwidth").RightAligned());
+        foreach (var t in traffic)
+            table.AddRow(t.Optimizer, (t.BytesPerStep / 1e6).ToString("F1", Inv), t.GBPerSecond.ToString("F1", Inv), t.MsAtCopyBandwidth.ToString("F3", Inv));
+        console.Ansi.Write(table);
+        return new Bandwidth(copy, traffic);
     }
 }
