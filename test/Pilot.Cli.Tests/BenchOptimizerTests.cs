@@ -10,7 +10,7 @@ public sealed class BenchOptimizerTests
     {
         using var folder = new TempFolder();
         string json = folder["bench/optimizer.json"];
-        var result = CliRunner.Run("bench", "optimizer", "--device", "cpu", "--model", "SmallCnn", "--steps", "5", "--json", json);
+        var result = CliRunner.Run("bench", "optimizer", "--device", "cpu", "--model", "SmallCnn", "--steps", "5", "--json", json, "--plot", folder["bench/ratios.png"]);
         Assert.AreEqual(0, result.ExitCode, result.ToString());
         foreach (var name in new[] { "PILOT-plain", "PILOT-fast", "Adam", "AdamW", "ratio to AdamW", "421,834 parameters" })
             Assert.Contains(name, result.Out);
@@ -39,6 +39,7 @@ public sealed class BenchOptimizerTests
         var fast = bandwidth.GetProperty("traffic").EnumerateArray().Single(t => t.GetProperty("optimizer").GetString() == "PILOT-fast");
         Assert.AreEqual(48L * 421_834, fast.GetProperty("bytes_per_step").GetInt64());
         double msAtCopy = fast.GetProperty("ms_at_copy_bandwidth").GetDouble();
+        CollectionAssert.AreEqual(new byte[] { 0x89, (byte)'P', (byte)'N', (byte)'G' }, File.ReadAllBytes(folder["bench/ratios.png"])[..4]);
         Assert.AreEqual(48.0 * 421_834 / (bandwidth.GetProperty("copy_gb_per_s").GetDouble() * 1e9) * 1e3, msAtCopy, 1e-9 * msAtCopy + 1e-12);
     }
 

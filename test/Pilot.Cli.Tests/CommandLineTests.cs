@@ -166,7 +166,12 @@ public sealed class CommandLineTests
         Assert.AreEqual(new PolicyExportSettings(), policy.Bind(root.Parse(["policy", "export"])));
         Assert.AreEqual(CliDefaults.PolicyPath, policy.Bind(root.Parse(["policy", "export"])).Out);
 
-        Assert.AreEqual(new BenchOptimizerSettings(), bench.BindOptimizer(root.Parse(["bench", "optimizer"])));
+        var optimizer = bench.BindOptimizer(root.Parse(["bench", "optimizer"]));
+        CollectionAssert.AreEqual(new[] { BenchDefaults.Model }, optimizer.Models.ToArray());
+        Assert.AreEqual(BenchDefaults.OptimizerSteps, optimizer.Steps);
+        Assert.AreEqual(BenchDefaults.OptimizerDevice, optimizer.Device);
+        Assert.IsNull(optimizer.Json);
+        Assert.IsNull(optimizer.Plot);
         var train = bench.BindTrain(root.Parse(["bench", "train"]));
         CollectionAssert.AreEqual(BenchDefaults.TrainOptimizers, train.Optimizers.ToArray());
         Assert.AreEqual(BenchDefaults.Model, train.Model);

@@ -1,6 +1,10 @@
 using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using OxyPlot;
+using OxyPlot.Axes;
+using OxyPlot.Legends;
+using OxyPlot.Series;
 using Pilot.Cli.Commands;
 using Pilot.Cli.Reporting;
 using Pilot.Cli.Training;
@@ -46,21 +50,28 @@ internal static class OptimizerBench
         _ => throw new CliInputException($"--model: the optimizer benchmark knows SmallCnn and ResNet18; got {model}."),
     };
 
-    /// <summary>Runs the benchmark, prints the table, writes the JSON when asked; returns the results.</summary>
+    /// <summary>Runs the benchmark for each model, prints the tables, writes the JSON and the plot when asked; returns the results.</summary>
     public static IReadOnlyList<OptimizerBenchmarkResult> Run(BenchOptimizerSettings s, CliConsole console)
     {
-        var shapes = Shapes(s.Model);
+        var models = s.Models.Distinct().ToList();
+        if (models.Count == 0)
+            throw new CliInputException("--model: name at least one network (SmallCnn, ResNet18).");
+        var shapes = models.ToDictionary(m => m, Shapes); // unknown networks fail before any timing
         string device = Devices.Resolve(s.Device, "--device");
-        console.WriteLine(string.Create(Inv,
-            $"timing {s.Steps} optimizer steps of {s.Model}'s parameters on {device} per optimizer (median reported; random gradients set once)"));
-        var results = OptimizerBenchmark.Run(s.Model.ToString(), shapes, device == "cuda" ? torch.CUDA : torch.CPU, steps: s.Steps);
-
-        var table = new Table { Title = new TableTitle($"{s.Model} ({results[0].Params:N0} parameters), {device}") }
-            .AddColumn("optimizer").AddColumn(new TableColumn("ms/step").RightAligned())
-            .AddColumn(new TableColumn("state bytes/param").RightAligned()).AddColumn(new TableColumn("ratio to AdamW").RightAligned());
-        foreach (var r in results)
-            table.AddRow(r.Optimizer, r.MsPerStep.ToString("F3", Inv), r.StateBytesPerParam.ToString("F1", Inv), r.RatioToAdamW.ToString("F3", Inv));
-        console.Ansi.Write(table);
+        var results = new List<OptimizerBenchmarkResult>();
+        foreach (var model in models)
+        {
+            console.WriteLine(string.Create(Inv,
+                $"timing {s.Steps} optimizer steps of {model}'s parameters on {device} per optimizer (median reported; random gradients set once)"));
+            var modelResults = OptimizerBenchmark.Run(model.ToString(), shapes[model], device == "cuda" ? torch.CUDA : torch.CPU, steps: s.Steps);
+            var table = new Table { Title = new TableTitle($"{model} ({modelResults[0].Params:N0} parameters), {device}") }
+                .AddColumn("optimizer").AddColumn(new TableColumn("ms/step").RightAligned())
+                .AddColumn(new TableColumn("state bytes/param").RightAligned()).AddColumn(new TableColumn("ratio to AdamW").RightAligned());
+            foreach (var r in modelResults)
+                table.AddRow(r.Optimizer, r.MsPerStep.ToString("F3", Inv), r.StateBytesPerParam.ToString("F1", Inv), r.RatioToAdamW.ToString("F3", Inv));
+            console.Ansi.Write(table);
+            results.AddRange(modelResults);
+        }
         var bandwidth = device == "cpu" ? MeasureBandwidth(results, console) : null;
 
         if (s.Json is not null)
@@ -71,7 +82,34 @@ internal static class OptimizerBench
             File.WriteAllText(path, JsonSerializer.Serialize(new Document(rows, bandwidth), Json.Options) + "\n");
             console.WriteLine($"wrote {path}");
         }
+        if (s.Plot is not null)
+        {
+            string path = Path.GetFullPath(s.Plot);
+            Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+            PlotRatios(results, device, path);
+            console.WriteLine($"wrote {path}");
+        }
         return results;
+    }
+
+    /// <summary>Horizontal bars: each optimizer's step time relative to AdamW (1 = AdamW), grouped by network; PILOT-plain is left out (its ratio dwarfs the others).</summary>
+    private static void PlotRatios(IReadOnlyList<OptimizerBenchmarkResult> results, string device, string path)
+    {
+        var shown = results.Where(r => r.Optimizer != "PILOT-plain").ToList();
+        var optimizers = shown.Select(r => r.Optimizer).Distinct().ToList();
+        var model = new PlotModel { Title = $"optimizer step time relative to TorchSharp's AdamW ({device}; lower is faster)", Background = OxyColors.White };
+        model.Axes.Add(new CategoryAxis { Position = AxisPosition.Left, ItemsSource = optimizers });
+        model.Axes.Add(new LinearAxis { Position = AxisPosition.Bottom, Title = "× AdamW", Minimum = 0, MajorGridlineStyle = LineStyle.Dot });
+        foreach (var group in shown.GroupBy(r => r.Model))
+        {
+            var bars = new BarSeries { Title = group.Key, LabelFormatString = "{0:F2}", LabelPlacement = LabelPlacement.Outside };
+            foreach (var optimizer in optimizers)
+                bars.Items.Add(new BarItem(group.FirstOrDefault(r => r.Optimizer == optimizer)?.RatioToAdamW ?? double.NaN));
+            model.Series.Add(bars);
+        }
+        model.Legends.Add(new Legend { LegendPosition = LegendPosition.BottomCenter, LegendPlacement = LegendPlacement.Outside, LegendOrientation = LegendOrientation.Horizontal });
+        using var file = File.Create(path);
+        new OxyPlot.SkiaSharp.PngExporter { Width = 800, Height = 400, UseTextShaping = false }.Export(model, file);
     }
 
     /// <summary>

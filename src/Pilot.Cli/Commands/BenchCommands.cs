@@ -7,9 +7,10 @@ namespace Pilot.Cli.Commands;
 internal sealed record BenchOptimizerSettings
 {
     public DeviceChoice Device { get; init; } = BenchDefaults.OptimizerDevice;
-    public PilotArchitecture Model { get; init; } = BenchDefaults.Model;
+    public IReadOnlyList<PilotArchitecture> Models { get; init; } = [BenchDefaults.Model];
     public int Steps { get; init; } = BenchDefaults.OptimizerSteps;
     public string? Json { get; init; }
+    public string? Plot { get; init; }
 }
 
 /// <summary>What <c>pilot bench train</c> was asked to do.</summary>
@@ -49,11 +50,14 @@ internal sealed class BenchCommands
     // bench optimizer
     public readonly Option<DeviceChoice> OptimizerDevice = OptionFactory.WithDefault("--device",
         "Device whose optimizer step is timed: cpu or cuda (auto picks CUDA when available).", BenchDefaults.OptimizerDevice, "cpu|cuda");
-    public readonly Option<PilotArchitecture> OptimizerModel = OptionFactory.WithDefault("--model",
-        "Network whose parameters are optimized.", BenchDefaults.Model);
+    public readonly Option<CommaList<PilotArchitecture>> OptimizerModel = OptionFactory.List("--model",
+        "Networks whose parameters are optimized, comma-separated (SmallCnn, ResNet18); one table each.",
+        [BenchDefaults.Model], OptionFactory.ParseEnum<PilotArchitecture>, "SmallCnn,ResNet18");
     public readonly Option<int> Steps = OptionFactory.AtLeast("--steps", "Timed optimizer steps after warm-up; the median is reported.",
         BenchDefaults.OptimizerSteps, 1);
     public readonly Option<string?> Json = OptionFactory.Optional<string>("--json", "Also write the results as JSON to this file. [default: none]", "FILE");
+    public readonly Option<string?> Plot = OptionFactory.Optional<string>("--plot",
+        "Also draw each optimizer's step time relative to AdamW, per network, as a bar chart (PNG). [default: none]", "FILE");
 
     // bench train
     public readonly Option<PilotArchitecture> TrainModel = OptionFactory.WithDefault("--model", "Network to train for one epoch.", BenchDefaults.Model);
@@ -90,7 +94,7 @@ internal sealed class BenchCommands
         "Folder for the Markdown summary (<results-name>.md) and the plots (PNG).", BenchDefaults.ReportFolder, "DIR");
 
     public IReadOnlyList<Option> ReportOptions => [ReportIn, ReportOut];
-    public IReadOnlyList<Option> OptimizerOptions => [OptimizerDevice, OptimizerModel, Steps, Json];
+    public IReadOnlyList<Option> OptimizerOptions => [OptimizerDevice, OptimizerModel, Steps, Json, Plot];
     public IReadOnlyList<Option> TrainOptions => [TrainModel, TrainOptimizers, TrainDevice, TrainData, Rounds];
     public IReadOnlyList<Option> PaperOptions => [Models, Optimizers, Seeds, Epochs, PaperDevice, Out, Policy, FreezePolicy, PaperData];
 
@@ -129,7 +133,8 @@ internal sealed class BenchCommands
 
     public BenchOptimizerSettings BindOptimizer(ParseResult p) => new()
     {
-        Device = p.GetValue(OptimizerDevice), Model = p.GetValue(OptimizerModel), Steps = p.GetValue(Steps), Json = p.GetValue(Json),
+        Device = p.GetValue(OptimizerDevice), Models = p.GetValue(OptimizerModel)!.Items, Steps = p.GetValue(Steps), Json = p.GetValue(Json),
+        Plot = p.GetValue(Plot),
     };
 
     public BenchTrainSettings BindTrain(ParseResult p) => new()
