@@ -93,22 +93,7 @@ internal static class TrainBenchmark
     private static EpochRecord TrainOneEpoch(TrainingRunner runner, TrainingSplit split, BenchTrainSettings settings,
         PilotOptimizerKind optimizer, string device, CliConsole console)
     {
-        var hp = PaperProtocol.For(settings.Model, optimizer, "--model");
-        var trainer = new TrainerSettings
-        {
-            Architecture = settings.Model,
-            Optimizer = optimizer,
-            Epochs = 1,
-            BatchSize = hp.BatchSize,
-            LearningRate = hp.LearningRate,
-            WeightDecay = hp.WeightDecay,
-            Gamma = hp.Gamma,
-            EtaPhi = hp.EtaPhi,
-            PolicyDegree = hp.PolicyDegree,
-            Augment = false,
-            Device = device,
-            Seed = CliDefaults.Seed,
-        };
+        var trainer = PaperProtocol.Trainer(settings.Model, optimizer, epochs: 1, device, CliDefaults.Seed, "--model");
         using var outcome = TrainingProgress.Run(console, 1, progress => runner.Train(split, trainer, progress));
         return outcome.Epochs.Single();
     }
