@@ -42,6 +42,17 @@ public static class PilotImageClassificationDefaults
     /// <summary>Largest mini-batch size: 65,536.</summary>
     public const int MaxBatchSize = 65_536;
 
+    /// <summary>
+    /// Images that <see cref="PilotImageClassificationTransformer.Transform"/> runs through the network together when a
+    /// cursor reads its rows in order: 128, the training mini-batch default.
+    /// </summary>
+    /// <remarks>
+    /// A batch this size already went through the network during training, with gradients and saved activations, so
+    /// scoring it (neither) fits where training did. Larger batches hardly score faster on a CPU, and a batch's images and
+    /// scores are what a scoring cursor holds in memory.
+    /// </remarks>
+    public const int ScoringBatchSize = 128;
+
     /// <summary>Default peak learning rate: 1e-3.</summary>
     public const double LearningRate = 1e-3;
 
