@@ -25,7 +25,8 @@ namespace Pilot.MLNet;
 /// The network runs on the device the loading <see cref="MLContext"/> chooses. <see cref="Transform"/> scores images in
 /// batches of <see cref="PilotImageClassificationDefaults.ScoringBatchSize"/> when its result is read in order; a
 /// <see cref="PredictionEngine{TSrc, TDst}"/> and shuffled cursors score row by row. Each row's image is read, converted
-/// and run through the network once (both output columns share that pass); the scores are the same either way.
+/// and run through the network once (both output columns share that pass); the scores are the same either way, to about
+/// 1e-7 (libtorch may pick other kernels for a batch).
 /// </remarks>
 // ITransformer is listed again so that its Transform is this class's batched one, not the base class's per-row one.
 public sealed partial class PilotImageClassificationTransformer : RowToRowTransformerBase, ITransformer, IDisposable
@@ -362,14 +363,17 @@ public sealed partial class PilotImageClassificationTransformer : RowToRowTransf
     /// <param name="input">Data with the image column the model reads, of the kind it was trained on.</param>
     /// <returns>
     /// The input's columns and the two output columns. A cursor over it that is not shuffled reads the images ahead and
-    /// scores <see cref="PilotImageClassificationDefaults.ScoringBatchSize"/> of them per forward pass, with the same
-    /// scores as one at a time; shuffled cursors score row by row. A row whose image cannot be read throws when that
-    /// row's <c>Score</c> or <c>PredictedLabel</c> is read, naming the row and the column.
+    /// scores <see cref="PilotImageClassificationDefaults.ScoringBatchSize"/> of them per forward pass, with the scores
+    /// of one image at a time (to about 1e-7); shuffled cursors score row by row. A row whose image cannot be read throws
+    /// <see cref="InvalidDataException"/> when that row's <c>Score</c> or <c>PredictedLabel</c> is read, naming the row
+    /// and the column.
     /// </returns>
+    /// <exception cref="ArgumentNullException"><paramref name="input"/> is null.</exception>
     /// <exception cref="ArgumentOutOfRangeException">The image column is missing or of another kind than the model's.</exception>
     /// <exception cref="ObjectDisposedException">This transformer has been disposed.</exception>
     public new IDataView Transform(IDataView input)
     {
+        ArgumentNullException.ThrowIfNull(input);
         var perRow = MakeDataTransform(input);
         // A model file may name both outputs alike (the trainer refuses that): then Score is hidden, and only per-row works.
         if (ScoringBatchSize == 1 || ScoreColumnName == PredictedLabelColumnName)

@@ -170,8 +170,9 @@ public sealed class BatchedScoringTests
         VBuffer<float> score = default;
         uint predicted = 0;
         int index = 0, checkedRows = 0;
-        // Scores asked for rows 0, 3, 6, ... in the first batch, then only for row 201: the second batch starts there.
-        static bool Asked(int row) => row < PilotImageClassificationDefaults.ScoringBatchSize ? row % 3 == 0 : row == 201;
+        // Scores asked for rows 0, 3, 6, ... in the first batch, then for one row 40 rows later: the next batch starts there.
+        const int batch = PilotImageClassificationDefaults.ScoringBatchSize;
+        static bool Asked(int row) => row < batch ? row % 3 == 0 : row == batch + 40;
         while (cursor.MoveNext())
         {
             getIndex(ref index);
@@ -304,20 +305,21 @@ public sealed class BatchedScoringTests
     [TestMethod]
     public void InputWithFewerRowsForTheImageCursorThrows()
     {
-        var probe = new ProbeDataView(Ml.Data.LoadFromEnumerable(Indexed(Rows))) { ImageCursorRowLimit = 200 };
+        const int limit = PilotImageClassificationDefaults.ScoringBatchSize + 10;
+        var probe = new ProbeDataView(Ml.Data.LoadFromEnumerable(Indexed(Rows))) { ImageCursorRowLimit = limit };
         var scored = _model.Transform(probe);
         // Only the output column: the row limit applies to the image cursor alone.
         using var cursor = scored.GetRowCursor([scored.Schema["PredictedLabel"]]);
         var getPredicted = cursor.GetGetter<uint>(scored.Schema["PredictedLabel"]);
         uint predicted = 0;
-        for (int i = 0; i < 200; i++)
+        for (int i = 0; i < limit; i++)
         {
             Assert.IsTrue(cursor.MoveNext());
             getPredicted(ref predicted);
         }
         Assert.IsTrue(cursor.MoveNext());
         var e = Assert.ThrowsExactly<InvalidOperationException>(() => getPredicted(ref predicted));
-        StringAssert.Contains(e.Message, "row 200");
+        StringAssert.Contains(e.Message, $"row {limit}");
         StringAssert.Contains(e.Message, "ended");
     }
 
