@@ -157,6 +157,16 @@ internal sealed class CliApp
         return ExitCodes.Success;
     }
 
+    /// <summary><c>pilot bench report</c>.</summary>
+    public int BenchReport(BenchReportSettings s)
+    {
+        var file = new PaperResultsFile(s.In);
+        if (!File.Exists(file.Path))
+            throw new CliInputException($"--in: results file '{file.Path}' does not exist; 'pilot bench paper' writes it.");
+        PaperReport.Write(file, Path.GetFullPath(s.Out), _console);
+        return ExitCodes.Success;
+    }
+
     /// <summary><c>pilot bench paper</c>.</summary>
     public int BenchPaper(BenchPaperSettings s)
     {

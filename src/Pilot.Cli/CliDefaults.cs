@@ -94,6 +94,16 @@ internal static class BenchDefaults
     /// <summary><c>bench train</c> optimizers: PILOT and AdamW, measured in the same process so they can be compared.</summary>
     public static readonly PilotOptimizerKind[] TrainOptimizers = [PilotOptimizerKind.Pilot, PilotOptimizerKind.AdamW];
 
+    /// <summary>
+    /// <c>bench train</c> rounds: 2 timed epochs per optimizer, the second round in the reverse order of the first, so that
+    /// neither optimizer always runs first or last.
+    /// </summary>
+    public const int TrainRounds = 2;
+
+    /// <summary><c>bench train</c> warm-up: each optimizer first trains one untimed epoch over this many images (JIT, libtorch's
+    /// kernel choice and allocator caches), so that the first timed epoch does not pay for them.</summary>
+    public const int TrainWarmupImages = 4096;
+
     /// <summary><c>bench paper</c> networks: SmallCnn (the CPU part of the reproduction).</summary>
     public static readonly PilotArchitecture[] PaperModels = [PilotArchitecture.SmallCnn];
 
@@ -108,4 +118,7 @@ internal static class BenchDefaults
 
     /// <summary><c>bench paper</c> results file (accumulating): <c>docs/benchmarks/fashion-mnist.json</c>.</summary>
     public const string PaperResults = "docs/benchmarks/fashion-mnist.json";
+
+    /// <summary><c>bench report</c> output folder: <c>docs/benchmarks</c>, beside the results file.</summary>
+    public const string ReportFolder = "docs/benchmarks";
 }

@@ -10,7 +10,7 @@ public sealed class BenchOptimizerTests
     {
         using var folder = new TempFolder();
         string json = folder["bench/optimizer.json"];
-        var result = CliRunner.Run("bench", "optimizer", "--device", "cpu", "--model", "SmallCnn", "--steps", "5", "--json", json);
+        var result = CliRunner.Run("bench", "optimizer", "--device", "cpu", "--model", "SmallCnn", "--steps", "5", "--json", json, "--plot", folder["bench/ratios.png"]);
         Assert.AreEqual(0, result.ExitCode, result.ToString());
         foreach (var name in new[] { "PILOT-plain", "PILOT-fast", "Adam", "AdamW", "ratio to AdamW", "421,834 parameters" })
             Assert.Contains(name, result.Out);
@@ -31,6 +31,16 @@ public sealed class BenchOptimizerTests
         var adamW = rows.Single(r => r.GetProperty("optimizer").GetString() == "AdamW");
         Assert.AreEqual(1.0, adamW.GetProperty("ratio_to_adamw").GetDouble(), 1e-12);
         Assert.AreEqual(8.0, adamW.GetProperty("state_bytes_per_param").GetDouble(), 0.01, "AdamW keeps m and v in float32");
+
+        // Where the time goes: the copy loop's bandwidth and each optimizer's bytes per step (48 B per parameter for PILOT-fast).
+        Assert.Contains("memory traffic per step", result.Out);
+        var bandwidth = doc.RootElement.GetProperty("bandwidth");
+        Assert.IsGreaterThan(0, bandwidth.GetProperty("copy_gb_per_s").GetDouble());
+        var fast = bandwidth.GetProperty("traffic").EnumerateArray().Single(t => t.GetProperty("optimizer").GetString() == "PILOT-fast");
+        Assert.AreEqual(48L * 421_834, fast.GetProperty("bytes_per_step").GetInt64());
+        double msAtCopy = fast.GetProperty("ms_at_copy_bandwidth").GetDouble();
+        CollectionAssert.AreEqual(new byte[] { 0x89, (byte)'P', (byte)'N', (byte)'G' }, File.ReadAllBytes(folder["bench/ratios.png"])[..4]);
+        Assert.AreEqual(48.0 * 421_834 / (bandwidth.GetProperty("copy_gb_per_s").GetDouble() * 1e9) * 1e3, msAtCopy, 1e-9 * msAtCopy + 1e-12);
     }
 
     [TestMethod]

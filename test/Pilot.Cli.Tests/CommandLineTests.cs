@@ -153,7 +153,7 @@ public sealed class CommandLineTests
         var onnx = new ExportOnnxCommand();
         var root = new RootCommand
         {
-            evaluate.Create(_ => 0), predict.Create(_ => 0), policy.Create(_ => 0), bench.Create(_ => 0, _ => 0, _ => 0), onnx.Create(_ => 0),
+            evaluate.Create(_ => 0), predict.Create(_ => 0), policy.Create(_ => 0), bench.Create(_ => 0, _ => 0, _ => 0, _ => 0), onnx.Create(_ => 0),
         };
         Assert.AreEqual(new ExportOnnxSettings(), onnx.Bind(root.Parse(["export", "onnx"])));
         Assert.AreEqual(CliDefaults.OnnxPath, onnx.Bind(root.Parse(["export", "onnx"])).Out);
@@ -166,10 +166,18 @@ public sealed class CommandLineTests
         Assert.AreEqual(new PolicyExportSettings(), policy.Bind(root.Parse(["policy", "export"])));
         Assert.AreEqual(CliDefaults.PolicyPath, policy.Bind(root.Parse(["policy", "export"])).Out);
 
-        Assert.AreEqual(new BenchOptimizerSettings(), bench.BindOptimizer(root.Parse(["bench", "optimizer"])));
+        var optimizer = bench.BindOptimizer(root.Parse(["bench", "optimizer"]));
+        CollectionAssert.AreEqual(new[] { BenchDefaults.Model }, optimizer.Models.ToArray());
+        Assert.AreEqual(BenchDefaults.OptimizerSteps, optimizer.Steps);
+        Assert.AreEqual(BenchDefaults.OptimizerDevice, optimizer.Device);
+        Assert.IsNull(optimizer.Json);
+        Assert.IsNull(optimizer.Plot);
         var train = bench.BindTrain(root.Parse(["bench", "train"]));
         CollectionAssert.AreEqual(BenchDefaults.TrainOptimizers, train.Optimizers.ToArray());
         Assert.AreEqual(BenchDefaults.Model, train.Model);
+        Assert.AreEqual(BenchDefaults.TrainRounds, train.Rounds);
+        Assert.AreEqual(new BenchReportSettings(), bench.BindReport(root.Parse(["bench", "report"])));
+        Assert.AreEqual(BenchDefaults.PaperResults, bench.BindReport(root.Parse(["bench", "report"])).In);
         var paper = bench.BindPaper(root.Parse(["bench", "paper"]));
         CollectionAssert.AreEqual(BenchDefaults.PaperModels, paper.Models.ToArray());
         CollectionAssert.AreEqual(BenchDefaults.PaperOptimizers, paper.Optimizers.ToArray());
@@ -183,7 +191,7 @@ public sealed class CommandLineTests
     public void BenchPaper_ParsesCommaSeparatedLists()
     {
         var bench = new BenchCommands();
-        var root = new RootCommand { bench.Create(_ => 0, _ => 0, _ => 0) };
+        var root = new RootCommand { bench.Create(_ => 0, _ => 0, _ => 0, _ => 0) };
         var parse = root.Parse(["bench", "paper", "--models", "SmallCnn,ResNet18", "--optimizers", "pilot, lion", "--seeds", "3,1", "--epochs", "2"]);
         Assert.IsEmpty(parse.Errors, string.Join("; ", parse.Errors.Select(e => e.Message)));
         var s = bench.BindPaper(parse);

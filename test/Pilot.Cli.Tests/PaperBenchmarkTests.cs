@@ -249,6 +249,98 @@ public sealed class PaperBenchmarkTests
         Assert.Contains("dataset-fashion-mnist", data.Error);
     }
 
+    /// <summary>Writes a FashionMNIST-shaped IDX folder (gzip) with <paramref name="train"/>/<paramref name="test"/> random 28×28 images.</summary>
+    private static void WriteTinyFashionMnist(string folder, int train, int test)
+    {
+        var random = new Random(5);
+        void Write(string name, int magic, int[] dims, byte[] values)
+        {
+            using var file = File.Create(Path.Combine(folder, name));
+            using var gz = new System.IO.Compression.GZipStream(file, System.IO.Compression.CompressionLevel.Fastest);
+            Span<byte> word = stackalloc byte[4];
+            System.Buffers.Binary.BinaryPrimitives.WriteInt32BigEndian(word, magic);
+            gz.Write(word);
+            foreach (int d in dims)
+            {
+                System.Buffers.Binary.BinaryPrimitives.WriteInt32BigEndian(word, d);
+                gz.Write(word);
+            }
+            gz.Write(values);
+        }
+        foreach (var (prefix, n) in new[] { ("train", train), ("t10k", test) })
+        {
+            var pixels = new byte[n * 28 * 28];
+            random.NextBytes(pixels);
+            var labels = Enumerable.Range(0, n).Select(i => (byte)(i % 10)).ToArray();
+            Write($"{prefix}-images-idx3-ubyte.gz", 0x803, [n, 28, 28], pixels);
+            Write($"{prefix}-labels-idx1-ubyte.gz", 0x801, [n], labels);
+        }
+    }
+
+    [TestMethod]
+    public void BenchTrain_WarmsUpEachOptimizer_ThenAlternatesTheOrderEveryRound()
+    {
+        using var folder = new TempFolder();
+        Directory.CreateDirectory(folder["fm"]);
+        WriteTinyFashionMnist(folder["fm"], train: 256, test: 64);
+        var r = CliRunner.Run("bench", "train", "--data", folder["fm"], "--device", "cpu", "--optimizer", "Pilot,AdamW", "--rounds", "3");
+        Assert.AreEqual(0, r.ExitCode, r.ToString());
+        var steps = r.Out.Split('\n').Where(l => l.Contains(": warm-up", StringComparison.Ordinal) || l.Contains(": timed epoch", StringComparison.Ordinal))
+            .Select(l => l.Trim()).ToList();
+        CollectionAssert.AreEqual(new[]
+        {
+            "Pilot: warm-up", "AdamW: warm-up",
+            "Pilot: timed epoch 1 of 3", "AdamW: timed epoch 1 of 3",
+            "AdamW: timed epoch 2 of 3", "Pilot: timed epoch 2 of 3",
+            "Pilot: timed epoch 3 of 3", "AdamW: timed epoch 3 of 3",
+        }, steps, r.Out);
+        Assert.Contains("median of 3", r.Out);
+        Assert.MatchesRegex(new System.Text.RegularExpressions.Regex(@"AdamW\s.*1\.000"), r.Out);
+
+        var rounds = CliRunner.Run("bench", "train", "--data", folder["fm"], "--device", "cpu", "--rounds", "0");
+        Assert.AreEqual(2, rounds.ExitCode, rounds.ToString());
+        Assert.Contains("--rounds", rounds.Error);
+    }
+
+    private static PaperRun ReportRun(PilotOptimizerKind optimizer, int seed, double accuracy, params double[] testAccuracyPerEpoch)
+        => new()
+        {
+            Model = PilotArchitecture.SmallCnn, Optimizer = optimizer, Seed = seed, Epochs = testAccuracyPerEpoch.Length, Device = "cpu",
+            Precision = "fp32", TestAccuracy = accuracy, MacroF1 = accuracy - 0.01, TestLoss = 0.3, SecondsPerEpoch = 10 + seed,
+            History = testAccuracyPerEpoch.Select((a, i) => new PaperEpoch(i + 1, 0.5 / (i + 1), 0.9, 0.4, a, 1e-3, 10,
+                optimizer == PilotOptimizerKind.Pilot ? 0.1 : null, optimizer == PilotOptimizerKind.Pilot ? 0.8 : null,
+                optimizer == PilotOptimizerKind.Pilot ? 0.47 : null, optimizer == PilotOptimizerKind.Pilot ? 0.1 : null)).ToList(),
+        };
+
+    [TestMethod]
+    public void Report_SummarisesEachConfigurationOverSeeds_AndDrawsThePlots()
+    {
+        using var folder = new TempFolder();
+        var file = new PaperResultsFile(folder["results.json"]);
+        file.Append(ReportRun(PilotOptimizerKind.Pilot, 0, 0.93, 0.88, 0.91, 0.93));
+        file.Append(ReportRun(PilotOptimizerKind.Pilot, 1, 0.92, 0.89, 0.89, 0.92));
+        file.Append(ReportRun(PilotOptimizerKind.AdamW, 0, 0.90, 0.85, 0.87, 0.90));
+        file.Append(ReportRun(PilotOptimizerKind.AdamW, 1, 0.89, 0.85, 0.87, 0.89));
+
+        var r = CliRunner.Run("bench", "report", "--in", file.Path, "--out", folder["report"]);
+        Assert.AreEqual(0, r.ExitCode, r.ToString());
+        string md = File.ReadAllText(folder["report/results.md"]);
+        // Pilot: mean 92.50, sample std 0.71; epochs to 90 %: 2 and 3 → 2.5 ± 0.7. AdamW: 89.50 ± 0.71, seed 1 never reaches 90 %.
+        StringAssert.Contains(md, "| SmallCnn | Pilot | cpu | fp32 | 3 | 0,1 | 92.50 ± 0.71 | 0.9150 ± 0.0071 | 0.3000 ± 0.0000 | 2.5 ± 0.7 | 10.5 |");
+        StringAssert.Contains(md, "| SmallCnn | AdamW | cpu | fp32 | 3 | 0,1 | 89.50 ± 0.71 |");
+        StringAssert.Contains(md, "not reached by every seed");
+        StringAssert.Contains(md, "| SmallCnn | Pilot | cpu | 1 | 92.00 | 0.9100 | 0.3000 | 92.00 (epoch 3) | 3 | 0.800 / 0.470 / 0.100 |");
+        foreach (string plot in new[] { "test-accuracy", "test-loss", "train-loss", "policy" })
+        {
+            byte[] png = File.ReadAllBytes(folder[$"report/results-smallcnn-cpu-fp32-{plot}.png"]);
+            CollectionAssert.AreEqual(new byte[] { 0x89, (byte)'P', (byte)'N', (byte)'G' }, png[..4], plot);
+        }
+
+        var missing = CliRunner.Run("bench", "report", "--in", folder["none.json"], "--out", folder["report"]);
+        Assert.AreEqual(2, missing.ExitCode, missing.ToString());
+        Assert.Contains("none.json", missing.Error);
+    }
+
     [TestMethod]
     public void Protocol_FollowsThePaper()
     {

@@ -14,26 +14,12 @@ internal sealed class MLNetPaperRunner : IPaperRunner
     public PaperRun Run(PaperRunSpec spec, ITrainingProgress progress)
     {
         var data = _setup.Data;
-        var hp = PaperProtocol.For(spec.Model, spec.Optimizer);
         var runner = new TrainingRunner(spec.Seed);
         var split = runner.LoadForTraining(data, testFraction: CliDefaults.TestFraction, validationFraction: 0);
-        var settings = new TrainerSettings
+        var settings = PaperProtocol.Trainer(spec.Model, spec.Optimizer, spec.Epochs, spec.Device, spec.Seed) with
         {
-            Architecture = spec.Model,
-            Optimizer = spec.Optimizer,
-            Epochs = spec.Epochs,
-            BatchSize = hp.BatchSize,
-            LearningRate = hp.LearningRate,
-            WeightDecay = hp.WeightDecay,
-            WarmupEpochs = hp.WarmupEpochs,
-            Augment = false,
-            Gamma = hp.Gamma,
-            EtaPhi = hp.EtaPhi,
-            PolicyDegree = hp.PolicyDegree,
             PolicyFile = spec.Policy is null ? null : _setup.PolicyFile,
             FreezePolicy = spec.Policy is not null && _setup.FreezePolicy,
-            Device = spec.Device,
-            Seed = spec.Seed,
         };
         using var outcome = runner.Train(split, settings, progress);
         var report = runner.Evaluate(outcome.Model, split.Test);

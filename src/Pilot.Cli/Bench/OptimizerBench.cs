@@ -1,6 +1,10 @@
 using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using OxyPlot;
+using OxyPlot.Axes;
+using OxyPlot.Legends;
+using OxyPlot.Series;
 using Pilot.Cli.Commands;
 using Pilot.Cli.Reporting;
 using Pilot.Cli.Training;
@@ -25,7 +29,17 @@ internal static class OptimizerBench
         string Optimizer, string Model, string Device, long Params, double MsPerStep, double StateBytesPerParam,
         [property: JsonPropertyName("ratio_to_adamw")] double RatioToAdamW);
 
-    private sealed record Document(IReadOnlyList<Row> Results);
+    /// <summary>The machine's copy bandwidth and each optimizer's memory traffic per step (CPU only).</summary>
+    private sealed record Bandwidth(
+        [property: JsonPropertyName("copy_gb_per_s")] double CopyGBPerSecond, IReadOnlyList<Traffic> Traffic);
+
+    /// <summary>Bytes one step moves (counted from the code) and the bandwidth the measured step time implies.</summary>
+    private sealed record Traffic(
+        string Optimizer, long BytesPerStep,
+        [property: JsonPropertyName("gb_per_s")] double GBPerSecond,
+        [property: JsonPropertyName("ms_at_copy_bandwidth")] double MsAtCopyBandwidth);
+
+    private sealed record Document(IReadOnlyList<Row> Results, Bandwidth? Bandwidth);
 
     /// <summary>The parameter shapes of <paramref name="model"/> as the benchmark knows them.</summary>
     /// <exception cref="CliInputException">The benchmark has no shapes for <paramref name="model"/>.</exception>
@@ -36,30 +50,90 @@ internal static class OptimizerBench
         _ => throw new CliInputException($"--model: the optimizer benchmark knows SmallCnn and ResNet18; got {model}."),
     };
 
-    /// <summary>Runs the benchmark, prints the table, writes the JSON when asked; returns the results.</summary>
+    /// <summary>Runs the benchmark for each model, prints the tables, writes the JSON and the plot when asked; returns the results.</summary>
     public static IReadOnlyList<OptimizerBenchmarkResult> Run(BenchOptimizerSettings s, CliConsole console)
     {
-        var shapes = Shapes(s.Model);
+        var models = s.Models.Distinct().ToList();
+        if (models.Count == 0)
+            throw new CliInputException("--model: name at least one network (SmallCnn, ResNet18).");
+        var shapes = models.ToDictionary(m => m, Shapes); // unknown networks fail before any timing
         string device = Devices.Resolve(s.Device, "--device");
-        console.WriteLine(string.Create(Inv,
-            $"timing {s.Steps} optimizer steps of {s.Model}'s parameters on {device} per optimizer (median reported; random gradients set once)"));
-        var results = OptimizerBenchmark.Run(s.Model.ToString(), shapes, device == "cuda" ? torch.CUDA : torch.CPU, steps: s.Steps);
-
-        var table = new Table { Title = new TableTitle($"{s.Model} ({results[0].Params:N0} parameters), {device}") }
-            .AddColumn("optimizer").AddColumn(new TableColumn("ms/step").RightAligned())
-            .AddColumn(new TableColumn("state bytes/param").RightAligned()).AddColumn(new TableColumn("ratio to AdamW").RightAligned());
-        foreach (var r in results)
-            table.AddRow(r.Optimizer, r.MsPerStep.ToString("F3", Inv), r.StateBytesPerParam.ToString("F1", Inv), r.RatioToAdamW.ToString("F3", Inv));
-        console.Ansi.Write(table);
+        var results = new List<OptimizerBenchmarkResult>();
+        foreach (var model in models)
+        {
+            console.WriteLine(string.Create(Inv,
+                $"timing {s.Steps} optimizer steps of {model}'s parameters on {device} per optimizer (median reported; random gradients set once)"));
+            var modelResults = OptimizerBenchmark.Run(model.ToString(), shapes[model], device == "cuda" ? torch.CUDA : torch.CPU, steps: s.Steps);
+            var table = new Table { Title = new TableTitle($"{model} ({modelResults[0].Params:N0} parameters), {device}") }
+                .AddColumn("optimizer").AddColumn(new TableColumn("ms/step").RightAligned())
+                .AddColumn(new TableColumn("state bytes/param").RightAligned()).AddColumn(new TableColumn("ratio to AdamW").RightAligned());
+            foreach (var r in modelResults)
+                table.AddRow(r.Optimizer, r.MsPerStep.ToString("F3", Inv), r.StateBytesPerParam.ToString("F1", Inv), r.RatioToAdamW.ToString("F3", Inv));
+            console.Ansi.Write(table);
+            results.AddRange(modelResults);
+        }
+        var bandwidth = device == "cpu" ? MeasureBandwidth(results, console) : null;
 
         if (s.Json is not null)
         {
             string path = Path.GetFullPath(s.Json);
             Directory.CreateDirectory(Path.GetDirectoryName(path)!);
             var rows = results.Select(r => new Row(r.Optimizer, r.Model, r.Device, r.Params, r.MsPerStep, r.StateBytesPerParam, r.RatioToAdamW)).ToList();
-            File.WriteAllText(path, JsonSerializer.Serialize(new Document(rows), Json.Options) + "\n");
+            File.WriteAllText(path, JsonSerializer.Serialize(new Document(rows, bandwidth), Json.Options) + "\n");
+            console.WriteLine($"wrote {path}");
+        }
+        if (s.Plot is not null)
+        {
+            string path = Path.GetFullPath(s.Plot);
+            Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+            PlotRatios(results, device, path);
             console.WriteLine($"wrote {path}");
         }
         return results;
+    }
+
+    /// <summary>Horizontal bars: each optimizer's step time relative to AdamW (1 = AdamW), grouped by network; PILOT-plain is left out (its ratio dwarfs the others).</summary>
+    private static void PlotRatios(IReadOnlyList<OptimizerBenchmarkResult> results, string device, string path)
+    {
+        var shown = results.Where(r => r.Optimizer != "PILOT-plain").ToList();
+        var optimizers = shown.Select(r => r.Optimizer).Distinct().ToList();
+        var model = new PlotModel { Title = $"optimizer step time relative to TorchSharp's AdamW ({device}; lower is faster)", Background = OxyColors.White };
+        model.Axes.Add(new CategoryAxis { Position = AxisPosition.Left, ItemsSource = optimizers });
+        model.Axes.Add(new LinearAxis { Position = AxisPosition.Bottom, Title = "× AdamW", Minimum = 0, MajorGridlineStyle = LineStyle.Dot });
+        foreach (var group in shown.GroupBy(r => r.Model))
+        {
+            var bars = new BarSeries { Title = group.Key, LabelFormatString = "{0:F2}", LabelPlacement = LabelPlacement.Outside };
+            foreach (var optimizer in optimizers)
+                bars.Items.Add(new BarItem(group.FirstOrDefault(r => r.Optimizer == optimizer)?.RatioToAdamW ?? double.NaN));
+            model.Series.Add(bars);
+        }
+        model.Legends.Add(new Legend { LegendPosition = LegendPosition.BottomCenter, LegendPlacement = LegendPlacement.Outside, LegendOrientation = LegendOrientation.Horizontal });
+        using var file = File.Create(path);
+        new OxyPlot.SkiaSharp.PngExporter { Width = 800, Height = 400, UseTextShaping = false }.Export(model, file);
+    }
+
+    /// <summary>
+    /// Where the time goes: the machine's copy bandwidth (<see cref="OptimizerBenchmark.MeasureCopyBandwidth"/>) next to the
+    /// bytes each optimizer's step moves (<see cref="OptimizerBenchmark.BytesMovedPerParam"/>), the bandwidth its measured
+    /// step time implies, and the time the bytes alone would take at the copy bandwidth.
+    /// </summary>
+    private static Bandwidth MeasureBandwidth(IReadOnlyList<OptimizerBenchmarkResult> results, CliConsole console)
+    {
+        double copy = OptimizerBenchmark.MeasureCopyBandwidth();
+        var traffic = new List<Traffic>();
+        foreach (var r in results)
+        {
+            if (!OptimizerBenchmark.BytesMovedPerParam.TryGetValue(r.Optimizer, out int perParam))
+                continue;
+            long bytes = perParam * r.Params;
+            traffic.Add(new Traffic(r.Optimizer, bytes, bytes / (r.MsPerStep / 1e3) / 1e9, bytes / (copy * 1e9) * 1e3));
+        }
+        var table = new Table { Title = new TableTitle(string.Create(Inv, $"memory traffic per step; copy loop: {copy:F1} GB/s (read + written)")) }
+            .AddColumn("optimizer").AddColumn(new TableColumn("MB per step").RightAligned())
+            .AddColumn(new TableColumn("GB/s at the measured step").RightAligned()).AddColumn(new TableColumn("ms at copy bandwidth").RightAligned());
+        foreach (var t in traffic)
+            table.AddRow(t.Optimizer, (t.BytesPerStep / 1e6).ToString("F1", Inv), t.GBPerSecond.ToString("F1", Inv), t.MsAtCopyBandwidth.ToString("F3", Inv));
+        console.Ansi.Write(table);
+        return new Bandwidth(copy, traffic);
     }
 }

@@ -61,6 +61,33 @@ internal static class PaperProtocol
             pilot ? etaPhi : null,
             pilot ? degree : null);
     }
+
+    /// <summary>
+    /// The trainer settings of one protocol run: <paramref name="model"/> trained with <paramref name="optimizer"/> for
+    /// <paramref name="epochs"/> epochs on <paramref name="device"/> from <paramref name="seed"/>, without augmentation; the
+    /// warm-up is capped at <paramref name="epochs"/> − 1 (a one-epoch benchmark has none).
+    /// </summary>
+    public static TrainerSettings Trainer(PilotArchitecture model, PilotOptimizerKind optimizer, int epochs, string device, int seed,
+        string optionName = "--models")
+    {
+        var hp = For(model, optimizer, optionName);
+        return new TrainerSettings
+        {
+            Architecture = model,
+            Optimizer = optimizer,
+            Epochs = epochs,
+            BatchSize = hp.BatchSize,
+            LearningRate = hp.LearningRate,
+            WeightDecay = hp.WeightDecay,
+            WarmupEpochs = Math.Min(hp.WarmupEpochs, epochs - 1),
+            Augment = false,
+            Gamma = hp.Gamma,
+            EtaPhi = hp.EtaPhi,
+            PolicyDegree = hp.PolicyDegree,
+            Device = device,
+            Seed = seed,
+        };
+    }
 }
 
 /// <summary>What every run of one <c>pilot bench paper</c> invocation shares.</summary>

@@ -1,4 +1,5 @@
 using System.Globalization;
+using Microsoft.ML;
 using Pilot.Cli.Commands;
 using Pilot.Cli.Reporting;
 using Pilot.Cli.Training;
@@ -7,15 +8,31 @@ using Spectre.Console;
 
 namespace Pilot.Cli.Bench;
 
-/// <summary>One measured training epoch.</summary>
+/// <summary>The measured training epochs of one optimizer.</summary>
 /// <param name="Optimizer">Optimizer.</param>
-/// <param name="Seconds">Seconds of the epoch as the trainer reports it (training only: no validation set is given).</param>
-/// <param name="ImagesPerSecond">Training images per second.</param>
-internal sealed record EpochTiming(PilotOptimizerKind Optimizer, double Seconds, double ImagesPerSecond);
+/// <param name="Seconds">Seconds of each timed epoch, in round order, as the trainer reports them (training only: no validation set is given).</param>
+/// <param name="ImagesPerSecond">Training images per second of each timed epoch, in round order.</param>
+internal sealed record EpochTiming(PilotOptimizerKind Optimizer, IReadOnlyList<double> Seconds, IReadOnlyList<double> ImagesPerSecond)
+{
+    /// <summary>Median of <see cref="Seconds"/>.</summary>
+    public double MedianSeconds => Median(Seconds);
+
+    /// <summary>Median of <see cref="ImagesPerSecond"/>.</summary>
+    public double MedianImagesPerSecond => Median(ImagesPerSecond);
+
+    private static double Median(IReadOnlyList<double> values)
+    {
+        var sorted = values.Order().ToArray();
+        int h = sorted.Length / 2;
+        return sorted.Length % 2 == 1 ? sorted[h] : (sorted[h - 1] + sorted[h]) / 2;
+    }
+}
 
 /// <summary>
-/// <c>pilot bench train</c>: one epoch of full FashionMNIST through the ML.NET trainer per optimizer, in one process and on
-/// the same data, so that the optimizers' epoch times can be compared (the paper protocol's batch size and learning rate).
+/// <c>pilot bench train</c>: epochs of full FashionMNIST through the ML.NET trainer per optimizer, in one process and on
+/// the same data (the paper protocol's batch size and learning rate), so that the optimizers' epoch times can be compared.
+/// Each optimizer first trains one untimed epoch over <see cref="BenchDefaults.TrainWarmupImages"/> images; then
+/// <c>--rounds</c> rounds each time one epoch per optimizer, the order reversed every other round, and the median is reported.
 /// </summary>
 internal static class TrainBenchmark
 {
@@ -25,6 +42,8 @@ internal static class TrainBenchmark
     public static IReadOnlyList<EpochTiming> Run(BenchTrainSettings settings, string systemFashionMnist, CliConsole console)
     {
         PaperProtocol.For(settings.Model, PilotOptimizerKind.Pilot, "--model"); // a model without the paper's settings fails before any work
+        if (settings.Rounds < 1)
+            throw new CliInputException($"--rounds must be at least 1; got {settings.Rounds}.");
         var data = DataChoice.Resolve(settings.Data, systemFashionMnist);
         if (data.IsEmbedded)
             throw new CliInputException(
@@ -32,43 +51,50 @@ internal static class TrainBenchmark
         string device = Devices.Resolve(settings.Device, "--device");
         var runner = new TrainingRunner(CliDefaults.Seed);
         var split = runner.LoadForTraining(data, CliDefaults.TestFraction, validationFraction: 0) with { Validation = null };
-        console.WriteLine($"data: {data.Description}: train {split.TrainDescription}; {settings.Model} on {device}, one epoch per optimizer, no validation pass");
+        var warmup = split with { Train = new MLContext(CliDefaults.Seed).Data.TakeRows(split.Train, BenchDefaults.TrainWarmupImages) };
+        var optimizers = settings.Optimizers.Distinct().ToList();
+        console.WriteLine(string.Create(Inv,
+            $"data: {data.Description}: train {split.TrainDescription}; {settings.Model} on {device}; per optimizer a warm-up epoch over {BenchDefaults.TrainWarmupImages:N0} images, then {settings.Rounds} timed epoch{(settings.Rounds == 1 ? "" : "s")} in alternating order; no validation pass"));
 
-        var timings = new List<EpochTiming>();
-        foreach (var optimizer in settings.Optimizers.Distinct())
+        foreach (var optimizer in optimizers)
         {
-            var hp = PaperProtocol.For(settings.Model, optimizer, "--model");
-            var trainer = new TrainerSettings
-            {
-                Architecture = settings.Model,
-                Optimizer = optimizer,
-                Epochs = 1,
-                BatchSize = hp.BatchSize,
-                LearningRate = hp.LearningRate,
-                WeightDecay = hp.WeightDecay,
-                Gamma = hp.Gamma,
-                EtaPhi = hp.EtaPhi,
-                PolicyDegree = hp.PolicyDegree,
-                Augment = false,
-                Device = device,
-                Seed = CliDefaults.Seed,
-            };
-            console.WriteLine($"{optimizer}: training one epoch");
-            using var outcome = TrainingProgress.Run(console, 1, progress => runner.Train(split, trainer, progress));
-            var epoch = outcome.Epochs.Single();
-            timings.Add(new EpochTiming(optimizer, epoch.Seconds, epoch.ImagesPerSecond));
+            console.WriteLine($"{optimizer}: warm-up");
+            TrainOneEpoch(runner, warmup, settings, optimizer, device, console);
         }
 
+        var seconds = optimizers.ToDictionary(o => o, _ => new List<double>());
+        var rates = optimizers.ToDictionary(o => o, _ => new List<double>());
+        for (int round = 0; round < settings.Rounds; round++)
+        {
+            var order = round % 2 == 0 ? optimizers : Enumerable.Reverse(optimizers).ToList();
+            foreach (var optimizer in order)
+            {
+                console.WriteLine($"{optimizer}: timed epoch {round + 1} of {settings.Rounds}");
+                var epoch = TrainOneEpoch(runner, split, settings, optimizer, device, console);
+                seconds[optimizer].Add(epoch.Seconds);
+                rates[optimizer].Add(epoch.ImagesPerSecond);
+            }
+        }
+
+        var timings = optimizers.Select(o => new EpochTiming(o, seconds[o], rates[o])).ToList();
         var reference = timings.FirstOrDefault(t => t.Optimizer == PilotOptimizerKind.AdamW);
-        var table = new Table { Title = new TableTitle($"one epoch of {split.TrainDescription}, {settings.Model}, {device}") }
-            .AddColumn("optimizer").AddColumn(new TableColumn("seconds").RightAligned()).AddColumn(new TableColumn("images/s").RightAligned())
-            .AddColumn(new TableColumn("time vs AdamW").RightAligned());
+        var table = new Table { Title = new TableTitle($"one epoch of {split.TrainDescription}, {settings.Model}, {device}, median of {settings.Rounds}") }
+            .AddColumn("optimizer").AddColumn(new TableColumn("seconds (median)").RightAligned()).AddColumn("each round")
+            .AddColumn(new TableColumn("images/s").RightAligned()).AddColumn(new TableColumn("time vs AdamW").RightAligned());
         foreach (var t in timings)
         {
-            table.AddRow(t.Optimizer.ToString(), t.Seconds.ToString("F1", Inv), t.ImagesPerSecond.ToString("N0", Inv),
-                reference is null ? "-" : (t.Seconds / reference.Seconds).ToString("F3", Inv));
+            table.AddRow(t.Optimizer.ToString(), t.MedianSeconds.ToString("F2", Inv), string.Join(" ", t.Seconds.Select(x => x.ToString("F2", Inv))),
+                t.MedianImagesPerSecond.ToString("N0", Inv), reference is null ? "-" : (t.MedianSeconds / reference.MedianSeconds).ToString("F3", Inv));
         }
         console.Ansi.Write(table);
         return timings;
+    }
+
+    private static EpochRecord TrainOneEpoch(TrainingRunner runner, TrainingSplit split, BenchTrainSettings settings,
+        PilotOptimizerKind optimizer, string device, CliConsole console)
+    {
+        var trainer = PaperProtocol.Trainer(settings.Model, optimizer, epochs: 1, device, CliDefaults.Seed, "--model");
+        using var outcome = TrainingProgress.Run(console, 1, progress => runner.Train(split, trainer, progress));
+        return outcome.Epochs.Single();
     }
 }

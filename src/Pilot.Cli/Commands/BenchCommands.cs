@@ -7,9 +7,10 @@ namespace Pilot.Cli.Commands;
 internal sealed record BenchOptimizerSettings
 {
     public DeviceChoice Device { get; init; } = BenchDefaults.OptimizerDevice;
-    public PilotArchitecture Model { get; init; } = BenchDefaults.Model;
+    public IReadOnlyList<PilotArchitecture> Models { get; init; } = [BenchDefaults.Model];
     public int Steps { get; init; } = BenchDefaults.OptimizerSteps;
     public string? Json { get; init; }
+    public string? Plot { get; init; }
 }
 
 /// <summary>What <c>pilot bench train</c> was asked to do.</summary>
@@ -19,6 +20,14 @@ internal sealed record BenchTrainSettings
     public IReadOnlyList<PilotOptimizerKind> Optimizers { get; init; } = BenchDefaults.TrainOptimizers;
     public DeviceChoice Device { get; init; } = CliDefaults.Device;
     public string? Data { get; init; }
+    public int Rounds { get; init; } = BenchDefaults.TrainRounds;
+}
+
+/// <summary>What <c>pilot bench report</c> was asked to do.</summary>
+internal sealed record BenchReportSettings
+{
+    public string In { get; init; } = BenchDefaults.PaperResults;
+    public string Out { get; init; } = BenchDefaults.ReportFolder;
 }
 
 /// <summary>What <c>pilot bench paper</c> was asked to do.</summary>
@@ -35,26 +44,31 @@ internal sealed record BenchPaperSettings
     public string? Data { get; init; }
 }
 
-/// <summary><c>pilot bench optimizer|train|paper</c>.</summary>
+/// <summary><c>pilot bench optimizer|train|paper|report</c>.</summary>
 internal sealed class BenchCommands
 {
     // bench optimizer
     public readonly Option<DeviceChoice> OptimizerDevice = OptionFactory.WithDefault("--device",
         "Device whose optimizer step is timed: cpu or cuda (auto picks CUDA when available).", BenchDefaults.OptimizerDevice, "cpu|cuda");
-    public readonly Option<PilotArchitecture> OptimizerModel = OptionFactory.WithDefault("--model",
-        "Network whose parameters are optimized.", BenchDefaults.Model);
+    public readonly Option<CommaList<PilotArchitecture>> OptimizerModel = OptionFactory.List("--model",
+        "Networks whose parameters are optimized, comma-separated (SmallCnn, ResNet18); one table each.",
+        [BenchDefaults.Model], OptionFactory.ParseEnum<PilotArchitecture>, "SmallCnn,ResNet18");
     public readonly Option<int> Steps = OptionFactory.AtLeast("--steps", "Timed optimizer steps after warm-up; the median is reported.",
         BenchDefaults.OptimizerSteps, 1);
     public readonly Option<string?> Json = OptionFactory.Optional<string>("--json", "Also write the results as JSON to this file. [default: none]", "FILE");
+    public readonly Option<string?> Plot = OptionFactory.Optional<string>("--plot",
+        "Also draw each optimizer's step time relative to AdamW, per network, as a bar chart (PNG). [default: none]", "FILE");
 
     // bench train
     public readonly Option<PilotArchitecture> TrainModel = OptionFactory.WithDefault("--model", "Network to train for one epoch.", BenchDefaults.Model);
     public readonly Option<CommaList<PilotOptimizerKind>> TrainOptimizers = OptionFactory.List("--optimizer",
-        "Optimizers to time, comma-separated; each trains one epoch of full FashionMNIST in this process.",
+        "Optimizers to time, comma-separated; each trains --rounds epochs of full FashionMNIST in this process.",
         BenchDefaults.TrainOptimizers, OptionFactory.ParseEnum<PilotOptimizerKind>, "Pilot,AdamW,...");
     public readonly Option<DeviceChoice> TrainDevice = OptionFactory.WithDefault("--device", "Where to train: auto, cpu or cuda.", CliDefaults.Device, "auto|cpu|cuda");
     public readonly Option<string?> TrainData = OptionFactory.Optional<string>("--data",
         $"FashionMNIST IDX folder. [default: {CliDefaults.SystemFashionMnistFolder}]", "PATH");
+    public readonly Option<int> Rounds = OptionFactory.AtLeast("--rounds",
+        "Timed epochs per optimizer, in rounds that alternate the optimizers' order; the median is reported.", BenchDefaults.TrainRounds, 1);
 
     // bench paper
     public readonly Option<CommaList<PilotArchitecture>> Models = OptionFactory.List("--models", "Networks, comma-separated (SmallCnn, ResNet18).",
@@ -74,12 +88,19 @@ internal sealed class BenchCommands
     public readonly Option<string?> PaperData = OptionFactory.Optional<string>("--data",
         $"FashionMNIST IDX folder. [default: {CliDefaults.SystemFashionMnistFolder}]", "PATH");
 
-    public IReadOnlyList<Option> OptimizerOptions => [OptimizerDevice, OptimizerModel, Steps, Json];
-    public IReadOnlyList<Option> TrainOptions => [TrainModel, TrainOptimizers, TrainDevice, TrainData];
+    // bench report
+    public readonly Option<string> ReportIn = OptionFactory.WithDefault("--in", "Results file written by 'pilot bench paper'.", BenchDefaults.PaperResults, "FILE");
+    public readonly Option<string> ReportOut = OptionFactory.WithDefault("--out",
+        "Folder for the Markdown summary (<results-name>.md) and the plots (PNG).", BenchDefaults.ReportFolder, "DIR");
+
+    public IReadOnlyList<Option> ReportOptions => [ReportIn, ReportOut];
+    public IReadOnlyList<Option> OptimizerOptions => [OptimizerDevice, OptimizerModel, Steps, Json, Plot];
+    public IReadOnlyList<Option> TrainOptions => [TrainModel, TrainOptimizers, TrainDevice, TrainData, Rounds];
     public IReadOnlyList<Option> PaperOptions => [Models, Optimizers, Seeds, Epochs, PaperDevice, Out, Policy, FreezePolicy, PaperData];
 
     public Command Create(
-        Func<BenchOptimizerSettings, int> optimizer, Func<BenchTrainSettings, int> train, Func<BenchPaperSettings, int> paper)
+        Func<BenchOptimizerSettings, int> optimizer, Func<BenchTrainSettings, int> train, Func<BenchPaperSettings, int> paper,
+        Func<BenchReportSettings, int> report)
     {
         var optimizerCommand = new Command("optimizer",
             "Median milliseconds per optimizer step and state bytes per parameter for PILOT (plain and fast paths), Adam and AdamW, with the ratio to AdamW.");
@@ -98,21 +119,31 @@ internal sealed class BenchCommands
             paperCommand.Options.Add(o);
         paperCommand.SetAction(p => paper(BindPaper(p)));
 
+        var reportCommand = new Command("report",
+            "Summarise a 'bench paper' results file: mean ± std over seeds per configuration, every run, and plots of accuracy, loss and PILOT's policy.");
+        foreach (var o in ReportOptions)
+            reportCommand.Options.Add(o);
+        reportCommand.SetAction(p => report(BindReport(p)));
+
         return new Command("bench", "Benchmarks: optimizer step time, training epoch time, the paper's protocol.")
         {
-            optimizerCommand, trainCommand, paperCommand,
+            optimizerCommand, trainCommand, paperCommand, reportCommand,
         };
     }
 
     public BenchOptimizerSettings BindOptimizer(ParseResult p) => new()
     {
-        Device = p.GetValue(OptimizerDevice), Model = p.GetValue(OptimizerModel), Steps = p.GetValue(Steps), Json = p.GetValue(Json),
+        Device = p.GetValue(OptimizerDevice), Models = p.GetValue(OptimizerModel)!.Items, Steps = p.GetValue(Steps), Json = p.GetValue(Json),
+        Plot = p.GetValue(Plot),
     };
 
     public BenchTrainSettings BindTrain(ParseResult p) => new()
     {
         Model = p.GetValue(TrainModel), Optimizers = p.GetValue(TrainOptimizers)!.Items, Device = p.GetValue(TrainDevice), Data = p.GetValue(TrainData),
+        Rounds = p.GetValue(Rounds),
     };
+
+    public BenchReportSettings BindReport(ParseResult p) => new() { In = p.GetValue(ReportIn)!, Out = p.GetValue(ReportOut)! };
 
     public BenchPaperSettings BindPaper(ParseResult p) => new()
     {

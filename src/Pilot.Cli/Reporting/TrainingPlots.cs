@@ -69,6 +69,17 @@ internal static class TrainingPlots
     private const string Rho = "ρ (gradient agreement)", PM = "p_m (momentum)", PV = "p_v (variance power)", PS = "p_s (sign)";
 
     private static string Save(string path, string title, string xLabel, string yLabel, double[] x, params (string Name, double?[] Values)[] series)
+        => SaveLines(path, title, xLabel, yLabel, series.Select(s => (s.Name, x, s.Values)));
+
+    /// <summary>
+    /// Writes a line plot of <paramref name="series"/> (each with its own x values; points without a value are left out)
+    /// to <paramref name="path"/> as PNG; returns <paramref name="path"/>. <paramref name="markers"/>: circles on the points of
+    /// series of at most 50 points (leave it off for plots with many series). <paramref name="style"/>: colour and line style of
+    /// the series at an index (OxyPlot's palette and solid lines when null).
+    /// </summary>
+    internal static string SaveLines(string path, string title, string xLabel, string yLabel,
+        IEnumerable<(string Name, double[] X, double?[] Values)> series, bool markers = true,
+        Func<int, (OxyColor Color, LineStyle Style)>? style = null)
     {
         var model = new PlotModel { Title = title, Background = OxyColors.White };
         // Epochs and steps are whole numbers: no ticks between them.
@@ -77,11 +88,15 @@ internal static class TrainingPlots
             Position = AxisPosition.Bottom, Title = xLabel, MajorGridlineStyle = LineStyle.Dot, MinimumMajorStep = 1, MinimumMinorStep = 1,
         });
         model.Axes.Add(new LinearAxis { Position = AxisPosition.Left, Title = yLabel, MajorGridlineStyle = LineStyle.Dot });
-        foreach (var (name, values) in series)
+        int index = -1;
+        foreach (var (name, x, values) in series)
         {
+            index++;
             if (values.All(v => v is null))
                 continue;
-            var line = new LineSeries { Title = name, MarkerType = x.Length <= MaxMarkedPoints ? MarkerType.Circle : MarkerType.None };
+            var line = new LineSeries { Title = name, MarkerType = markers && x.Length <= MaxMarkedPoints ? MarkerType.Circle : MarkerType.None };
+            if (style is not null)
+                (line.Color, line.LineStyle) = style(index);
             // Points without a value (an epoch without validation rows) are left out rather than drawn as zero.
             for (int i = 0; i < x.Length; i++)
             {

@@ -1,0 +1,155 @@
+using System.Globalization;
+using System.Text;
+using Pilot.Cli.Reporting;
+using OxyPlot;
+using Pilot.MLNet;
+
+namespace Pilot.Cli.Bench;
+
+/// <summary>Runs of one configuration: the same model, optimizer, policy, device, precision and epochs; one run per seed.</summary>
+/// <param name="Model">Network.</param>
+/// <param name="Optimizer">Optimizer.</param>
+/// <param name="Policy">PILOT's <c>frozen:…</c>/<c>init:…</c> policy, or null.</param>
+/// <param name="Device">Device kind.</param>
+/// <param name="Precision">Numeric precision of training.</param>
+/// <param name="Epochs">Epochs per run.</param>
+/// <param name="Runs">The runs, ordered by seed.</param>
+internal sealed record PaperConfiguration(
+    PilotArchitecture Model, PilotOptimizerKind Optimizer, string? Policy, string Device, string Precision, int Epochs, IReadOnlyList<PaperRun> Runs)
+{
+    /// <summary>Short label for tables and legends: <c>Pilot</c>, <c>Pilot (frozen:SmallCnn-Pilot-seed0-cpu)</c>.</summary>
+    public string Label => Policy is null ? Optimizer.ToString() : $"{Optimizer} ({Policy})";
+
+    /// <summary>Mean over seeds of a per-epoch value; null at an epoch where some run has no value.</summary>
+    public double?[] MeanPerEpoch(Func<PaperEpoch, double?> value)
+        => Enumerable.Range(0, Epochs).Select(i =>
+        {
+            var values = Runs.Select(r => i < r.History.Count ? value(r.History[i]) : null).ToList();
+            return values.All(v => v is not null) ? values.Average() : null;
+        }).ToArray();
+}
+
+/// <summary>
+/// <c>pilot bench report</c>: turns a <c>bench paper</c> results file into a Markdown summary (mean ± sample standard deviation
+/// over seeds per configuration, epochs to a test-accuracy threshold, every run) and PNG plots (test accuracy, test and
+/// train loss averaged over seeds; PILOT's ρ and knobs per run) — the tables and figures of <c>docs/benchmarks.md</c>.
+/// </summary>
+internal static class PaperReport
+{
+    private static readonly CultureInfo Inv = CultureInfo.InvariantCulture;
+
+    /// <summary>Test accuracy whose first epoch the summary reports (issue 11's policy-transfer comparison).</summary>
+    public const double AccuracyThreshold = 0.90;
+
+    /// <summary>Groups <paramref name="runs"/> into configurations, in a stable order (model, device, precision, optimizer, policy).</summary>
+    public static IReadOnlyList<PaperConfiguration> Configurations(IReadOnlyList<PaperRun> runs)
+        => runs.GroupBy(r => (r.Model, r.Optimizer, r.Policy, Device: r.Device.ToLowerInvariant(), r.Precision, r.Epochs))
+            .Select(g => new PaperConfiguration(g.Key.Model, g.Key.Optimizer, g.Key.Policy, g.Key.Device, g.Key.Precision, g.Key.Epochs,
+                g.OrderBy(r => r.Seed).ToList()))
+            .OrderBy(c => c.Model).ThenBy(c => c.Device).ThenBy(c => c.Precision).ThenBy(c => c.Epochs)
+            .ThenBy(c => c.Optimizer).ThenBy(c => c.Policy ?? "")
+            .ToList();
+
+    /// <summary>First epoch (1-based) whose test accuracy reaches <paramref name="threshold"/>; null if none does.</summary>
+    public static int? EpochsTo(PaperRun run, double threshold)
+        => run.History.FirstOrDefault(e => e.TestAccuracy >= threshold)?.Epoch;
+
+    /// <summary>Writes <c>&lt;stem&gt;.md</c> and the plots into <paramref name="folder"/>; returns the paths written.</summary>
+    /// <exception cref="CliInputException">The results file holds no runs.</exception>
+    public static IReadOnlyList<string> Write(PaperResultsFile results, string folder, CliConsole console)
+    {
+        var runs = results.Read();
+        if (runs.Count == 0)
+            throw new CliInputException($"--in: '{results.Path}' holds no runs; run 'pilot bench paper' first.");
+        Directory.CreateDirectory(folder);
+        string stem = Path.GetFileNameWithoutExtension(results.Path);
+        var configurations = Configurations(runs);
+        var written = new List<string>();
+
+        string markdown = Path.Combine(folder, stem + ".md");
+        File.WriteAllText(markdown, Markdown(configurations, Path.GetFileName(results.Path)));
+        written.Add(markdown);
+
+        foreach (var group in configurations.GroupBy(c => (c.Model, c.Device, c.Precision, c.Epochs)))
+        {
+            string name = $"{stem}-{group.Key.Model}-{group.Key.Device}-{group.Key.Precision}".ToLowerInvariant();
+            string where = $"{group.Key.Model}, {group.Key.Device} {group.Key.Precision}, mean over seeds";
+            written.Add(PlotMean(Path.Combine(folder, name + "-test-accuracy.png"), $"{where}: test accuracy", "test accuracy (%)",
+                group, e => e.TestAccuracy * 100));
+            written.Add(PlotMean(Path.Combine(folder, name + "-test-loss.png"), $"{where}: test loss", "cross-entropy", group, e => e.TestLoss));
+            written.Add(PlotMean(Path.Combine(folder, name + "-train-loss.png"), $"{where}: train loss", "cross-entropy", group, e => e.TrainLoss));
+
+            var pilotRuns = group.Where(c => c.Optimizer == PilotOptimizerKind.Pilot && c.Policy is null).SelectMany(c => c.Runs)
+                .Where(r => r.History.All(e => e.Rho is not null)).ToList();
+            if (pilotRuns.Count > 0)
+                written.Add(PlotPolicy(Path.Combine(folder, name + "-policy.png"), $"{group.Key.Model}, {group.Key.Device}: PILOT policy per epoch", pilotRuns));
+        }
+        foreach (var path in written)
+            console.WriteLine($"wrote {path}");
+        return written;
+    }
+
+    private static string PlotMean(string path, string title, string yLabel, IEnumerable<PaperConfiguration> configurations,
+        Func<PaperEpoch, double?> value)
+        => TrainingPlots.SaveLines(path, title, "epoch", yLabel,
+            configurations.Select(c => ($"{c.Label} (n={c.Runs.Count})", Enumerable.Range(1, c.Epochs).Select(i => (double)i).ToArray(), c.MeanPerEpoch(value))),
+            markers: false);
+
+    private static string PlotPolicy(string path, string title, IReadOnlyList<PaperRun> runs)
+    {
+        // One colour per quantity, one line style per seed.
+        OxyColor[] colors = [OxyColors.Black, OxyColors.RoyalBlue, OxyColors.DarkOrange, OxyColors.ForestGreen];
+        LineStyle[] styles = [LineStyle.Solid, LineStyle.Dash, LineStyle.Dot, LineStyle.DashDot];
+        var series = new List<(string, double[], double?[])>();
+        foreach (var run in runs)
+        {
+            double[] x = run.History.Select(e => (double)e.Epoch).ToArray();
+            series.Add(($"ρ seed {run.Seed}", x, run.History.Select(e => e.Rho).ToArray()));
+            series.Add(($"p_m seed {run.Seed}", x, run.History.Select(e => e.PM).ToArray()));
+            series.Add(($"p_v seed {run.Seed}", x, run.History.Select(e => e.PV).ToArray()));
+            series.Add(($"p_s seed {run.Seed}", x, run.History.Select(e => e.PS).ToArray()));
+        }
+        return TrainingPlots.SaveLines(path, title, "epoch", "ρ (at the epoch's end), knobs (epoch mean)", series, markers: false,
+            style: i => (colors[i % 4], styles[i / 4 % styles.Length]));
+    }
+
+    /// <summary>The Markdown summary: one table of configurations, one of runs.</summary>
+    internal static string Markdown(IReadOnlyList<PaperConfiguration> configurations, string source)
+    {
+        var md = new StringBuilder();
+        md.AppendLine(string.Create(Inv, $"<!-- generated by 'pilot bench report' from {source}; do not edit by hand -->"));
+        md.AppendLine();
+        md.AppendLine(string.Create(Inv,
+            $"| model | optimizer | device | precision | epochs | seeds | test accuracy % | macro-F1 | test loss | epochs to {AccuracyThreshold:P0} | s/epoch |"));
+        md.AppendLine("|---|---|---|---|---|---|---|---|---|---|---|");
+        foreach (var c in configurations)
+        {
+            var epochsTo = c.Runs.Select(r => EpochsTo(r, AccuracyThreshold)).ToList();
+            md.AppendLine(string.Create(Inv,
+                $"| {c.Model} | {c.Label} | {c.Device} | {c.Precision} | {c.Epochs} | {string.Join(",", c.Runs.Select(r => r.Seed))} | " +
+                $"{PaperBenchmark.MeanStd(c.Runs.Select(r => 100 * r.TestAccuracy).ToList(), 2)} | " +
+                $"{PaperBenchmark.MeanStd(c.Runs.Select(r => r.MacroF1).ToList(), 4)} | " +
+                $"{PaperBenchmark.MeanStd(c.Runs.Select(r => r.TestLoss).ToList(), 4)} | " +
+                $"{(epochsTo.All(e => e is not null) ? PaperBenchmark.MeanStd(epochsTo.Select(e => (double)e!.Value).ToList(), 1) : "not reached by every seed")} | " +
+                $"{c.Runs.Average(r => r.SecondsPerEpoch):F1} |"));
+        }
+        md.AppendLine();
+        md.AppendLine("Every run:");
+        md.AppendLine();
+        md.AppendLine(string.Create(Inv, $"| model | optimizer | device | seed | test accuracy % | macro-F1 | test loss | best epoch's test accuracy % | epoch to {AccuracyThreshold:P0} | final p_m / p_v / p_s |"));
+        md.AppendLine("|---|---|---|---|---|---|---|---|---|---|");
+        foreach (var c in configurations)
+        {
+            foreach (var r in c.Runs)
+            {
+                var best = r.History.Where(e => e.TestAccuracy is not null).MaxBy(e => e.TestAccuracy!.Value);
+                var last = r.History.Count > 0 ? r.History[^1] : null;
+                string knobs = last?.PM is double pm && last.PV is double pv && last.PS is double ps ? string.Create(Inv, $"{pm:F3} / {pv:F3} / {ps:F3}") : "-";
+                md.AppendLine(string.Create(Inv,
+                    $"| {c.Model} | {c.Label} | {c.Device} | {r.Seed} | {100 * r.TestAccuracy:F2} | {r.MacroF1:F4} | {r.TestLoss:F4} | " +
+                    $"{(best is null ? "-" : $"{100 * best.TestAccuracy!.Value:F2} (epoch {best.Epoch})")} | {EpochsTo(r, AccuracyThreshold)?.ToString(Inv) ?? "-"} | {knobs} |"));
+            }
+        }
+        return md.ToString();
+    }
+}
