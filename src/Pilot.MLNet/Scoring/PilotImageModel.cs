@@ -62,7 +62,8 @@ internal sealed class PilotImageModel : IDisposable
     /// <summary>
     /// Class probabilities of the first <paramref name="count"/> images in <paramref name="pixels"/> (images of
     /// <see cref="InputShape"/> bytes one after another; the array may hold more), run through the network as one batch;
-    /// image i's probabilities go to <c>probabilities[i × ClassCount ..]</c>, which holds exactly <c>count × ClassCount</c> values.
+    /// image i's probabilities go to <c>probabilities[i × ClassCount ..]</c>, which holds exactly <c>count × ClassCount</c>
+    /// values.
     /// </summary>
     public void Score(byte[] pixels, int count, Span<float> probabilities)
     {
@@ -85,7 +86,8 @@ internal sealed class PilotImageModel : IDisposable
             throw new ArgumentOutOfRangeException(nameof(count),
                 $"{count} images of {InputShape} do not fit a pixel array of {pixelCount} values (or it is not whole images).");
         if (probabilityCount != count * ClassCount)
-            throw new ArgumentException($"{count} images of {ClassCount} classes have {count * ClassCount} probabilities; the destination holds {probabilityCount}.",
+            throw new ArgumentException(
+                $"{count} images of {ClassCount} classes have {count * ClassCount} probabilities; the destination holds {probabilityCount}.",
                 "probabilities");
     }
 
