@@ -32,6 +32,12 @@ public sealed partial class PilotImageClassificationTransformer
                     "score it with images of the kind it was trained on.");
         }
 
+        /// <summary>The image column of the input.</summary>
+        public DataViewSchema.Column Image => _image;
+
+        /// <summary>What the image column holds.</summary>
+        public ImageColumnSpec Spec => _spec;
+
         private static string Describe(PixelDomain domain) => domain == PixelDomain.Bytes
             ? "byte pixels (0-255: encoded images, MLImages or byte vectors)"
             : "float pixel vectors";
@@ -139,11 +145,7 @@ public sealed partial class PilotImageClassificationTransformer
                 _reader.ReadFloats(input.Position, _floats!);
                 model.Score(_floats!, Probabilities);
             }
-            int best = 0;
-            for (int k = 1; k < Probabilities.Length; k++)
-                if (Probabilities[k] > Probabilities[best])
-                    best = k;
-            PredictedKey = (uint)best + 1;
+            PredictedKey = PilotImageModel.PredictedKey(Probabilities);
             _position = input.Position;
         }
 

@@ -22,10 +22,14 @@ namespace Pilot.MLNet;
 /// <c>mlContext.Model.Save</c>/<c>Load</c>; owns a TorchSharp network: dispose it when done.
 /// </summary>
 /// <remarks>
-/// Scoring follows ML.NET's row-by-row getters: each row's image is read, converted and run through the network once (both
-/// output columns share that pass), on the device the loading <see cref="MLContext"/> chooses. Cursors may run in parallel.
+/// The network runs on the device the loading <see cref="MLContext"/> chooses. <see cref="Transform"/> scores images in
+/// batches of <see cref="PilotImageClassificationDefaults.ScoringBatchSize"/> when its result is read in order; a
+/// <see cref="PredictionEngine{TSrc, TDst}"/> and shuffled cursors score row by row. Each row's image is read, converted
+/// and run through the network once (both output columns share that pass); the scores are the same either way, to about
+/// 1e-7 (libtorch may pick other kernels for a batch).
 /// </remarks>
-public sealed partial class PilotImageClassificationTransformer : RowToRowTransformerBase, IDisposable
+// ITransformer is listed again so that its Transform is this class's batched one, not the base class's per-row one.
+public sealed partial class PilotImageClassificationTransformer : RowToRowTransformerBase, ITransformer, IDisposable
 {
     internal const string UserName = "Pilot Image Classification";
     internal const string LoaderSignature = "PILOTIMG";
@@ -338,6 +342,45 @@ public sealed partial class PilotImageClassificationTransformer : RowToRowTransf
             throw new InvalidDataException($"The model's {what} {shape} is invalid: {e.Message}", e);
         }
         return shape;
+    }
+
+    /// <summary>Images per forward pass of <see cref="Transform"/>'s cursors; 1 scores row by row (tests compare the two).</summary>
+    internal int ScoringBatchSize
+    {
+        get;
+        set
+        {
+            ArgumentOutOfRangeException.ThrowIfLessThan(value, 1);
+            ArgumentOutOfRangeException.ThrowIfGreaterThan(value, PilotImageClassificationDefaults.MaxBatchSize);
+            field = value;
+        }
+    } = PilotImageClassificationDefaults.ScoringBatchSize;
+
+    /// <summary>
+    /// Adds the <c>Score</c> and <c>PredictedLabel</c> columns to <paramref name="input"/>, lazily: the network runs when
+    /// a cursor reads them.
+    /// </summary>
+    /// <param name="input">Data with the image column the model reads, of the kind it was trained on.</param>
+    /// <returns>
+    /// The input's columns and the two output columns. A cursor over it that is not shuffled reads the images ahead and
+    /// scores <see cref="PilotImageClassificationDefaults.ScoringBatchSize"/> of them per forward pass, with the scores
+    /// of one image at a time (to about 1e-7); shuffled cursors score row by row. A row whose image cannot be read throws
+    /// <see cref="InvalidDataException"/> when that row's <c>Score</c> or <c>PredictedLabel</c> is read, naming the row
+    /// and the column.
+    /// </returns>
+    /// <exception cref="ArgumentNullException"><paramref name="input"/> is null.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">The image column is missing or of another kind than the model's.</exception>
+    /// <exception cref="ObjectDisposedException">This transformer has been disposed.</exception>
+    public new IDataView Transform(IDataView input)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        var perRow = MakeDataTransform(input);
+        // A model file may name both outputs alike (the trainer refuses that): then Score is hidden, and only per-row works.
+        if (ScoringBatchSize == 1 || ScoreColumnName == PredictedLabelColumnName)
+            return perRow;
+        var mapper = new Mapper(this, input.Schema);
+        return new BatchedScoringDataView(perRow, input, _model, mapper.Image, mapper.Spec, ScoreColumnName, PredictedLabelColumnName,
+            ScoringBatchSize);
     }
 
     /// <inheritdoc/>

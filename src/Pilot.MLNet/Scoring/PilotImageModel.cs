@@ -54,19 +54,47 @@ internal sealed class PilotImageModel : IDisposable
     public ChannelStatistics Normalization { get; }
 
     /// <summary>Class probabilities (softmax of the logits) of one image given as <see cref="InputShape"/> bytes.</summary>
-    public void Score(byte[] pixels, Span<float> probabilities)
-    {
-        using var scope = NewDisposeScope();
-        Score(torch.tensor(pixels, [1, InputShape.Channels, InputShape.Height, InputShape.Width]), probabilities);
-    }
+    public void Score(byte[] pixels, Span<float> probabilities) => Score(pixels, 1, probabilities);
 
     /// <summary>Class probabilities of one image given as <see cref="InputShape"/> floats.</summary>
-    public void Score(float[] pixels, Span<float> probabilities)
+    public void Score(float[] pixels, Span<float> probabilities) => Score(pixels, 1, probabilities);
+
+    /// <summary>
+    /// Class probabilities of the first <paramref name="count"/> images in <paramref name="pixels"/> (images of
+    /// <see cref="InputShape"/> bytes one after another; the array may hold more), run through the network as one batch;
+    /// image i's probabilities go to <c>probabilities[i × ClassCount ..]</c>, which holds exactly <c>count × ClassCount</c>
+    /// values.
+    /// </summary>
+    public void Score(byte[] pixels, int count, Span<float> probabilities)
     {
+        CheckBatch(pixels.Length, count, probabilities.Length);
         using var scope = NewDisposeScope();
-        Score(torch.tensor(pixels, [1, InputShape.Channels, InputShape.Height, InputShape.Width]), probabilities);
+        Score(torch.tensor(pixels, BatchDimensions(pixels.Length)).narrow(0, 0, count), probabilities);
     }
 
+    /// <summary>The same for images given as <see cref="InputShape"/> floats.</summary>
+    public void Score(float[] pixels, int count, Span<float> probabilities)
+    {
+        CheckBatch(pixels.Length, count, probabilities.Length);
+        using var scope = NewDisposeScope();
+        Score(torch.tensor(pixels, BatchDimensions(pixels.Length)).narrow(0, 0, count), probabilities);
+    }
+
+    private void CheckBatch(int pixelCount, int count, int probabilityCount)
+    {
+        if (pixelCount % InputShape.Size != 0 || count < 1 || count > pixelCount / InputShape.Size)
+            throw new ArgumentOutOfRangeException(nameof(count),
+                $"{count} images of {InputShape} do not fit a pixel array of {pixelCount} values (or it is not whole images).");
+        if (probabilityCount != count * ClassCount)
+            throw new ArgumentException(
+                $"{count} images of {ClassCount} classes have {count * ClassCount} probabilities; the destination holds {probabilityCount}.",
+                "probabilities");
+    }
+
+    private long[] BatchDimensions(int pixelCount) =>
+        [pixelCount / InputShape.Size, InputShape.Channels, InputShape.Height, InputShape.Width];
+
+    /// <summary>Runs an N × C × H × W batch (in <see cref="Domain"/> units) and copies its N × K probabilities out.</summary>
     private void Score(Tensor pixels, Span<float> probabilities)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
@@ -74,6 +102,16 @@ internal sealed class PilotImageModel : IDisposable
         var x = (pixels.to(Device).to(ScalarType.Float32) - _mean) / _std;
         var p = nn.functional.softmax(Network.forward(x), 1).cpu();
         p.data<float>().CopyTo(probabilities);
+    }
+
+    /// <summary>The predicted class as a key value (class index + 1): the first class with the largest probability.</summary>
+    public static uint PredictedKey(ReadOnlySpan<float> probabilities)
+    {
+        int best = 0;
+        for (int k = 1; k < probabilities.Length; k++)
+            if (probabilities[k] > probabilities[best])
+                best = k;
+        return (uint)best + 1;
     }
 
     public void Dispose()

@@ -28,9 +28,6 @@ internal sealed record ReliabilityCase(string Name, string Input, Action Act, Ty
     /// <summary>How <c>mlContext.Model.Load</c> hands on an exception thrown by ML.NET's own model-header checks.</summary>
     public static readonly Type[] ModelLoadMLNetCheck = [typeof(InvalidOperationException), typeof(TargetInvocationException)];
 
-    /// <summary>How a parallel data-view cursor (ML.NET's default for scoring) hands on an exception thrown for a row.</summary>
-    public static readonly Type[] ParallelCursor = [typeof(InvalidOperationException)];
-
     /// <summary>Longest a case may run before it counts as a hang.</summary>
     public static readonly TimeSpan Timeout = TimeSpan.FromSeconds(120);
 

@@ -199,7 +199,7 @@ internal static class ReliabilityCases
             {
                 using var model = F.Train(F.Keyed(ml, F.FloatRows(30)), F.Fast());
                 F.ScoreAll(model, F.Keyed(ml, FloatRowsWith(2, 9, float.NaN)), 3);
-            }, null, "Row 2", "'Image'", "NaN") with { Via = ReliabilityCase.ParallelCursor };
+            }, null, "Row 2", "'Image'", "NaN");
         yield return ReliabilityCase.Working("float-pixels-large-finite", "float pixels of ±1e30 (finite)",
             "trains; normalisation brings them to a usable range",
             () =>
@@ -280,7 +280,7 @@ internal static class ReliabilityCases
             {
                 using var model = (PilotImageClassificationTransformer)ml.Model.Load(f.EncodedModelPath, out _);
                 F.ScoreAll(model, EncodedWith(ml, 1, "GIF89a but not really"u8.ToArray()), 3);
-            }, null, "Row 1", "'Image'", "not a decodable image") with { Via = ReliabilityCase.ParallelCursor };
+            }, null, "Row 1", "'Image'", "not a decodable image");
         yield return Throws<InvalidDataException>("scoring-undecodable-image-prediction-engine", "a PredictionEngine given 5 bytes that are not an image",
             () =>
             {
