@@ -35,7 +35,7 @@ internal static class OptimizerBench
 
     /// <summary>Bytes one step moves (counted from the code) and the bandwidth the measured step time implies.</summary>
     private sealed record Traffic(
-        string Optimizer, long BytesPerStep,
+        string Optimizer, string Model, long BytesPerStep,
         [property: JsonPropertyName("gb_per_s")] double GBPerSecond,
         [property: JsonPropertyName("ms_at_copy_bandwidth")] double MsAtCopyBandwidth);
 
@@ -99,7 +99,7 @@ internal static class OptimizerBench
         var optimizers = shown.Select(r => r.Optimizer).Distinct().ToList();
         var model = new PlotModel { Title = $"optimizer step time relative to TorchSharp's AdamW ({device}; lower is faster)", Background = OxyColors.White };
         model.Axes.Add(new CategoryAxis { Position = AxisPosition.Left, ItemsSource = optimizers });
-        model.Axes.Add(new LinearAxis { Position = AxisPosition.Bottom, Title = "× AdamW", Minimum = 0, MajorGridlineStyle = LineStyle.Dot });
+        model.Axes.Add(new LinearAxis { Position = AxisPosition.Bottom, Title = "× AdamW", Minimum = 0, MaximumPadding = 0.08, MajorGridlineStyle = LineStyle.Dot });
         foreach (var group in shown.GroupBy(r => r.Model))
         {
             var bars = new BarSeries { Title = group.Key, LabelFormatString = "{0:F2}", LabelPlacement = LabelPlacement.Outside };
@@ -126,13 +126,13 @@ internal static class OptimizerBench
             if (!OptimizerBenchmark.BytesMovedPerParam.TryGetValue(r.Optimizer, out int perParam))
                 continue;
             long bytes = perParam * r.Params;
-            traffic.Add(new Traffic(r.Optimizer, bytes, bytes / (r.MsPerStep / 1e3) / 1e9, bytes / (copy * 1e9) * 1e3));
+            traffic.Add(new Traffic(r.Optimizer, r.Model, bytes, bytes / (r.MsPerStep / 1e3) / 1e9, bytes / (copy * 1e9) * 1e3));
         }
         var table = new Table { Title = new TableTitle(string.Create(Inv, $"memory traffic per step; copy loop: {copy:F1} GB/s (read + written)")) }
-            .AddColumn("optimizer").AddColumn(new TableColumn("MB per step").RightAligned())
+            .AddColumn("optimizer").AddColumn("model").AddColumn(new TableColumn("MB per step").RightAligned())
             .AddColumn(new TableColumn("GB/s at the measured step").RightAligned()).AddColumn(new TableColumn("ms at copy bandwidth").RightAligned());
         foreach (var t in traffic)
-            table.AddRow(t.Optimizer, (t.BytesPerStep / 1e6).ToString("F1", Inv), t.GBPerSecond.ToString("F1", Inv), t.MsAtCopyBandwidth.ToString("F3", Inv));
+            table.AddRow(t.Optimizer, t.Model, (t.BytesPerStep / 1e6).ToString("F1", Inv), t.GBPerSecond.ToString("F1", Inv), t.MsAtCopyBandwidth.ToString("F3", Inv));
         console.Ansi.Write(table);
         return new Bandwidth(copy, traffic);
     }

@@ -89,11 +89,18 @@ internal static class PaperReport
         return written;
     }
 
+    /// <summary>Distinct colours for the configurations of one plot (OxyPlot's default palette repeats near-identical reds).</summary>
+    private static readonly OxyColor[] Palette =
+    [
+        OxyColors.ForestGreen, OxyColors.DarkOrange, OxyColors.RoyalBlue, OxyColors.Crimson, OxyColors.Purple,
+        OxyColors.Black, OxyColors.Teal, OxyColors.SaddleBrown, OxyColors.HotPink, OxyColors.Gray,
+    ];
+
     private static string PlotMean(string path, string title, string yLabel, IEnumerable<PaperConfiguration> configurations,
         Func<PaperEpoch, double?> value)
         => TrainingPlots.SaveLines(path, title, "epoch", yLabel,
             configurations.Select(c => ($"{c.Label} (n={c.Runs.Count})", Enumerable.Range(1, c.Epochs).Select(i => (double)i).ToArray(), c.MeanPerEpoch(value))),
-            markers: false);
+            markers: false, style: i => (Palette[i % Palette.Length], i < Palette.Length ? LineStyle.Solid : LineStyle.Dash));
 
     private static string PlotPolicy(string path, string title, IReadOnlyList<PaperRun> runs)
     {
