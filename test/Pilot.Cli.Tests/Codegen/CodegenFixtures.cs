@@ -27,13 +27,27 @@ internal static class CodegenFixtures
     {
         string path = Path.Combine(Path.GetTempPath(), "pilot-codegen-tests-" + Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(path);
-        AppDomain.CurrentDomain.ProcessExit += (_, _) =>
-        {
-            try { Directory.Delete(path, recursive: true); }
-            catch (IOException) { }
-        };
+        AppDomain.CurrentDomain.ProcessExit += (_, _) => Delete(path);
         return path;
     });
+
+    /// <summary>
+    /// Deletes the run's temporary folder (models, generated projects and their builds: several hundred MB) if it was
+    /// created. Called at assembly cleanup; the ProcessExit hook above is the fallback, which a test host killed at the
+    /// end of the run does not always reach.
+    /// </summary>
+    public static void DeleteRoot()
+    {
+        if (Root.IsValueCreated)
+            Delete(Root.Value);
+    }
+
+    private static void Delete(string path)
+    {
+        try { Directory.Delete(path, recursive: true); }
+        catch (IOException) { }
+        catch (UnauthorizedAccessException) { }
+    }
 
     private static readonly Lazy<string> Images = new(() =>
     {
