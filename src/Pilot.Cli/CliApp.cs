@@ -160,10 +160,7 @@ internal sealed class CliApp
     /// <summary><c>pilot bench report</c>.</summary>
     public int BenchReport(BenchReportSettings s)
     {
-        var file = new PaperResultsFile(s.In);
-        if (!File.Exists(file.Path))
-            throw new CliInputException($"--in: results file '{file.Path}' does not exist; 'pilot bench paper' writes it.");
-        PaperReport.Write(file, Path.GetFullPath(s.Out), _console);
+        PaperReport.Write(new PaperResultsFile(s.In), Path.GetFullPath(s.Out), _console);
         return ExitCodes.Success;
     }
 

@@ -3,7 +3,6 @@ using System.Text.Json;
 using System.Text.Json.Serialization;
 using OxyPlot;
 using OxyPlot.Axes;
-using OxyPlot.Legends;
 using OxyPlot.Series;
 using Pilot.Cli.Commands;
 using Pilot.Cli.Reporting;
@@ -107,9 +106,7 @@ internal static class OptimizerBench
                 bars.Items.Add(new BarItem(group.FirstOrDefault(r => r.Optimizer == optimizer)?.RatioToAdamW ?? double.NaN));
             model.Series.Add(bars);
         }
-        model.Legends.Add(new Legend { LegendPosition = LegendPosition.BottomCenter, LegendPlacement = LegendPlacement.Outside, LegendOrientation = LegendOrientation.Horizontal });
-        using var file = File.Create(path);
-        new OxyPlot.SkiaSharp.PngExporter { Width = 800, Height = 400, UseTextShaping = false }.Export(model, file);
+        TrainingPlots.Export(model, path, height: 400);
     }
 
     /// <summary>

@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Text;
-using Pilot.Cli.Reporting;
 using OxyPlot;
+using Pilot.Cli.Reporting;
 using Pilot.MLNet;
 
 namespace Pilot.Cli.Bench;
@@ -55,9 +55,11 @@ internal static class PaperReport
         => run.History.FirstOrDefault(e => e.TestAccuracy >= threshold)?.Epoch;
 
     /// <summary>Writes <c>&lt;stem&gt;.md</c> and the plots into <paramref name="folder"/>; returns the paths written.</summary>
-    /// <exception cref="CliInputException">The results file holds no runs.</exception>
+    /// <exception cref="CliInputException">The results file does not exist or holds no runs.</exception>
     public static IReadOnlyList<string> Write(PaperResultsFile results, string folder, CliConsole console)
     {
+        if (!File.Exists(results.Path))
+            throw new CliInputException($"--in: results file '{results.Path}' does not exist; 'pilot bench paper' writes it.");
         var runs = results.Read();
         if (runs.Count == 0)
             throw new CliInputException($"--in: '{results.Path}' holds no runs; run 'pilot bench paper' first.");

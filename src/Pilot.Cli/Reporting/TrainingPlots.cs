@@ -105,12 +105,22 @@ internal static class TrainingPlots
             }
             model.Series.Add(line);
         }
+        return Export(model, path);
+    }
+
+    /// <summary>
+    /// Adds the legend every plot of the CLI uses (below the plot, one row) and writes <paramref name="model"/> to
+    /// <paramref name="path"/> as a PNG of <paramref name="height"/> pixels (800 wide), without HarfBuzz text shaping (see
+    /// the class remarks); returns <paramref name="path"/>.
+    /// </summary>
+    internal static string Export(PlotModel model, string path, int height = Height)
+    {
         model.Legends.Add(new Legend
         {
             LegendPosition = LegendPosition.BottomCenter, LegendPlacement = LegendPlacement.Outside, LegendOrientation = LegendOrientation.Horizontal,
         });
         using var file = File.Create(path);
-        new PngExporter { Width = Width, Height = Height, UseTextShaping = false }.Export(model, file);
+        new PngExporter { Width = Width, Height = height, UseTextShaping = false }.Export(model, file);
         return path;
     }
 }
