@@ -88,6 +88,19 @@ public static class PilotImageClassificationDefaults
     /// <summary>Padding, in pixels, of the random-crop augmentation: 4.</summary>
     public const int AugmentPadding = 4;
 
+    /// <summary>
+    /// Default <see cref="PilotImageClassificationTrainer.Options.FineTuning"/> of a pretrained architecture:
+    /// <see cref="PilotFineTuning.Head"/> (backbone frozen, features cached, only the new classifier trains), what a CPU
+    /// can afford; networks trained from scratch always use <see cref="PilotFineTuning.Full"/>.
+    /// </summary>
+    public const PilotFineTuning PretrainedFineTuning = PilotFineTuning.Head;
+
+    /// <summary>
+    /// Default factor on <see cref="PilotImageClassificationTrainer.Options.LearningRate"/> for the pretrained backbone's
+    /// parameters in <see cref="PilotFineTuning.Full"/> fine-tuning: 0.1 (the new head trains at the full rate).
+    /// </summary>
+    public const double BackboneLearningRateScale = 0.1;
+
     /// <summary>Default network input height and width for encoded images and <c>MLImage</c> columns: 32 pixels.</summary>
     public const int ImageSide = 32;
 

@@ -113,6 +113,24 @@ public sealed partial class PilotImageClassificationTrainer
         public int WarmupEpochs = D.WarmupEpochs;
 
         /// <summary>
+        /// Which weights train: <see cref="PilotFineTuning.Head"/> (a pretrained backbone frozen, its features computed once
+        /// and cached, only the new classifier trains) or <see cref="PilotFineTuning.Full"/> (every layer). Default
+        /// <see langword="null"/>: <see cref="PilotImageClassificationDefaults.PretrainedFineTuning"/> (Head) for a pretrained
+        /// architecture, Full for a network trained from scratch (which accepts only Full). Head cannot be combined with
+        /// <see cref="Augment"/>.
+        /// </summary>
+        [PilotOption("Which weights train: Head (pretrained backbone frozen, features cached) or Full (default: Head for pretrained networks, Full otherwise).")]
+        public PilotFineTuning? FineTuning;
+
+        /// <summary>
+        /// Factor on <see cref="LearningRate"/> for the pretrained backbone in <see cref="PilotFineTuning.Full"/> fine-tuning
+        /// (the new classifier trains at <see cref="LearningRate"/>). Ignored by networks trained from scratch and by Head.
+        /// Default 0.1; range (0, 1].
+        /// </summary>
+        [PilotOption("Full fine-tuning: learning-rate factor of the pretrained backbone (the new head trains at the full rate).")]
+        public double BackboneLearningRateScale = D.BackboneLearningRateScale;
+
+        /// <summary>
         /// Augment training images: random crop with 4-pixel zero padding and random horizontal flip (validation and scoring
         /// images are never augmented). Default <see langword="false"/>.
         /// </summary>
@@ -184,6 +202,13 @@ public sealed partial class PilotImageClassificationTrainer
         /// </summary>
         [PilotOption("Directory for per-epoch checkpoints; a new Fit with the same directory resumes.")]
         public string? CheckpointDirectory;
+
+        /// <summary>
+        /// Full fine-tuning of a pretrained network: update the backbone's batch-norm running statistics from the training
+        /// batches (true) instead of keeping the pretrained ones (false, the default; docs/transfer.md has the measurements).
+        /// Internal: for the measurements only.
+        /// </summary>
+        internal bool UpdateBatchNormStatistics;
 
         /// <summary>A copy, so that later changes by the caller cannot reach a trainer (every field is a value or immutable, except the data view and callbacks, which are shared).</summary>
         internal Options Clone() => (Options)MemberwiseClone();

@@ -52,6 +52,21 @@ public sealed partial class PilotImageClassificationTrainer : IEstimator<PilotIm
             throw new ArgumentException($"ScoreColumnName and PredictedLabelColumnName must differ; both are '{o.ScoreColumnName}'.", nameof(o.PredictedLabelColumnName));
         if (!Enum.IsDefined(o.Architecture))
             throw new ArgumentOutOfRangeException(nameof(o.Architecture), o.Architecture, $"Architecture must be one of {string.Join(", ", Enum.GetNames<PilotArchitecture>())}; got {(int)o.Architecture}.");
+        if (o.FineTuning is { } fineTuning && !Enum.IsDefined(fineTuning))
+            throw new ArgumentOutOfRangeException(nameof(o.FineTuning), fineTuning, $"FineTuning must be null or one of {string.Join(", ", Enum.GetNames<PilotFineTuning>())}; got {(int)fineTuning}.");
+        if (!(o.BackboneLearningRateScale > 0 && o.BackboneLearningRateScale <= 1))
+            throw new ArgumentOutOfRangeException(nameof(o.BackboneLearningRateScale), o.BackboneLearningRateScale, $"BackboneLearningRateScale must be in (0, 1]; got {o.BackboneLearningRateScale}.");
+        if (Backbones.ResolveFineTuning(o.Architecture, o.FineTuning) == PilotFineTuning.Head)
+        {
+            if (!Backbones.IsPretrained(o.Architecture))
+                throw new ArgumentException(
+                    $"FineTuning Head trains only the classifier on a frozen pretrained backbone, but {o.Architecture} starts from random weights. " +
+                    "Leave FineTuning null (Full), or choose a pretrained architecture.", nameof(o.FineTuning));
+            if (o.Augment)
+                throw new ArgumentException(
+                    "Augment does not apply to FineTuning Head (each image's features are computed once); set FineTuning to Full to augment, or Augment to false.",
+                    nameof(o.Augment));
+        }
         CheckRange(o.Epochs, 1, D.MaxEpochs, nameof(o.Epochs));
         CheckRange(o.BatchSize, 1, D.MaxBatchSize, nameof(o.BatchSize));
         if (!(o.LearningRate > 0) || !double.IsFinite(o.LearningRate))
@@ -191,10 +206,11 @@ public sealed partial class PilotImageClassificationTrainer : IEstimator<PilotIm
                 e.Message.Replace($" (Parameter '{e.ParamName}')", ""));
         }
         int seed = o.Seed ?? ((IHostEnvironmentInternal)_host).Seed ?? _host.Rand.Next();
-        var plan = new TrainingPlan(o, seed, DeviceSelection.Choose(_host), classCount);
+        var plan = new TrainingPlan(o, seed, DeviceSelection.Choose(_host), classCount, Backbones.ResolveFineTuning(o.Architecture, o.FineTuning));
 
         using var ch = _host.Start("Training");
-        ch.Info($"Training {o.Architecture} with {o.Optimizer} on {plan.Device} (seed {seed}).");
+        string fineTuning = Backbones.IsPretrained(o.Architecture) ? $" ({plan.FineTuning} fine-tuning)" : "";
+        ch.Info($"Training {o.Architecture}{fineTuning} with {o.Optimizer} on {plan.Device} (seed {seed}).");
         using var trainSet = InMemoryImageSet.Read(train, o.LabelColumnName, o.ImageColumnName, spec, channels, height, width, classCount, "training");
         if (trainSet.SkippedMissingLabels > 0)
             ch.Warning($"Skipped {trainSet.SkippedMissingLabels} training rows with a missing label.");

@@ -84,6 +84,21 @@ internal static class Backbones
         }
     }
 
+    /// <summary>True when <paramref name="architecture"/> starts from pretrained weights (and so has a head to fine-tune alone).</summary>
+    internal static bool IsPretrained(PilotArchitecture architecture) => architecture switch
+    {
+        PilotArchitecture.SmallCnn or PilotArchitecture.ResNet18 or PilotArchitecture.ResNet34 => false,
+        _ => throw new ArgumentOutOfRangeException(nameof(architecture), architecture, $"Unknown {nameof(architecture)} {architecture}."),
+    };
+
+    /// <summary>
+    /// The fine-tuning <paramref name="requested"/> resolves to: itself when set, else
+    /// <see cref="PilotImageClassificationDefaults.PretrainedFineTuning"/> for a pretrained architecture and
+    /// <see cref="PilotFineTuning.Full"/> for one trained from scratch.
+    /// </summary>
+    internal static PilotFineTuning ResolveFineTuning(PilotArchitecture architecture, PilotFineTuning? requested) =>
+        requested ?? (IsPretrained(architecture) ? PilotImageClassificationDefaults.PretrainedFineTuning : PilotFineTuning.Full);
+
     /// <summary>True when a ResNet for <paramref name="input"/> uses the small-image stem (both sides ≤ <see cref="SmallImageMaxSide"/>).</summary>
     internal static bool UsesSmallImageStem(ImageShape input) => Math.Max(input.Height, input.Width) <= SmallImageMaxSide;
 

@@ -22,7 +22,7 @@ namespace Pilot.MLNet.Models;
 /// bias 0; <c>fc</c> keeps the default linear initialisation. Convolutions have no bias (batch norm follows each).
 /// </para>
 /// </remarks>
-internal sealed class ResNet : nn.Module<Tensor, Tensor>
+internal sealed class ResNet : nn.Module<Tensor, Tensor>, IHeadedNetwork
 {
     /// <summary>Output channels of the stem and of <c>layer1</c>; each later stage doubles them.</summary>
     internal const int BaseChannels = 64;
@@ -94,15 +94,30 @@ internal sealed class ResNet : nn.Module<Tensor, Tensor>
     /// <summary>Maps an N×C×H×W batch to N×K logits.</summary>
     public override Tensor forward(Tensor input)
     {
+        using var flat = Features(input);
+        return fc.forward(flat);
+    }
+
+    /// <summary>The network without <c>fc</c>: an N×C×H×W batch → N×<see cref="FeatureCount"/> pooled features.</summary>
+    public Tensor Features(Tensor input)
+    {
         using var stem = StemForward(input);
         using var x1 = layer1.forward(stem);
         using var x2 = layer2.forward(x1);
         using var x3 = layer3.forward(x2);
         using var x4 = layer4.forward(x3);
         using var pooled = avgpool.forward(x4);
-        using var flat = flatten.forward(pooled);
-        return fc.forward(flat);
+        return flatten.forward(pooled);
     }
+
+    /// <inheritdoc/>
+    int IHeadedNetwork.FeatureCount => FeatureCount;
+
+    /// <summary>The classifier <c>fc</c>.</summary>
+    public nn.Module<Tensor, Tensor> Head => fc;
+
+    /// <summary>False: this network starts from random weights.</summary>
+    public bool IsPretrained => false;
 
     private Tensor StemForward(Tensor input)
     {
