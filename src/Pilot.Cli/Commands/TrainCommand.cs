@@ -15,6 +15,13 @@ internal sealed class TrainCommand
         "Network to train (the library's default is ResNet18; the CLI's is SmallCnn, which trains in seconds per epoch on a CPU).",
         CliDefaults.Architecture);
 
+    public readonly Option<PilotFineTuning?> FineTuning = new("--fine-tuning")
+    {
+        Description = "Which weights of a pretrained network train: Head (backbone frozen, its features computed once; fast on a CPU) or Full (every layer). " +
+            "[default: Head for pretrained networks; networks trained from scratch always train Full]",
+        HelpName = "Head|Full",
+    };
+
     public readonly Option<PilotOptimizerKind> Optimizer = OptionFactory.WithDefault("--optimizer", "Optimizer.", CliDefaults.Optimizer);
 
     public readonly Option<int> Epochs = OptionFactory.AtLeast("--epochs",
@@ -59,7 +66,7 @@ internal sealed class TrainCommand
     /// <summary>Every option of the command, in help order.</summary>
     public IReadOnlyList<Option> All =>
     [
-        Data, Architecture, Optimizer, Epochs, BatchSize, LearningRate, Device, Seed, Out,
+        Data, Architecture, FineTuning, Optimizer, Epochs, BatchSize, LearningRate, Device, Seed, Out,
         ValidationFraction, TestFraction, ImageSize, Plots, Policy, FreezePolicy, CheckpointDir,
     ];
 
@@ -98,6 +105,7 @@ internal sealed class TrainCommand
     {
         Data = parse.GetValue(Data),
         Architecture = parse.GetValue(Architecture),
+        FineTuning = parse.GetValue(FineTuning),
         Optimizer = parse.GetValue(Optimizer),
         Epochs = parse.GetValue(Epochs),
         BatchSize = parse.GetValue(BatchSize),

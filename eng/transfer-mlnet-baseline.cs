@@ -1,0 +1,127 @@
+// ML.NET's own pretrained route, the anchor of docs/transfer.md: LoadImages → ResizeImages 224 → ExtractPixels →
+// DnnFeaturizeImage (ResNet18 of the Microsoft.ML.DnnImageFeaturizer.ResNet18 package, run by ONNX Runtime) →
+// LbfgsMaximumEntropy on the 512 features, trained on the first N images of each class of the FashionMNIST training set and
+// evaluated on the 10,000 test images, from PNG folders (the Model Builder scenario: a folder of images per class).
+//
+// Run from the repository root (after bash eng/setup.sh):
+//   dotnet run -c Release eng/transfer-mlnet-baseline.cs -- --per-class N [--fashion-mnist FOLDER] [--work DIR] [--out FILE.json]
+// --per-class      training images per class (first ones in file order): 100 or 600 in docs/transfer.md
+// --fashion-mnist  folder with the IDX files (default: the Debian package's, /usr/share/datasets/fashion-mnist)
+// --work           where the PNG folders go (default: transfer-data/ in the current folder); written once, reused;
+//                  the same folders feed eng/transfer-bench.cs
+// --out            JSON lines file the result row is appended to (default: docs/transfer/results.jsonl)
+// Prints accuracy, macro-F1, the training wall time (feature pass + L-BFGS), the test scoring wall time and the feature
+// throughput of ONNX Runtime (images/s over the test set).
+#:project ../src/Pilot.MLNet/Pilot.MLNet.csproj
+#:package Microsoft.ML.DnnImageFeaturizer.ResNet18@0.24.0
+#:package Microsoft.ML.OnnxRuntime@1.31.1
+#:property ManagePackageVersionsCentrally=false
+// File-based apps are native-AOT apps by default, which forbids the run-time code generation ML.NET uses: turn it off.
+#:property PublishAot=false
+
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json;
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using Microsoft.ML.Transforms.Image;
+using Pilot.MLNet.Data;
+
+var options = new Dictionary<string, string>();
+for (int i = 0; i + 1 < args.Length; i += 2)
+    options[args[i].TrimStart('-')] = args[i + 1];
+int perClass = int.Parse(options.GetValueOrDefault("per-class") ?? throw new ArgumentException("--per-class N is required"), CultureInfo.InvariantCulture);
+string source = options.GetValueOrDefault("fashion-mnist", PilotDatasets.DebianFashionMnistFolder);
+string work = options.GetValueOrDefault("work", "transfer-data");
+string outFile = options.GetValueOrDefault("out", Path.Combine("docs", "transfer", "results.jsonl"));
+
+var ml = new MLContext(seed: 0);
+string trainFolder = TransferData.Folder(ml, source, work, train: true, perClass);
+string testFolder = TransferData.Folder(ml, source, work, train: false, perClass: null);
+
+var train = Absolute(ml, PilotDatasets.LoadImageFolder(ml, trainFolder), trainFolder);
+var test = Absolute(ml, PilotDatasets.LoadImageFolder(ml, testFolder), testFolder);
+const string Pixels = "Pixels", Features = "Features", ImageObject = "ImageObject";
+var pipeline = ml.Transforms.Conversion.MapValueToKey("Label")
+    .Append(ml.Transforms.LoadImages(ImageObject, imageFolder: null, "ImagePath"))
+    .Append(ml.Transforms.ResizeImages(ImageObject, 224, 224))
+    .Append(ml.Transforms.ExtractPixels(Pixels, ImageObject))
+    .Append(ml.Transforms.DnnFeaturizeImage(Features, m => m.ModelSelector.ResNet18(ml, m.OutputColumn, m.InputColumn), Pixels))
+    .Append(ml.MulticlassClassification.Trainers.LbfgsMaximumEntropy("Label", Features));
+
+var clock = Stopwatch.StartNew();
+var model = pipeline.Fit(train);
+double trainSeconds = clock.Elapsed.TotalSeconds;
+
+clock.Restart();
+var scored = model.Transform(test);
+var metrics = ml.MulticlassClassification.Evaluate(scored);
+double testSeconds = clock.Elapsed.TotalSeconds;
+double macroF1 = MacroF1(metrics.ConfusionMatrix);
+long testCount = test.GetRowCount() ?? 0;
+
+Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+    $"ML.NET DnnFeaturizeImage(ResNet18) + LbfgsMaximumEntropy, {perClass}/class: accuracy {metrics.MicroAccuracy:P2}, macro-F1 {macroF1:F4}, " +
+    $"training {trainSeconds:F1} s, test scoring {testSeconds:F1} s ({testCount / testSeconds:F1} images/s)"));
+Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(outFile))!);
+File.AppendAllText(outFile, JsonSerializer.Serialize(new
+{
+    run = "ML.NET DnnFeaturizeImage + LbfgsMaximumEntropy",
+    perClass,
+    epochs = (int?)null,
+    seed = 0,
+    accuracy = metrics.MicroAccuracy,
+    macroF1,
+    trainSeconds,
+    testSeconds,
+    testImagesPerSecond = testCount / testSeconds,
+    date = DateTime.UtcNow.ToString("u", CultureInfo.InvariantCulture),
+}) + "\n");
+
+// Training and test images live in different folders: absolute paths let one fitted pipeline read both.
+static IDataView Absolute(MLContext ml, IDataView rows, string folder)
+{
+    var list = ml.Data.CreateEnumerable<ImageRow>(rows, reuseRowObject: false)
+        .Select(r => new ImageRow { Label = r.Label, ImagePath = Path.GetFullPath(Path.Combine(folder, r.ImagePath)) })
+        .ToList();
+    return ml.Data.LoadFromEnumerable(list);
+}
+
+static double MacroF1(ConfusionMatrix matrix)
+{
+    int k = matrix.NumberOfClasses;
+    double sum = 0;
+    for (int c = 0; c < k; c++)
+    {
+        double tp = matrix.Counts[c][c];
+        double predicted = Enumerable.Range(0, k).Sum(r => matrix.Counts[r][c]);
+        double actual = Enumerable.Range(0, k).Sum(p => matrix.Counts[c][p]);
+        double precision = predicted == 0 ? 0 : tp / predicted, recall = actual == 0 ? 0 : tp / actual;
+        sum += precision + recall == 0 ? 0 : 2 * precision * recall / (precision + recall);
+    }
+    return sum / k;
+}
+
+sealed class ImageRow
+{
+    public string Label { get; set; } = "";
+    public string ImagePath { get; set; } = "";
+}
+
+/// <summary>The PNG folders of the transfer measurements, written once from the IDX files.</summary>
+static class TransferData
+{
+    public static string Folder(MLContext ml, string source, string work, bool train, int? perClass)
+    {
+        string folder = Path.Combine(work, train ? $"train-{perClass}" : "test");
+        string done = Path.Combine(folder, ".complete");
+        if (File.Exists(done))
+            return folder;
+        if (Directory.Exists(folder))
+            Directory.Delete(folder, recursive: true);
+        var data = PilotDatasets.LoadFashionMnist(ml, source, train);
+        PilotDatasets.WriteImageFolder(data, folder, perClass);
+        File.WriteAllText(done, "");
+        return folder;
+    }
+}
