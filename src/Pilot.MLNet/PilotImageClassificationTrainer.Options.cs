@@ -36,7 +36,7 @@ public sealed partial class PilotImageClassificationTrainer
         public string PredictedLabelColumnName = D.PredictedLabelColumnName;
 
         /// <summary>The network to train. Default <see cref="PilotArchitecture.ResNet18"/>.</summary>
-        [PilotOption("The network to train: SmallCnn, ResNet18 or ResNet34.")]
+        [PilotOption("The network to train: SmallCnn, ResNet18, ResNet34 or PretrainedResNet18.")]
         public PilotArchitecture Architecture = D.Architecture;
 
         /// <summary>Number of passes over the training data. Default 30; range [1, 100000].</summary>
@@ -202,6 +202,16 @@ public sealed partial class PilotImageClassificationTrainer
         /// </summary>
         [PilotOption("Directory for per-epoch checkpoints; a new Fit with the same directory resumes.")]
         public string? CheckpointDirectory;
+
+        /// <summary>
+        /// The ImageNet weights file of <see cref="PilotArchitecture.PretrainedResNet18"/>: <c>ResNet18.onnx</c> of the NuGet package
+        /// <c>Microsoft.ML.DnnImageFeaturizer.ResNet18</c> 0.24.0 (checked by its SHA-256). Default <see langword="null"/>:
+        /// <c>DnnImageModels/ResNet18Onnx/ResNet18.onnx</c> under the app's folder (where building a project that references
+        /// Pilot.MLNet, or that package, puts it), then the package in the NuGet global packages folder. Read by training only;
+        /// other architectures ignore it.
+        /// </summary>
+        [PilotOption("PretrainedResNet18's weights file, ResNet18.onnx of Microsoft.ML.DnnImageFeaturizer.ResNet18 0.24.0 (default: next to the app).")]
+        public string? PretrainedWeightsPath;
 
         /// <summary>
         /// Full fine-tuning of a pretrained network: update the backbone's batch-norm running statistics from the training

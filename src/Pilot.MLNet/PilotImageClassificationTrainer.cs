@@ -222,7 +222,7 @@ public sealed partial class PilotImageClassificationTrainer : IEstimator<PilotIm
 
         var result = TrainingLoop.Run(plan, trainSet, validationSet, ch);
         var model = new PilotImageModel(result.Network, plan.Device, o.Architecture, trainSet.Shape, classCount, spec.Domain,
-            spec.VectorShape, trainSet.Statistics);
+            spec.VectorShape, Backbones.InputNormalization(o.Architecture, trainSet.Statistics));
         return new PilotImageClassificationTransformer(_host, model, LabelKeyValues.FromColumn(labelColumn),
             o.LabelColumnName, o.ImageColumnName, o.ScoreColumnName, o.PredictedLabelColumnName, result.History, result.Policy,
             TrainingOptionsFormat.ForRecord(o, seed));

@@ -41,7 +41,7 @@ internal static class TrainingLoop
         var random = new DefaultGeneratorSession(plan.Seed);
         if (plan.Device.type == DeviceType.CUDA)
             torch.cuda.manual_seed_all(plan.Seed);
-        var network = random.Use(() => Backbones.Create(plan.Options.Architecture, train.Shape, plan.ClassCount));
+        var network = random.Use(() => Backbones.CreateForTraining(plan.Options.Architecture, train.Shape, plan.ClassCount, plan.Options.PretrainedWeightsPath));
         try
         {
             using var run = new TrainingRun(plan, network, random, train, validation, channel);
@@ -99,8 +99,9 @@ internal static class TrainingLoop
             _generator = new Generator(unchecked((ulong)plan.Seed ^ ShuffleSeedMix));
             _inputs = train.Images.to(device);
             _labels = train.Labels.to(device);
-            _mean = torch.tensor(train.Statistics.Mean, [1, train.Shape.Channels, 1, 1]).to(device);
-            _std = torch.tensor(train.Statistics.Std, [1, train.Shape.Channels, 1, 1]).to(device);
+            var normalization = Backbones.InputNormalization(_o.Architecture, train.Statistics);
+            _mean = torch.tensor(normalization.Mean, [1, train.Shape.Channels, 1, 1]).to(device);
+            _std = torch.tensor(normalization.Std, [1, train.Shape.Channels, 1, 1]).to(device);
             _validationInputs = validation?.Images.to(device);
             _validationLabels = validation?.Labels.to(device);
             _count = train.Count;
