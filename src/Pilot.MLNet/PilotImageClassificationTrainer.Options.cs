@@ -139,14 +139,15 @@ public sealed partial class PilotImageClassificationTrainer
 
         /// <summary>
         /// Network input width in pixels; images are resized (bilinear) to it. Default <see langword="null"/>: 32 for encoded
-        /// images and <c>MLImage</c> columns (unless <see cref="ImageShape"/> is set), the native width for pixel vectors.
-        /// Range [1, 4096] (the architecture may need more: 4 for SmallCnn, 8 for the ResNets).
+        /// images and <c>MLImage</c> columns (unless <see cref="ImageShape"/> is set), the native width for pixel vectors;
+        /// <see cref="PilotImageClassificationDefaults.PretrainedImageSide"/> (128) for a pretrained architecture.
+        /// Range [1, 4096] (the architecture may need more: 4 for SmallCnn, 8 for the ResNets, 32 for PretrainedResNet18).
         /// </summary>
-        [PilotOption("Network input width in pixels (default: 32 for encoded images, native for pixel vectors).")]
+        [PilotOption("Network input width in pixels (default: 32 for encoded images, native for pixel vectors, 128 for pretrained networks).")]
         public int? ImageWidth;
 
         /// <summary>Network input height in pixels; as <see cref="ImageWidth"/>.</summary>
-        [PilotOption("Network input height in pixels (default: 32 for encoded images, native for pixel vectors).")]
+        [PilotOption("Network input height in pixels (default: 32 for encoded images, native for pixel vectors, 128 for pretrained networks).")]
         public int? ImageHeight;
 
         /// <summary>

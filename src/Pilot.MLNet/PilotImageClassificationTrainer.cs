@@ -190,9 +190,12 @@ public sealed partial class PilotImageClassificationTrainer : IEstimator<PilotIm
             throw new ArgumentException("EarlyStoppingPatience needs a validation set: set Options.ValidationSet or call Fit(train, validation).",
                 nameof(Options.EarlyStoppingPatience));
 
+        // A pretrained network has its own default input size (whatever the images' size); others take pixel vectors at
+        // their native size and encoded images at ImageShape's size, else D.ImageSide.
+        int? pretrainedSide = Backbones.IsPretrained(o.Architecture) ? D.PretrainedImageSide : null;
         var (height, width) = spec.Kind == ImageSourceKind.PixelVector
-            ? (o.ImageHeight ?? spec.VectorShape!.Value.Height, o.ImageWidth ?? spec.VectorShape!.Value.Width)
-            : (o.ImageHeight ?? o.ImageShape?.Height ?? D.ImageSide, o.ImageWidth ?? o.ImageShape?.Width ?? D.ImageSide);
+            ? (o.ImageHeight ?? pretrainedSide ?? spec.VectorShape!.Value.Height, o.ImageWidth ?? pretrainedSide ?? spec.VectorShape!.Value.Width)
+            : (o.ImageHeight ?? o.ImageShape?.Height ?? pretrainedSide ?? D.ImageSide, o.ImageWidth ?? o.ImageShape?.Width ?? pretrainedSide ?? D.ImageSide);
         int? channels = spec.Kind == ImageSourceKind.PixelVector ? spec.VectorShape!.Value.Channels : o.ImageShape?.Channels;
         try
         {

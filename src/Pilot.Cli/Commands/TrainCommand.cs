@@ -12,7 +12,8 @@ internal sealed class TrainCommand
         "PATH");
 
     public readonly Option<PilotArchitecture> Architecture = OptionFactory.WithDefault("--arch",
-        "Network to train (the library's default is ResNet18; the CLI's is SmallCnn, which trains in seconds per epoch on a CPU).",
+        "Network to train (the library's default is ResNet18; the CLI's is SmallCnn, which trains in seconds per epoch on a CPU; " +
+        "PretrainedResNet18 starts from ImageNet weights, the best choice for a small folder of photos).",
         CliDefaults.Architecture);
 
     public readonly Option<PilotFineTuning?> FineTuning = new("--fine-tuning")
@@ -77,8 +78,8 @@ internal sealed class TrainCommand
     {
         var option = new Option<int?>("--image-size")
         {
-            Description = "Side in pixels that images of an image folder are resized to (IDX and CIFAR-10 keep their native size). " +
-                $"[default: the trainer's, {PilotImageClassificationDefaults.ImageSide}]",
+            Description = "Side in pixels that images of an image folder are resized to (IDX and CIFAR-10 keep their native size, except for PretrainedResNet18). " +
+                $"[default: the trainer's, {PilotImageClassificationDefaults.ImageSide}; {PilotImageClassificationDefaults.PretrainedImageSide} for PretrainedResNet18, whatever the data]",
             HelpName = "N",
         };
         option.Validators.Add(r =>

@@ -165,7 +165,9 @@ internal sealed class TrainingRunner
         if (s.Gamma is { } gamma) options.Gamma = gamma;
         if (s.EtaPhi is { } etaPhi) options.EtaPhi = etaPhi;
         if (s.PolicyDegree is { } degree) options.PolicyDegree = degree;
-        if (s.ImageSize is { } side && split.Shape is null)
+        // Image files are resized to --image-size; IDX and CIFAR-10 pixels keep their size, except for a pretrained network,
+        // which resizes every source to its input size.
+        if (s.ImageSize is { } side && (split.Shape is null || Pilot.MLNet.Models.Backbones.IsPretrained(s.Architecture)))
         {
             options.ImageWidth = side;
             options.ImageHeight = side;
