@@ -11,6 +11,8 @@
 // --side         network input side (default: the trainer's, 32, for the networks trained from scratch use 28, native)
 // --update-bn    Full fine-tuning: update the backbone's batch-norm statistics (an internal option, set by reflection:
 //                this is how docs/transfer.md measured the choice)
+// --test-rows    evaluate on this many test images (a fixed random sample, seed 0) instead of all 10,000; for the cheaper
+//                comparisons of docs/transfer.md, which says where it was used
 // other options as in PilotImageClassificationTrainer.Options (defaults: the trainer's); --work as for the baseline;
 // --out: JSON lines file the result row is appended to (default: docs/transfer/results.jsonl)
 // Prints accuracy, macro-F1, the training wall time (decoding, feature pass and epochs: the whole Fit) and the test
@@ -67,6 +69,9 @@ IDataView Load(string folder)
 }
 var train = Load(trainFolder);
 var test = Load(testFolder);
+int? testRows = options.TryGetValue("test-rows", out var tr) ? int.Parse(tr, inv) : null;
+if (testRows is { } n)
+    test = ml.Data.TakeRows(ml.Data.ShuffleRows(test, seed: 0), n);
 
 var clock = Stopwatch.StartNew();
 var model = ml.Transforms.Conversion.MapValueToKey("Label").Append(ml.Pilot.ImageClassification(o)).Fit(train);
@@ -95,6 +100,7 @@ File.AppendAllText(outFile, JsonSerializer.Serialize(new
     backboneLearningRateScale = o.BackboneLearningRateScale,
     updateBatchNorm = updateBn,
     seed = o.Seed,
+    testRows = testRows ?? 10000,
     accuracy = metrics.MicroAccuracy,
     macroF1,
     trainSeconds,
