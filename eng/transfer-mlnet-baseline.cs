@@ -87,20 +87,9 @@ static IDataView Absolute(MLContext ml, IDataView rows, string folder)
     return ml.Data.LoadFromEnumerable(list);
 }
 
-static double MacroF1(ConfusionMatrix matrix)
-{
-    int k = matrix.NumberOfClasses;
-    double sum = 0;
-    for (int c = 0; c < k; c++)
-    {
-        double tp = matrix.Counts[c][c];
-        double predicted = Enumerable.Range(0, k).Sum(r => matrix.Counts[r][c]);
-        double actual = Enumerable.Range(0, k).Sum(p => matrix.Counts[c][p]);
-        double precision = predicted == 0 ? 0 : tp / predicted, recall = actual == 0 ? 0 : tp / actual;
-        sum += precision + recall == 0 ? 0 : 2 * precision * recall / (precision + recall);
-    }
-    return sum / k;
-}
+// Macro-F1: each class's F1 (harmonic mean of ML.NET's per-class precision and recall), averaged over the classes.
+static double MacroF1(ConfusionMatrix matrix) => matrix.PerClassPrecision.Zip(matrix.PerClassRecall,
+    (precision, recall) => precision + recall == 0 ? 0 : 2 * precision * recall / (precision + recall)).Average();
 
 sealed class ImageRow
 {
