@@ -9,6 +9,7 @@
 // --fashion-mnist  folder with the IDX files (default: the Debian package's, /usr/share/datasets/fashion-mnist)
 // --work           where the PNG folders go (default: transfer-data/ in the current folder); written once, reused;
 //                  the same folders feed eng/transfer-bench.cs
+// --test-rows      evaluate on this many test images (a fixed random sample, seed 0, drawn as eng/transfer-bench.cs draws it)
 // --out            JSON lines file the result row is appended to (default: docs/transfer/results.jsonl)
 // Prints accuracy, macro-F1, the training wall time (feature pass + L-BFGS), the test scoring wall time and the feature
 // throughput of ONNX Runtime (images/s over the test set).
@@ -41,6 +42,9 @@ string testFolder = TransferData.Folder(ml, source, work, train: false, perClass
 
 var train = Absolute(ml, PilotDatasets.LoadImageFolder(ml, trainFolder), trainFolder);
 var test = Absolute(ml, PilotDatasets.LoadImageFolder(ml, testFolder), testFolder);
+int? testRows = options.TryGetValue("test-rows", out var tr) ? int.Parse(tr, CultureInfo.InvariantCulture) : null;
+if (testRows is { } n)
+    test = ml.Data.TakeRows(ml.Data.ShuffleRows(test, seed: 0), n);
 const string Pixels = "Pixels", Features = "Features", ImageObject = "ImageObject";
 var pipeline = ml.Transforms.Conversion.MapValueToKey("Label")
     .Append(ml.Transforms.LoadImages(ImageObject, imageFolder: null, "ImagePath"))
@@ -70,6 +74,7 @@ File.AppendAllText(outFile, JsonSerializer.Serialize(new
     perClass,
     epochs = (int?)null,
     seed = 0,
+    testRows = testRows ?? 10000,
     accuracy = metrics.MicroAccuracy,
     macroF1,
     trainSeconds,
