@@ -11,8 +11,9 @@
 // --side         network input side (default: the trainer's, 32, for the networks trained from scratch use 28, native)
 // --update-bn    Full fine-tuning: update the backbone's batch-norm statistics (an internal option, set by reflection:
 //                this is how docs/transfer.md measured the choice)
-// --test-rows    evaluate on this many test images (a fixed random sample, seed 0) instead of all 10,000; for the cheaper
-//                comparisons of docs/transfer.md, which says where it was used
+// --test-rows    evaluate on this many test images instead of all 10,000: every (10,000 / N)-th file of the test folder,
+//                whose files are in class order, so each class keeps its share; for the cheaper comparisons of
+//                docs/transfer.md, which says where it was used
 // other options as in PilotImageClassificationTrainer.Options (defaults: the trainer's); --work as for the baseline;
 // --out: JSON lines file the result row is appended to (default: docs/transfer/results.jsonl)
 // Prints accuracy, macro-F1, the training wall time (decoding, feature pass and epochs: the whole Fit) and the test
@@ -62,16 +63,22 @@ ml.Log += (_, e) =>
     if (e.Message.Contains("Feature pass", StringComparison.Ordinal) || e.Message.Contains("Epoch ", StringComparison.Ordinal))
         Console.WriteLine(e.Message);
 };
-IDataView Load(string folder)
+int? testRows = options.TryGetValue("test-rows", out var tr) ? int.Parse(tr, inv) : null;
+IDataView Load(string folder, int? keep)
 {
     var rows = PilotDatasets.LoadImageFolder(ml, folder);
+    if (keep is { } n)
+    {
+        // Every k-th file: the folder's rows are in class order, so the sample is stratified (ShuffleRows would not do:
+        // it shuffles within a pool of 1,000 rows, and the first N rows would hold only the first classes).
+        var all = ml.Data.CreateEnumerable<ImageRow>(rows, reuseRowObject: false).ToList();
+        int k = Math.Max(1, all.Count / n);
+        rows = ml.Data.LoadFromEnumerable(all.Where((_, i) => i % k == 0).Take(n).ToList());
+    }
     return ml.Transforms.LoadRawImageBytes("Image", folder, PilotDatasets.ImagePathColumnName).Fit(rows).Transform(rows);
 }
-var train = Load(trainFolder);
-var test = Load(testFolder);
-int? testRows = options.TryGetValue("test-rows", out var tr) ? int.Parse(tr, inv) : null;
-if (testRows is { } n)
-    test = ml.Data.TakeRows(ml.Data.ShuffleRows(test, seed: 0), n);
+var train = Load(trainFolder, null);
+var test = Load(testFolder, testRows);
 
 var clock = Stopwatch.StartNew();
 var model = ml.Transforms.Conversion.MapValueToKey("Label").Append(ml.Pilot.ImageClassification(o)).Fit(train);
@@ -111,3 +118,9 @@ File.AppendAllText(outFile, JsonSerializer.Serialize(new
 // Macro-F1: each class's F1 (harmonic mean of ML.NET's per-class precision and recall), averaged over the classes.
 static double MacroF1(ConfusionMatrix matrix) => matrix.PerClassPrecision.Zip(matrix.PerClassRecall,
     (precision, recall) => precision + recall == 0 ? 0 : 2 * precision * recall / (precision + recall)).Average();
+
+sealed class ImageRow
+{
+    public string Label { get; set; } = "";
+    public string ImagePath { get; set; } = "";
+}

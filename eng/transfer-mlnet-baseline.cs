@@ -9,7 +9,7 @@
 // --fashion-mnist  folder with the IDX files (default: the Debian package's, /usr/share/datasets/fashion-mnist)
 // --work           where the PNG folders go (default: transfer-data/ in the current folder); written once, reused;
 //                  the same folders feed eng/transfer-bench.cs
-// --test-rows      evaluate on this many test images (a fixed random sample, seed 0, drawn as eng/transfer-bench.cs draws it)
+// --test-rows      evaluate on this many test images: every (10,000 / N)-th file, as eng/transfer-bench.cs draws them
 // --out            JSON lines file the result row is appended to (default: docs/transfer/results.jsonl)
 // Prints accuracy, macro-F1, the training wall time (feature pass + L-BFGS), the test scoring wall time and the feature
 // throughput of ONNX Runtime (images/s over the test set).
@@ -41,10 +41,8 @@ string trainFolder = TransferData.Folder(ml, source, work, train: true, perClass
 string testFolder = TransferData.Folder(ml, source, work, train: false, perClass: null);
 
 var train = Absolute(ml, PilotDatasets.LoadImageFolder(ml, trainFolder), trainFolder);
-var test = Absolute(ml, PilotDatasets.LoadImageFolder(ml, testFolder), testFolder);
 int? testRows = options.TryGetValue("test-rows", out var tr) ? int.Parse(tr, CultureInfo.InvariantCulture) : null;
-if (testRows is { } n)
-    test = ml.Data.TakeRows(ml.Data.ShuffleRows(test, seed: 0), n);
+var test = Absolute(ml, PilotDatasets.LoadImageFolder(ml, testFolder), testFolder, testRows);
 const string Pixels = "Pixels", Features = "Features", ImageObject = "ImageObject";
 var pipeline = ml.Transforms.Conversion.MapValueToKey("Label")
     .Append(ml.Transforms.LoadImages(ImageObject, imageFolder: null, "ImagePath"))
@@ -84,11 +82,14 @@ File.AppendAllText(outFile, JsonSerializer.Serialize(new
 }) + "\n");
 
 // Training and test images live in different folders: absolute paths let one fitted pipeline read both.
-static IDataView Absolute(MLContext ml, IDataView rows, string folder)
+// With keep = N, every (count / N)-th row (the folder's rows are in class order: a stratified sample).
+static IDataView Absolute(MLContext ml, IDataView rows, string folder, int? keep = null)
 {
     var list = ml.Data.CreateEnumerable<ImageRow>(rows, reuseRowObject: false)
         .Select(r => new ImageRow { Label = r.Label, ImagePath = Path.GetFullPath(Path.Combine(folder, r.ImagePath)) })
         .ToList();
+    if (keep is { } n)
+        list = list.Where((_, i) => i % Math.Max(1, list.Count / n) == 0).Take(n).ToList();
     return ml.Data.LoadFromEnumerable(list);
 }
 

@@ -31,25 +31,28 @@ def label(r):
 
 groups = OrderedDict()
 for r in rows:
-    groups.setdefault((r["perClass"], label(r), r.get("epochs")), []).append(r)
+    groups.setdefault((r["perClass"], label(r), r.get("epochs"), r.get("testRows", 10000)), []).append(r)
 
 def fmt(values, scale=1.0, digits=1):
+    if any(v is None for v in values):
+        return "n/a"
     values = [v * scale for v in values]
     if len(values) == 1:
         return f"{values[0]:.{digits}f}"
     return f"{statistics.mean(values):.{digits}f} ± {statistics.stdev(values):.{digits}f}"
 
-lines = ["| images/class | run | epochs | seeds | test accuracy % | macro-F1 | training wall time s (incl. feature pass) | test scoring s |",
-         "|---|---|---|---|---|---|---|---|"]
-for (per, name, epochs), rs in sorted(groups.items(), key=lambda kv: (kv[0][0], -statistics.mean(r["accuracy"] for r in kv[1]))):
-    lines.append(f"| {per} | {name} | {epochs if epochs else '—'} | {len(rs)} | {fmt([r['accuracy'] for r in rs], 100, 2)} | "
+lines = ["| images/class | run | epochs | seeds | test images | test accuracy % | macro-F1 | training wall time s (incl. feature pass) | test scoring s |",
+         "|---|---|---|---|---|---|---|---|---|"]
+for (per, name, epochs, test_rows), rs in sorted(groups.items(), key=lambda kv: (kv[0][0], -kv[0][3], -statistics.mean(r["accuracy"] for r in kv[1]))):
+    lines.append(f"| {per} | {name} | {epochs if epochs else '—'} | {len(rs)} | {test_rows:,} | {fmt([r['accuracy'] for r in rs], 100, 2)} | "
                  f"{fmt([r['macroF1'] for r in rs], 1, 4)} | {fmt([r['trainSeconds'] for r in rs], 1, 0)} | {fmt([r['testSeconds'] for r in rs], 1, 0)} |")
 open(os.path.join(out, "table.md"), "w").write("\n".join(lines) + "\n")
 
 # Plot: test accuracy (x) against training wall time (y, log scale), one marker per group, one colour per subset.
 colours = {100: "#1f77b4", 600: "#d62728"}
-points = [(per, name, statistics.mean(r["accuracy"] for r in rs) * 100, statistics.mean(r["trainSeconds"] for r in rs))
-          for (per, name, _), rs in groups.items()]
+points = [(per, name + ("" if test_rows == 10000 else f" [{test_rows:,} test images]"), statistics.mean(r["accuracy"] for r in rs) * 100,
+           statistics.mean(r["trainSeconds"] for r in rs))
+          for (per, name, _, test_rows), rs in groups.items()]
 import math
 W, H, L, R, T, B = 900, 60 + 22 * len(points) + 360, 70, 20, 30, 22 * len(points) + 90
 xs = [p[2] for p in points]; ys = [math.log10(max(p[3], 1)) for p in points]
