@@ -115,7 +115,7 @@ static int Setting(string name, int defaultValue)
         : throw new ArgumentOutOfRangeException(name, text, $"{name} must be a whole number ≥ 1; got '{text}'.");
 }
 
-// Sample output (dotnet run samples/train-folder.cs; a busy 2-core CPU, about 5 minutes, most of it the feature pass at 128×128):
+// Sample output (dotnet run samples/train-folder.cs; on a busy 2-core CPU most of the time is the feature pass at 128×128):
 //   Wrote 1000 FashionMNIST images (100 per class) to <temp>/pilot-samples/train-images
 //   Training PretrainedResNet18 for 30 epochs on <temp>/pilot-samples/train-images ...
 //   features of every image computed (13 batches)
