@@ -202,6 +202,10 @@ public sealed partial class PilotImageClassificationTrainer : IEstimator<PilotIm
             : InMemoryImageSet.Read(validation, o.LabelColumnName, o.ImageColumnName, spec, trainSet.Shape.Channels, height, width, classCount, "validation");
         if (validationSet?.SkippedMissingLabels > 0)
             ch.Warning($"Skipped {validationSet.SkippedMissingLabels} validation rows with a missing label.");
+        if (Backbones.TakesRawPixels(o.Architecture) && spec.Domain == PixelDomain.Floats
+            && trainSet.Statistics.Mean.All(m => Math.Abs(m) <= 1) && trainSet.Statistics.Std.All(v => v <= 1))
+            ch.Warning($"{o.Architecture} takes pixel values 0–255 (its ImageNet weights expect them), but the training pixels of column " +
+                $"'{o.ImageColumnName}' look scaled to [0, 1] (channel means {string.Join(", ", trainSet.Statistics.Mean)}): extract pixels without scaling.");
         ch.Info($"Read {trainSet.Count} training images{(validationSet is null ? "" : $" and {validationSet.Count} validation images")} of shape {trainSet.Shape}.");
 
         var result = TrainingLoop.Run(plan, trainSet, validationSet, ch);
