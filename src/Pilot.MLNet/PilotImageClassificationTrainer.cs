@@ -78,6 +78,8 @@ public sealed partial class PilotImageClassificationTrainer : IEstimator<PilotIm
             CheckRange(patience, 1, D.MaxEpochs, nameof(o.EarlyStoppingPatience));
         if (o.CheckpointDirectory is { } directory && string.IsNullOrWhiteSpace(directory))
             throw new ArgumentException("CheckpointDirectory must be null (no checkpoints) or a directory path; got an empty string.", nameof(o.CheckpointDirectory));
+        if (o.PretrainedWeightsPath is { } weightsPath && string.IsNullOrWhiteSpace(weightsPath))
+            throw new ArgumentException("PretrainedWeightsPath must be null (the default places) or the path of ResNet18.onnx; got an empty string.", nameof(o.PretrainedWeightsPath));
 
         static void CheckName(string? name, string option)
         {
@@ -190,6 +192,9 @@ public sealed partial class PilotImageClassificationTrainer : IEstimator<PilotIm
                 $"Architecture {o.Architecture} cannot be built for {height}×{width} images and {classCount} classes: " +
                 e.Message.Replace($" (Parameter '{e.ParamName}')", ""));
         }
+        // A missing weights file fails before the data is read (training reads and checks it).
+        if (Backbones.TakesRawPixels(o.Architecture))
+            PretrainedWeights.Locate(o.PretrainedWeightsPath);
         int seed = o.Seed ?? ((IHostEnvironmentInternal)_host).Seed ?? _host.Rand.Next();
         var plan = new TrainingPlan(o, seed, DeviceSelection.Choose(_host), classCount);
 
