@@ -68,7 +68,7 @@ public sealed class CommandLineTests
         var inv = CultureInfo.InvariantCulture;
         string[] expected =
         [
-            $"--arch <ResNet18|ResNet34|SmallCnn>", $"[default: {CliDefaults.Architecture}]",
+            $"--arch <PretrainedResNet18|ResNet18|ResNet34|SmallCnn>", $"[default: {CliDefaults.Architecture}]",
             $"[default: {CliDefaults.Optimizer}]",
             $"[default: {CliDefaults.Epochs}]", $"[default: {CliDefaults.BatchSize}]",
             $"[default: {CliDefaults.LearningRate.ToString(inv)}]", $"[default: {CliDefaults.Device}]",
