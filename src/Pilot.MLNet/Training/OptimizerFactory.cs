@@ -59,18 +59,14 @@ internal sealed class TrainingOptimizer(OptimizerHelper optimizer) : IDisposable
         return stream.ToArray();
     }
 
-    /// <summary>Restores <see cref="SaveState"/>'s bytes with the optimizer type's own reader (which checks type and version).</summary>
+    /// <summary>Restores <see cref="SaveState"/>'s bytes: this library's optimizers with their checked reader (type, version,
+    /// option ranges; <see cref="PilotOptimizerBase"/>), TorchSharp's with its own.</summary>
     public void LoadState(byte[] state)
     {
         using var stream = new MemoryStream(state, writable: false);
         using var reader = new BinaryReader(stream);
-        switch (Optimizer)
-        {
-            case PilotOptimizer p: p.load_state_dict(reader); break;
-            case Lion l: l.load_state_dict(reader); break;
-            case AdaBelief a: a.load_state_dict(reader); break;
-            default: Optimizer.load_state_dict(reader); break;
-        }
+        if (Optimizer is PilotOptimizerBase own) own.load_state_dict(reader);
+        else Optimizer.load_state_dict(reader);
     }
 
     /// <summary>Index into PILOT's diagnostics where the current epoch starts.</summary>
