@@ -7,8 +7,8 @@ using TorchParamGroup = TorchSharp.Modules.ParamGroup;
 namespace Pilot.TorchSharp;
 
 /// <summary>
-/// Base of this library's optimizers (<see cref="PilotOptimizer"/>, <see cref="Lion"/>, <see cref="AdaBelief"/>):
-/// the checked state-stream reader, which TorchSharp's <c>OptimizerHelper</c> does not let a
+/// Base of this library's optimizers (<see cref="PilotOptimizer"/>, <see cref="Lion"/>, <see cref="AdaBelief"/>,
+/// <see cref="SophiaG"/>): the checked state-stream reader, which TorchSharp's <c>OptimizerHelper</c> does not let a
 /// subclass override, so callers holding any of them load state through this one type.
 /// </summary>
 /// <remarks>Only this library derives from it (the constructor is not visible outside).</remarks>
