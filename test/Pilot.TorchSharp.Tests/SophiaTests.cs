@@ -227,3 +227,60 @@ public sealed class SophiaTests
         Assert.ThrowsExactly<ArgumentNullException>(() => new SophiaG((IEnumerable<Parameter>)null!));
     }
 }
+
+/// <summary>The hyper-parameter table: a value added in a later record version is back-filled with its default when an
+/// older record is read (pytorch's <c>__setstate__</c> does the same for new flags).</summary>
+[TestClass]
+public sealed class HyperParameterTableTests
+{
+    private sealed class TwoVersionOptions : HyperParameterOptions<TwoVersionOptions>
+    {
+        public double? alpha { get; set; }
+        public int? added_later { get; set; }
+
+        internal static int WrittenVersion = 2;
+
+        private static readonly HyperParameterList<TwoVersionOptions> V2 = new(new StateLayout("Test", StateFormat.Magic("TEST"), 2)) {
+            { nameof(alpha), 0.5, Check.UnitInterval, o => o.alpha, (o, v) => o.alpha = v },
+            { nameof(added_later), 7, 1, o => o.added_later, (o, v) => o.added_later = v, 2 },
+        };
+
+        private static readonly HyperParameterList<TwoVersionOptions> V1 = new(new StateLayout("Test", StateFormat.Magic("TEST"), 1)) {
+            { nameof(alpha), 0.5, Check.UnitInterval, o => o.alpha, (o, v) => o.alpha = v },
+        };
+
+        private protected override HyperParameterList<TwoVersionOptions> Declared => WrittenVersion == 1 ? V1 : V2;
+    }
+
+    [TestMethod]
+    public void AnOlderRecordGetsTheNewValuesDefault()
+    {
+        byte[] Write(int version, TwoVersionOptions o)
+        {
+            TwoVersionOptions.WrittenVersion = version;
+            using var ms = new MemoryStream();
+            using (var w = new BinaryWriter(ms)) o.SaveStateDict(w);
+            return ms.ToArray();
+        }
+        TwoVersionOptions Read(byte[] bytes)
+        {
+            TwoVersionOptions.WrittenVersion = 2;
+            var o = new TwoVersionOptions();
+            o.LoadStateDict(new BinaryReader(new MemoryStream(bytes)));
+            return o;
+        }
+        var source = new TwoVersionOptions { LearningRate = 0.1, alpha = 0.25, added_later = 3 };
+        var old = Read(Write(1, source));
+        Assert.AreEqual(0.25, old.alpha);
+        Assert.AreEqual(7, old.added_later, "back-filled with the declared default");
+        var current = Read(Write(2, source));
+        Assert.AreEqual(3, current.added_later);
+        Assert.AreEqual(0.1, current.LearningRate);
+
+        var bad = new TwoVersionOptions { LearningRate = 0.1, alpha = 1.5, added_later = 3 };
+        var e = Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => bad.Validate());
+        Assert.AreEqual("alpha", e.ParamName);
+        var inherited = new TwoVersionOptions { alpha = 0.75 }.WithDefaults(source);
+        Assert.AreEqual((0.1, 0.75, 3), (inherited.LearningRate, inherited.alpha, inherited.added_later));
+    }
+}
