@@ -39,7 +39,7 @@ namespace Pilot.TorchSharp;
 /// <para>Defaults (<see cref="PilotDefaults"/>) are those of the reference implementation <c>pilot-optimizer</c>
 /// 0.1.0.post3. Works with <c>torch.optim.lr_scheduler</c> schedulers through <see cref="Optimizer.ParamGroups"/>.</para>
 /// </remarks>
-public sealed partial class PilotOptimizer : OptimizerHelper, IBetas
+public sealed partial class PilotOptimizer : PilotOptimizerBase<PilotOptimizer.Options, PilotOptimizer.ParamGroup, PilotOptimizer.State>
 {
     private readonly List<PilotStepDiagnostics> _diagnostics = new();
 
@@ -95,22 +95,14 @@ public sealed partial class PilotOptimizer : OptimizerHelper, IBetas
         PolicyOverrides? overrides = null, bool diagnostics = false, PilotPolicy? initialPolicy = null,
         PilotImplementation implementation = PilotImplementation.Auto)
     {
-        ArgumentNullException.ThrowIfNull(parameters);
         if (!Enum.IsDefined(implementation))
             throw new ArgumentOutOfRangeException(nameof(implementation), implementation, $"implementation must be Auto, Plain or Fused; got {implementation}");
-        var defaults = new Options {
-            LearningRate = lr, InitialLearningRate = lr, beta1 = beta1, beta2 = beta2, eps = eps, weight_decay = weight_decay,
-            gamma = gamma, eta_phi = eta_phi, degree = degree, overrides = overrides, initial_policy = initialPolicy,
-        };
-        defaults.Validate();
-        _defaults = defaults;
-        _parameter_groups = new List<TorchParamGroup>();
         RecordDiagnostics = diagnostics;
         Implementation = implementation;
-
-        foreach (var group in parameters) add_param_group(group);
-        if (_parameter_groups.Count == 0)
-            throw new ArgumentException("PilotOptimizer got an empty list of parameter groups.", nameof(parameters));
+        AddGroups(parameters, new Options {
+            LearningRate = lr, InitialLearningRate = lr, beta1 = beta1, beta2 = beta2, eps = eps, weight_decay = weight_decay,
+            gamma = gamma, eta_phi = eta_phi, degree = degree, overrides = overrides, initial_policy = initialPolicy,
+        });
     }
 
     /// <summary>The implementation requested at construction (<see cref="PilotImplementation.Auto"/> resolves per group).</summary>
@@ -121,19 +113,6 @@ public sealed partial class PilotOptimizer : OptimizerHelper, IBetas
 
     /// <summary>Per-group, per-step records of r, ρ, the knobs and φ; empty unless diagnostics are on.</summary>
     public IReadOnlyList<PilotStepDiagnostics> Diagnostics => _diagnostics;
-
-    /// <summary>β1 and β2 of the defaults (used by schedulers that cycle momentum, e.g. OneCycleLR).</summary>
-    public (double, double) Betas {
-        get => (DefaultOptions.beta1!.Value, DefaultOptions.beta2!.Value);
-        set {
-            Check.UnitInterval(value.Item1, "beta1");
-            Check.UnitInterval(value.Item2, "beta2");
-            DefaultOptions.beta1 = value.Item1;
-            DefaultOptions.beta2 = value.Item2;
-        }
-    }
-
-    private Options DefaultOptions => (Options)_defaults;
 
     private ParamGroup Group(int group)
     {
@@ -344,15 +323,9 @@ public sealed partial class PilotOptimizer : OptimizerHelper, IBetas
         });
     }
 
-    /// <inheritdoc/>
-    protected override void Dispose(bool disposing)
+    private protected override void DisposeGroup(ParamGroup group)
     {
-        base.Dispose(disposing);
-        if (!disposing) return;
-        foreach (var kv in _state) (kv.Item2 as IDisposable)?.Dispose();
-        foreach (var g in _parameter_groups) {
-            (g as ParamGroup)?.PilotState?.Dispose();
-            (g as ParamGroup)?.Fused?.Dispose();
-        }
+        group.PilotState?.Dispose();
+        group.Fused?.Dispose();
     }
 }

@@ -12,13 +12,13 @@ public sealed class BenchOptimizerTests
         string json = folder["bench/optimizer.json"];
         var result = CliRunner.Run("bench", "optimizer", "--device", "cpu", "--model", "SmallCnn", "--steps", "5", "--json", json, "--plot", folder["bench/ratios.png"]);
         Assert.AreEqual(0, result.ExitCode, result.ToString());
-        foreach (var name in new[] { "PILOT-plain", "PILOT-fast", "Adam", "AdamW", "ratio to AdamW", "421,834 parameters" })
+        foreach (var name in new[] { "PILOT-plain", "PILOT-fast", "Adam", "AdamW", "SophiaG", "ratio to AdamW", "421,834 parameters" })
             Assert.Contains(name, result.Out);
         Assert.DoesNotMatchRegex(CliRunner.Escape(), result.Out);
 
         using var doc = JsonDocument.Parse(File.ReadAllText(json));
         var rows = doc.RootElement.GetProperty("results").EnumerateArray().ToList();
-        Assert.HasCount(4, rows);
+        Assert.HasCount(5, rows);
         foreach (var row in rows)
         {
             foreach (var field in new[] { "optimizer", "model", "device", "params", "ms_per_step", "state_bytes_per_param", "ratio_to_adamw" })

@@ -74,7 +74,7 @@ internal sealed class BenchCommands
     public readonly Option<CommaList<PilotArchitecture>> Models = OptionFactory.List("--models", "Networks, comma-separated (SmallCnn, ResNet18).",
         BenchDefaults.PaperModels, OptionFactory.ParseEnum<PilotArchitecture>, "SmallCnn,ResNet18");
     public readonly Option<CommaList<PilotOptimizerKind>> Optimizers = OptionFactory.List("--optimizers", "Optimizers, comma-separated.",
-        BenchDefaults.PaperOptimizers, OptionFactory.ParseEnum<PilotOptimizerKind>, "Pilot,AdamW,Adam,Lion,AdaBelief");
+        BenchDefaults.PaperOptimizers, OptionFactory.ParseEnum<PilotOptimizerKind>, "Pilot,AdamW,Adam,Lion,AdaBelief,Sophia");
     public readonly Option<CommaList<int>> Seeds = OptionFactory.List("--seeds", "Seeds, comma-separated.", BenchDefaults.PaperSeeds, ParseSeed, "0,1,2");
     public readonly Option<int> Epochs = OptionFactory.AtLeast("--epochs", "Epochs per run (the paper's protocol is 30).", BenchDefaults.PaperEpochs, 1);
     public readonly Option<DeviceChoice> PaperDevice = OptionFactory.WithDefault("--device", "Where to train: auto, cpu or cuda.", CliDefaults.Device, "auto|cpu|cuda");
