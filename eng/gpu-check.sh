@@ -27,7 +27,7 @@ while [ $# -gt 0 ]; do
     --steps) steps=(--steps "$2"); shift 2 ;;
     --rounds) rounds=(--rounds "$2"); shift 2 ;;
     --libtorch) libtorch=$2; shift 2 ;;
-    *) sed -n '2,17p' "$0"; exit 2 ;;
+    *) sed -n '2,15p' "$0"; exit 2 ;;
   esac
 done
 case $device in cuda|cpu) ;; *) echo "gpu-check: --device must be cuda or cpu; got '$device'" >&2; exit 2 ;; esac

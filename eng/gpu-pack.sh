@@ -10,8 +10,8 @@
 #
 # Usage: bash eng/gpu-pack.sh [--data DIR] [--train-images N]
 #   --data DIR          FashionMNIST IDX folder (default /usr/share/datasets/fashion-mnist)
-#   --train-images N    training images kept for `bench train` (default 20,000 of 60,000: what travels to the lent GPU
-#                       machine is limited to 64 MiB, and the full set would take it over; 60000 keeps them all)
+#   --train-images N    training images kept for `bench train` (default 20,000 of 60,000, which keeps the whole bundle
+#                       under 64 MiB; the full set adds ~18 MB; 60000 keeps them all)
 # Then, on the GPU machine, from the folder that holds .gpu/:   bash .gpu/gpu-check.sh --device cuda
 # Dry run on a CPU machine:  bash .gpu/gpu-check.sh --device cpu --libtorch DIR   (DIR: a folder with the CPU libtorch)
 set -euo pipefail
@@ -22,7 +22,7 @@ while [ $# -gt 0 ]; do
   case $1 in
     --data) data=$2; shift 2 ;;
     --train-images) train_images=$2; shift 2 ;;
-    *) sed -n '2,18p' "$0"; exit 2 ;;
+    *) sed -n '2,16p' "$0"; exit 2 ;;
   esac
 done
 [ -d "$data" ] || { echo "gpu-pack: FashionMNIST folder '$data' not found (bash eng/setup.sh --data, or --data DIR)" >&2; exit 1; }

@@ -237,7 +237,7 @@ public sealed class MultiTensorTests
     public void DeviceParityOnTheCpu() => RunDeviceParity(CPU);
 
     [TestMethod]
-    [TestCategory("Cuda")]
+    [TestCategory("Cuda")] // eng/gpu-check.sh runs this category on a GPU machine
     public void MultiTensorOnCudaMatchesPlainOnCuda()
     {
         if (!TorchRuntime.CudaAvailable) {
