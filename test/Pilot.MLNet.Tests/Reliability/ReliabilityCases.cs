@@ -492,14 +492,6 @@ internal static class ReliabilityCases
                 o.Architecture = PilotArchitecture.ResNet18;
                 Fit(new MLContext(seed: 1).Data.LoadFromEnumerable(TrainerTestData.Synthetic(9, 1).Select((r, i) => new ManyClassRow { Label = (uint)(i + 1), Image = r.Image })), o);
             }, nameof(Options.Architecture), "200000 classes", "too many");
-        yield return Throws<ArgumentOutOfRangeException>("options-pretrained-input-too-small", "PretrainedResNet18 with ImageWidth = ImageHeight = 28",
-            () =>
-            {
-                var o = F.Fast();
-                o.Architecture = PilotArchitecture.PretrainedResNet18;
-                o.ImageWidth = o.ImageHeight = 28;
-                Fit(F.PixelData(new MLContext(seed: 1), 9), o);
-            }, nameof(Options.Architecture), "PretrainedResNet18", "28×28", "at least 32");
         yield return Throws<ArgumentException>("options-pretrained-weights-blank", "PretrainedWeightsPath = \" \"",
             () => new MLContext(seed: 1).Pilot.ImageClassification(new Options { PretrainedWeightsPath = " " }),
             nameof(Options.PretrainedWeightsPath), "PretrainedWeightsPath");
