@@ -93,6 +93,8 @@ public sealed partial class PilotImageClassificationTrainer : IEstimator<PilotIm
             CheckRange(patience, 1, D.MaxEpochs, nameof(o.EarlyStoppingPatience));
         if (o.CheckpointDirectory is { } directory && string.IsNullOrWhiteSpace(directory))
             throw new ArgumentException("CheckpointDirectory must be null (no checkpoints) or a directory path; got an empty string.", nameof(o.CheckpointDirectory));
+        if (o.PretrainedWeightsPath is { } weightsPath && string.IsNullOrWhiteSpace(weightsPath))
+            throw new ArgumentException("PretrainedWeightsPath must be null (the default places) or the path of ResNet18.onnx; got an empty string.", nameof(o.PretrainedWeightsPath));
 
         static void CheckName(string? name, string option)
         {
@@ -208,6 +210,9 @@ public sealed partial class PilotImageClassificationTrainer : IEstimator<PilotIm
                 $"Architecture {o.Architecture} cannot be built for {height}×{width} images and {classCount} classes: " +
                 e.Message.Replace($" (Parameter '{e.ParamName}')", ""));
         }
+        // A missing weights file fails before the data is read (training reads and checks it).
+        if (Backbones.TakesRawPixels(o.Architecture))
+            PretrainedWeights.Locate(o.PretrainedWeightsPath);
         int seed = o.Seed ?? ((IHostEnvironmentInternal)_host).Seed ?? _host.Rand.Next();
         var plan = new TrainingPlan(o, seed, DeviceSelection.Choose(_host), classCount, Backbones.ResolveFineTuning(o.Architecture, o.FineTuning));
 
@@ -221,6 +226,10 @@ public sealed partial class PilotImageClassificationTrainer : IEstimator<PilotIm
             : InMemoryImageSet.Read(validation, o.LabelColumnName, o.ImageColumnName, spec, trainSet.Shape.Channels, height, width, classCount, "validation");
         if (validationSet?.SkippedMissingLabels > 0)
             ch.Warning($"Skipped {validationSet.SkippedMissingLabels} validation rows with a missing label.");
+        if (Backbones.TakesRawPixels(o.Architecture) && spec.Domain == PixelDomain.Floats
+            && trainSet.Statistics.Mean.All(m => Math.Abs(m) <= 1) && trainSet.Statistics.Std.All(v => v <= 1))
+            ch.Warning($"{o.Architecture} takes pixel values 0–255 (its ImageNet weights expect them), but the training pixels of column " +
+                $"'{o.ImageColumnName}' look scaled to [0, 1] (channel means {string.Join(", ", trainSet.Statistics.Mean)}): extract pixels without scaling.");
         ch.Info($"Read {trainSet.Count} training images{(validationSet is null ? "" : $" and {validationSet.Count} validation images")} of shape {trainSet.Shape}.");
 
         var result = TrainingLoop.Run(plan, trainSet, validationSet, ch);

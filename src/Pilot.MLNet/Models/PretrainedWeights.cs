@@ -73,7 +73,7 @@ internal static class PretrainedWeights
             $"The pretrained weights file of PretrainedResNet18 was not found; looked for {string.Join(" and ", candidates.Select(c => $"'{c}'"))}. " +
             $"It is ResNet18.onnx from the NuGet package {PackageId} {PackageVersion} (tools/{RelativePath}): building a project that references " +
             $"Pilot.MLNet copies it next to the app; otherwise add a PackageReference to {PackageId} {PackageVersion}, or set " +
-            "PretrainedWeightsPath (pilot: --pretrained-weights) to the file.",
+            "the trainer option PretrainedWeightsPath to the file.",
             candidates[0]);
     }
 

@@ -214,6 +214,7 @@ internal static class TrainingLoop
                 var loss = nn.functional.cross_entropy(logits, y);
                 loss.backward();
                 _optimizer.Optimizer.step();
+                AfterStep((long)epoch * _stepsPerEpoch + batch, x);
 
                 using (no_grad())
                 {
@@ -265,6 +266,13 @@ internal static class TrainingLoop
             double seconds = clock.Elapsed.TotalSeconds;
             _channel.Info(string.Create(CultureInfo.InvariantCulture,
                 $"Feature pass: {total} images through the frozen backbone in {seconds:F1} s ({total / Math.Max(seconds, 1e-9):F1} images/s)."));
+        }
+
+        /// <summary>The optimizer's work after a step (<see cref="IStepHook"/>), if it has any.</summary>
+        private void AfterStep(long step, Tensor x)
+        {
+            if (_optimizer.Hook?.AfterStep(new TrainingStep(step, () => _random.Use(() => _trained.forward(x)), _generator)) is { } note)
+                _channel.Trace(note);
         }
 
         private void Restore(string directory, CheckpointState checkpoint)

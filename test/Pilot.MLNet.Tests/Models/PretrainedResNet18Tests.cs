@@ -1,3 +1,5 @@
+using Microsoft.ML;
+using Microsoft.ML.Data;
 using Microsoft.ML.OnnxRuntime;
 using Pilot.MLNet.Models;
 using Pilot.MLNet.Onnx;
@@ -224,6 +226,58 @@ public sealed class PretrainedResNet18Tests
         TestContext.WriteLine($"{shape}: max |ONNX Runtime − TorchSharp| = {maxDifference:E2}");
         Assert.IsLessThanOrEqualTo(1e-4f, maxDifference);
         Assert.IsGreaterThan(0.05f, expected.Max(p => Math.Abs(p - 0.25f)), "the reference probabilities are all near uniform");
+    }
+
+    [TestMethod]
+    public void TrainedModelExportsToOnnxWithTheTransformersScores()
+    {
+        // The path of `pilot export onnx`: the trainer's model (identity normalisation, raw pixels in), exported and scored by
+        // ONNX Runtime on the same pixels.
+        var ml = new MLContext(seed: 1);
+        var rows = ml.Data.LoadFromEnumerable(ColourRows(36, seed: 1));
+        var options = TrainerTestData.FastOptions(epochs: 1);
+        options.Architecture = PilotArchitecture.PretrainedResNet18;
+        options.BatchSize = 12;
+        options.LearningRate = 1e-3;
+        var pipeline = ml.Transforms.Conversion.MapValueToKey("Label").Fit(rows);
+        using var model = ml.Pilot.ImageClassification(options).Fit(pipeline.Transform(rows));
+        Assert.AreEqual(new ImageShape(3, 32, 32), model.Model.InputShape);
+        CollectionAssert.AreEqual(new[] { 0f, 0f, 0f }, model.Model.Normalization.Mean);
+        CollectionAssert.AreEqual(new[] { 1f, 1f, 1f }, model.Model.Normalization.Std);
+
+        var testRows = ColourRows(9, seed: 2);
+        var scores = model.Transform(pipeline.Transform(ml.Data.LoadFromEnumerable(testRows))).GetColumn<float[]>("Score").ToArray();
+        using var stream = new MemoryStream();
+        model.ExportToOnnx(stream);
+        using var session = new InferenceSession(stream.ToArray());
+        float[] pixels = [.. testRows.SelectMany(r => r.Image.Select(b => (float)b))];
+        var (actual, outputShape) = OrtProbabilities(session, new ImageShape(3, 32, 32), pixels, testRows.Length);
+
+        CollectionAssert.AreEqual(new long[] { testRows.Length, 3 }, outputShape);
+        float maxDifference = scores.SelectMany(x => x).Zip(actual, (e, a) => Math.Abs(e - a)).Max();
+        TestContext.WriteLine($"trained PretrainedResNet18: max |ONNX Runtime − Transform| = {maxDifference:E2}");
+        Assert.IsLessThanOrEqualTo(1e-4f, maxDifference);
+    }
+
+    /// <summary>One row of 3×32×32 colour pixels: the class is the brightest channel ("r", "g" or "b"), with noise.</summary>
+    public sealed class ColourRow
+    {
+        public string Label { get; set; } = "";
+
+        [Microsoft.ML.Data.VectorType(3, 32, 32)]
+        public byte[] Image { get; set; } = [];
+    }
+
+    private static ColourRow[] ColourRows(int count, int seed)
+    {
+        var random = new Random(seed);
+        return [.. Enumerable.Range(0, count).Select(i =>
+        {
+            var image = new byte[3 * 32 * 32];
+            for (int p = 0; p < image.Length; p++)
+                image[p] = (byte)(random.Next(0, 120) + (p / 1024 == i % 3 ? 120 : 0));
+            return new ColourRow { Label = "rgb"[i % 3].ToString(), Image = image };
+        })];
     }
 
     /// <summary>

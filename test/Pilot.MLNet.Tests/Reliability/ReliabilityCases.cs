@@ -279,7 +279,7 @@ internal static class ReliabilityCases
             () =>
             {
                 using var model = (PilotImageClassificationTransformer)ml.Model.Load(f.EncodedModelPath, out _);
-                F.ScoreAll(model, EncodedWith(ml, 1, "GIF89a but not really"u8.ToArray()), 3);
+                F.ScoreAll(model, EncodedWith(ml, 1, "plain text, not an image"u8.ToArray()), 3);
             }, null, "Row 1", "'Image'", "not a decodable image");
         yield return Throws<InvalidDataException>("scoring-undecodable-image-prediction-engine", "a PredictionEngine given 5 bytes that are not an image",
             () =>
@@ -492,6 +492,35 @@ internal static class ReliabilityCases
                 o.Architecture = PilotArchitecture.ResNet18;
                 Fit(new MLContext(seed: 1).Data.LoadFromEnumerable(TrainerTestData.Synthetic(9, 1).Select((r, i) => new ManyClassRow { Label = (uint)(i + 1), Image = r.Image })), o);
             }, nameof(Options.Architecture), "200000 classes", "too many");
+        yield return Throws<ArgumentException>("options-pretrained-weights-blank", "PretrainedWeightsPath = \" \"",
+            () => new MLContext(seed: 1).Pilot.ImageClassification(new Options { PretrainedWeightsPath = " " }),
+            nameof(Options.PretrainedWeightsPath), "PretrainedWeightsPath");
+        yield return Throws<FileNotFoundException>("pretrained-weights-missing", "PretrainedResNet18 with PretrainedWeightsPath naming no file",
+            () =>
+            {
+                var o = F.Fast();
+                o.Architecture = PilotArchitecture.PretrainedResNet18;
+                o.ImageWidth = o.ImageHeight = 32;
+                o.PretrainedWeightsPath = Path.Combine(Path.GetTempPath(), "pilot-no-such-folder-" + Guid.NewGuid().ToString("N"), "ResNet18.onnx");
+                Fit(F.PixelData(new MLContext(seed: 1), 9), o);
+            }, null, "ResNet18.onnx", "does not exist", "Microsoft.ML.DnnImageFeaturizer.ResNet18");
+        yield return Throws<InvalidDataException>("pretrained-weights-damaged", "PretrainedResNet18 with a weights file whose bytes differ (the first 1 MB of the real one)",
+            () =>
+            {
+                using var folder = new TestFolder();
+                string damaged = folder.File("damaged-ResNet18.onnx");
+                using (var source = File.OpenRead(Pilot.MLNet.Models.PretrainedWeights.Locate(null)))
+                using (var target = File.Create(damaged))
+                {
+                    var buffer = new byte[1 << 20];
+                    target.Write(buffer, 0, source.Read(buffer));
+                }
+                var o = F.Fast();
+                o.Architecture = PilotArchitecture.PretrainedResNet18;
+                o.ImageWidth = o.ImageHeight = 32;
+                o.PretrainedWeightsPath = damaged;
+                Fit(F.PixelData(new MLContext(seed: 1), 9), o);
+            }, null, "damaged-ResNet18.onnx", "damaged", "SHA-256");
         yield return ReliabilityCase.Working("training-large-network-input", "3 images read at 3×1200×1200 (a 4.4-billion-value chunk before the fix)",
             "reads them into one 3×3×1200×1200 tensor",
             () =>

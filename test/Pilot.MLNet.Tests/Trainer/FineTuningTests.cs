@@ -113,6 +113,7 @@ public sealed class FineTuningTests
     [DataRow(PilotOptimizerKind.Adam)]
     [DataRow(PilotOptimizerKind.Lion)]
     [DataRow(PilotOptimizerKind.AdaBelief)]
+    [DataRow(PilotOptimizerKind.Sophia)]
     public void ParameterGroups_GetTheirScaledLearningRates(PilotOptimizerKind kind)
     {
         using var head = torch.nn.Linear(3, 2);
