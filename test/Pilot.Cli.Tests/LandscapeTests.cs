@@ -206,6 +206,27 @@ public sealed class LandscapeTests
         var plane = root.GetProperty("plane");
         Assert.IsGreaterThan(0.0, plane.GetProperty("explained_pc1").GetDouble());
         Assert.AreEqual(421_834, plane.GetProperty("weights").GetInt64(), "SmallCnn's weights on 28×28 images, 10 classes (as in bench optimizer)");
+
+        // --from redraws the figure from the JSON without training, and writes the same numbers beside the new PNG.
+        var redraw = CliRunner.Run(services, "bench", "landscape", "--from", folder["figs/landscape.json"], "--out", folder["again/l.png"]);
+        Assert.AreEqual(0, redraw.ExitCode, redraw.ToString());
+        Assert.DoesNotContain("training SmallCnn", redraw.Out);
+        CollectionAssert.AreEqual(new byte[] { 0x89, (byte)'P', (byte)'N', (byte)'G' }, File.ReadAllBytes(folder["again/l.png"])[..4]);
+        Assert.AreEqual(File.ReadAllText(folder["figs/landscape.json"]), File.ReadAllText(folder["again/l.json"]));
+    }
+
+    [TestMethod]
+    public void BenchLandscape_FromAFileThatIsNotItsJson_ExitsWith2_NamingFrom()
+    {
+        using var folder = new TempFolder();
+        File.WriteAllText(folder["other.json"], "{\"runs\": []}");
+        foreach (var from in new[] { folder["other.json"], folder["missing.json"] })
+        {
+            var result = CliRunner.Run("bench", "landscape", "--from", from, "--out", folder["x.png"]);
+            Assert.AreEqual(2, result.ExitCode, result.ToString());
+            Assert.Contains("--from", result.Error);
+            Assert.IsFalse(File.Exists(folder["x.png"]));
+        }
     }
 
     [TestMethod]

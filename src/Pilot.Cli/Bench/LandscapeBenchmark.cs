@@ -106,6 +106,8 @@ internal static class LandscapeBenchmark
     public static LandscapeResult Run(BenchLandscapeSettings s, string systemFashionMnist, CliConsole console)
     {
         var (png, json) = Validate(s);
+        if (s.From is not null)
+            return Redraw(s.From, png, json, console);
         var clock = Stopwatch.StartNew();
         var optimizers = s.Optimizers.Distinct().ToList();
         var data = DataChoice.Resolve(s.Data, systemFashionMnist);
@@ -166,6 +168,36 @@ internal static class LandscapeBenchmark
             foreach (var r in recorders)
                 r.Recorder.Dispose();
         }
+    }
+
+    /// <summary>Draws the figure of a JSON file written earlier (after a change to the plot, without training again).</summary>
+    /// <exception cref="CliInputException">The file does not exist or is not such a file.</exception>
+    internal static LandscapeResult Redraw(string from, string png, string json, CliConsole console)
+    {
+        string source = Path.GetFullPath(from);
+        if (!File.Exists(source))
+            throw new CliInputException($"--from: '{source}' does not exist; pass a JSON file written by 'pilot bench landscape'.");
+        LandscapeResult? result;
+        try
+        {
+            result = JsonSerializer.Deserialize<LandscapeResult>(File.ReadAllText(source), Json.Options);
+        }
+        catch (JsonException e)
+        {
+            throw new CliInputException($"--from: '{source}' is not a 'bench landscape' JSON file ({e.Message}).", e);
+        }
+        if (result?.Grid?.Alpha is not { Length: >= 2 } || result.Grid.Beta is not { Length: >= 2 } || result.Grid.Loss is null
+            || result.Optimizers is not { Count: > 0 } || result.Optimizers.Any(o => o.Points is not { Count: > 0 }) || result.Plane is null)
+            throw new CliInputException($"--from: '{source}' is not a 'bench landscape' JSON file (grid, plane or trajectories missing).");
+        Directory.CreateDirectory(Path.GetDirectoryName(png)!);
+        LandscapePlot.Write(result, png);
+        console.WriteLine($"wrote {png} (from {source})");
+        if (!string.Equals(Path.GetFullPath(json), source, StringComparison.Ordinal))
+        {
+            File.WriteAllText(json, JsonSerializer.Serialize(result, Json.Options) + "\n");
+            console.WriteLine($"wrote {json}");
+        }
+        return result;
     }
 
     /// <summary>The plane, the projected trajectories, the grid and the end losses.</summary>

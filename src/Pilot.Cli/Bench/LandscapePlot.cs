@@ -41,7 +41,7 @@ internal static class LandscapePlot
         {
             Title = string.Create(Inv, $"{r.Model} loss landscape: optimizer trajectories from one start"),
             Subtitle = string.Create(Inv,
-                $"{r.Epochs} epoch{(r.Epochs == 1 ? "" : "s")} on {r.TrainImages:N0} images, seed {r.Seed}; plane of the trajectories' 2 principal directions; loss on {r.SubsetImages:N0} training images"),
+                $"{r.Epochs} epoch{(r.Epochs == 1 ? "" : "s")} on {r.TrainImages:N0} images, seed {r.Seed}; plane of the trajectories' 2 principal directions; loss on {r.SubsetImages:N0} training images; squares: ends"),
             TitleFontSize = 16, SubtitleFontSize = 11,
             Background = OxyColors.White,
         };
@@ -87,23 +87,23 @@ internal static class LandscapePlot
             foreach (var p in t.Points)
                 line.Points.Add(new DataPoint(p.Alpha, p.Beta));
             model.Series.Add(line);
+            // Markers as one-point line series: a scatter series would take its fill from the colour axis of the map.
             var end = t.Points[^1];
-            var endMarker = new ScatterSeries
-            {
-                MarkerType = MarkerType.Square, MarkerSize = 6, MarkerFill = colour, MarkerStroke = OxyColors.Black, MarkerStrokeThickness = 1,
-                RenderInLegend = false,
-            };
-            endMarker.Points.Add(new ScatterPoint(end.Alpha, end.Beta));
-            model.Series.Add(endMarker);
+            model.Series.Add(Marker(end.Alpha, end.Beta, MarkerType.Square, 6, colour, OxyColors.Black, 1, title: null));
         }
-        var startMarker = new ScatterSeries
-        {
-            Title = string.Create(Inv, $"start (all): loss {r.StartLoss:F3}"), MarkerType = MarkerType.Star, MarkerSize = 9,
-            MarkerStroke = OxyColors.Black, MarkerStrokeThickness = 2, MarkerFill = OxyColors.Black,
-        };
-        startMarker.Points.Add(new ScatterPoint(0, 0));
-        model.Series.Add(startMarker);
+        model.Series.Add(Marker(0, 0, MarkerType.Star, 9, OxyColors.Black, OxyColors.Black, 2, string.Create(Inv, $"start (all): loss {r.StartLoss:F3}")));
         return TrainingPlots.Export(model, path, Height);
+    }
+
+    private static LineSeries Marker(double x, double y, MarkerType type, double size, OxyColor fill, OxyColor stroke, double thickness, string? title)
+    {
+        var marker = new LineSeries
+        {
+            Title = title, RenderInLegend = title is not null, Color = OxyColors.Transparent, MarkerType = type, MarkerSize = size,
+            MarkerFill = fill, MarkerStroke = stroke, MarkerStrokeThickness = thickness,
+        };
+        marker.Points.Add(new DataPoint(x, y));
+        return marker;
     }
 
     /// <summary><see cref="ContourCount"/> levels from just above <paramref name="lo"/> to <paramref name="hi"/>, evenly spaced in log(loss): low losses, where the trajectories end, get more lines.</summary>

@@ -59,6 +59,9 @@ internal sealed record BenchLandscapeSettings
     public DeviceChoice Device { get; init; } = CliDefaults.Device;
     public string Out { get; init; } = BenchDefaults.LandscapeOut;
     public string? Data { get; init; }
+
+    /// <summary>A JSON file this command wrote: redraw its figure without training; null to run.</summary>
+    public string? From { get; init; }
 }
 
 /// <summary><c>pilot bench optimizer|train|paper|report|landscape</c>.</summary>
@@ -133,10 +136,13 @@ internal sealed class BenchCommands
         $"FashionMNIST IDX folder (or any data 'pilot train' reads). [default: {CliDefaults.SystemFashionMnistFolder} when installed, else the embedded subset]",
         "PATH");
 
+    public readonly Option<string?> LandscapeFrom = OptionFactory.Optional<string>("--from",
+        "Redraw the figure from a JSON file this command wrote, without training (the other options but --out are ignored). [default: none]", "FILE.json");
+
     public IReadOnlyList<Option> LandscapeOptions =>
     [
         LandscapeOptimizers, LandscapeEpochs, LandscapeTrainImages, LandscapePoints, LandscapeGrid, LandscapeSubset, LandscapeSeed,
-        LandscapeDevice, LandscapeOut, LandscapeData,
+        LandscapeDevice, LandscapeOut, LandscapeData, LandscapeFrom,
     ];
     public IReadOnlyList<Option> ReportOptions => [ReportIn, ReportOut];
     public IReadOnlyList<Option> OptimizerOptions => [OptimizerDevice, OptimizerModel, Steps, Json, Plot];
@@ -207,7 +213,7 @@ internal sealed class BenchCommands
     {
         Optimizers = p.GetValue(LandscapeOptimizers)!.Items, Epochs = p.GetValue(LandscapeEpochs), TrainImages = p.GetValue(LandscapeTrainImages),
         Points = p.GetValue(LandscapePoints), Grid = p.GetValue(LandscapeGrid), Subset = p.GetValue(LandscapeSubset), Seed = p.GetValue(LandscapeSeed),
-        Device = p.GetValue(LandscapeDevice), Out = p.GetValue(LandscapeOut)!, Data = p.GetValue(LandscapeData),
+        Device = p.GetValue(LandscapeDevice), Out = p.GetValue(LandscapeOut)!, Data = p.GetValue(LandscapeData), From = p.GetValue(LandscapeFrom),
     };
 
     private static int ParseSeed(string text)
