@@ -1,3 +1,5 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
 using System.Globalization;
 using Microsoft.ML;
 using Pilot.Cli.Commands;
@@ -27,6 +29,11 @@ internal sealed record EpochTiming(PilotOptimizerKind Optimizer, IReadOnlyList<d
         return sorted.Length % 2 == 1 ? sorted[h] : (sorted[h - 1] + sorted[h]) / 2;
     }
 }
+
+/// <summary>One optimizer's row of <c>bench train --json</c>, with the settings it was measured under.</summary>
+internal sealed record TrainRow(
+    string Optimizer, string Model, string Device, double Seconds, IReadOnlyList<double> SecondsEachRound, double ImagesPerSecond,
+    [property: JsonPropertyName("time_vs_adamw")] double? TimeVsAdamW, BenchEnvironment Environment);
 
 /// <summary>
 /// <c>pilot bench train</c>: epochs of full FashionMNIST through the ML.NET trainer per optimizer, in one process and on
@@ -87,6 +94,17 @@ internal static class TrainBenchmark
                 t.MedianImagesPerSecond.ToString("N0", Inv), reference is null ? "-" : (t.MedianSeconds / reference.MedianSeconds).ToString("F3", Inv));
         }
         console.Ansi.Write(table);
+
+        if (settings.Json is not null)
+        {
+            var environment = BenchEnvironment.Current(data.Folder!);
+            var rows = timings.Select(t => new TrainRow(t.Optimizer.ToString(), settings.Model.ToString(), device, t.MedianSeconds, t.Seconds,
+                t.MedianImagesPerSecond, reference is null ? null : t.MedianSeconds / reference.MedianSeconds, environment)).ToList();
+            string path = Path.GetFullPath(settings.Json);
+            Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+            File.WriteAllText(path, JsonSerializer.Serialize(new { results = rows }, Json.Options) + "\n");
+            console.WriteLine($"wrote {path}");
+        }
         return timings;
     }
 
