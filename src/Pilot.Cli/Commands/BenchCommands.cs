@@ -11,6 +11,7 @@ internal sealed record BenchOptimizerSettings
     public int Steps { get; init; } = BenchDefaults.OptimizerSteps;
     public string? Json { get; init; }
     public string? Plot { get; init; }
+    public string WaitPolicy { get; init; } = BenchDefaults.OptimizerWaitPolicy;
 }
 
 /// <summary>What <c>pilot bench train</c> was asked to do.</summary>
@@ -79,6 +80,9 @@ internal sealed class BenchCommands
     public readonly Option<string?> Json = OptionFactory.Optional<string>("--json", "Also write the results as JSON to this file. [default: none]", "FILE");
     public readonly Option<string?> Plot = OptionFactory.Optional<string>("--plot",
         "Also draw each optimizer's step time relative to AdamW, per network, as a bar chart (PNG). [default: none]", "FILE");
+    public readonly Option<string> WaitPolicy = OptionFactory.WithDefault("--omp-wait-policy",
+        "OpenMP wait policy of libtorch's threads to time under: both (a child process each for PASSIVE and ACTIVE, since libtorch reads it once at load), PASSIVE or ACTIVE.",
+        BenchDefaults.OptimizerWaitPolicy, "both|PASSIVE|ACTIVE");
 
     // bench train
     public readonly Option<PilotArchitecture> TrainModel = OptionFactory.WithDefault("--model", "Network to train for one epoch.", BenchDefaults.Model);
@@ -90,7 +94,7 @@ internal sealed class BenchCommands
         $"FashionMNIST IDX folder. [default: {CliDefaults.SystemFashionMnistFolder}]", "PATH");
     public readonly Option<int> Rounds = OptionFactory.AtLeast("--rounds",
         "Timed epochs per optimizer, in rounds that alternate the optimizers' order; the median is reported.", BenchDefaults.TrainRounds, 1);
-    public readonly Option<string?> TrainJson = OptionFactory.Optional<string>("--json", "Also write the timings as JSON to this file. [default: none]", "FILE");
+    public readonly Option<string?> TrainJson = OptionFactory.Optional<string>("--json", "Also write the results as JSON to this file. [default: none]", "FILE");
 
     // bench paper
     public readonly Option<CommaList<PilotArchitecture>> Models = OptionFactory.List("--models", "Networks, comma-separated (SmallCnn, ResNet18).",
@@ -147,7 +151,7 @@ internal sealed class BenchCommands
         LandscapeDevice, LandscapeOut, LandscapeData, LandscapeFrom,
     ];
     public IReadOnlyList<Option> ReportOptions => [ReportIn, ReportOut];
-    public IReadOnlyList<Option> OptimizerOptions => [OptimizerDevice, OptimizerModel, Steps, Json, Plot];
+    public IReadOnlyList<Option> OptimizerOptions => [OptimizerDevice, OptimizerModel, Steps, Json, Plot, WaitPolicy];
     public IReadOnlyList<Option> TrainOptions => [TrainModel, TrainOptimizers, TrainDevice, TrainData, Rounds, TrainJson];
     public IReadOnlyList<Option> PaperOptions => [Models, Optimizers, Seeds, Epochs, PaperDevice, Out, Policy, FreezePolicy, PaperData];
 
@@ -193,7 +197,7 @@ internal sealed class BenchCommands
     public BenchOptimizerSettings BindOptimizer(ParseResult p) => new()
     {
         Device = p.GetValue(OptimizerDevice), Models = p.GetValue(OptimizerModel)!.Items, Steps = p.GetValue(Steps), Json = p.GetValue(Json),
-        Plot = p.GetValue(Plot),
+        Plot = p.GetValue(Plot), WaitPolicy = p.GetValue(WaitPolicy)!,
     };
 
     public BenchTrainSettings BindTrain(ParseResult p) => new()
