@@ -71,6 +71,7 @@ internal static class TrainingLoop
         private readonly Tensor? _validationLabels;
         private Tensor _inputs; // images N × C × H × W; with Head fine-tuning, features N × F after the feature pass
         private Tensor? _validationInputs;
+        private readonly InMemoryImageSet _train;
         private readonly List<(string, string)>? _fingerprint;
         private readonly int _count, _stepsPerEpoch;
         private readonly long _totalSteps, _warmupSteps;
@@ -97,6 +98,7 @@ internal static class TrainingLoop
             _trained = _headOnly ? _headed!.Head : network;
             _optimizer = OptimizerFactory.Create(plan, ParameterGroups(plan, network, _headed, _headOnly));
             _generator = new Generator(unchecked((ulong)plan.Seed ^ ShuffleSeedMix));
+            _train = train;
             _inputs = train.Images.to(device);
             _labels = train.Labels.to(device);
             var normalization = Backbones.InputNormalization(_o.Architecture, train.Statistics);
@@ -135,6 +137,8 @@ internal static class TrainingLoop
         {
             if (_o.CheckpointDirectory is { } directory && Checkpoint.TryRead(directory, _fingerprint!, message => _channel.Warning(message)) is { } checkpoint)
                 Restore(directory, checkpoint);
+            else
+                _o.Observer?.OnStart(_network, _train, _totalSteps);
             if (_headOnly && !_finished)
                 ComputeFeatures();
 
@@ -215,6 +219,7 @@ internal static class TrainingLoop
                 loss.backward();
                 _optimizer.Optimizer.step();
                 AfterStep((long)epoch * _stepsPerEpoch + batch, x);
+                _o.Observer?.OnStep((long)epoch * _stepsPerEpoch + batch + 1, _network);
 
                 using (no_grad())
                 {
