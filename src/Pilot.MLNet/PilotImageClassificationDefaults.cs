@@ -110,8 +110,10 @@ public static class PilotImageClassificationDefaults
     /// (or, for encoded images, <see cref="PilotImageClassificationTrainer.Options.ImageShape"/>) say otherwise: 128 pixels.
     /// </summary>
     /// <remarks>
-    /// Chosen from the measurements in docs/transfer.md: the ImageNet weights were trained at 224, but on a CPU the feature
-    /// pass costs about (side / 224)² of it there, and 128 kept most of 224's accuracy at a third of its time.
+    /// The ImageNet weights were trained at 224, and on a CPU the network's cost grows with the square of the side. On
+    /// FashionMNIST (28×28 images, docs/transfer.md) 64 and 128 gave the same accuracy (128 took three times as long); 128 is
+    /// the default because a folder of photos has detail that 64 pixels lose, a judgment that no photo data set on the
+    /// measuring machine could check. Set ImageWidth/ImageHeight to 64 for small images, 224 for the most detail.
     /// </remarks>
     public const int PretrainedImageSide = 128;
 
