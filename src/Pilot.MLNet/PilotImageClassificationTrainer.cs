@@ -9,7 +9,8 @@ using D = Pilot.MLNet.PilotImageClassificationDefaults;
 namespace Pilot.MLNet;
 
 /// <summary>
-/// Trains an image classifier (a TorchSharp <see cref="PilotArchitecture"/> network, from scratch) with the PILOT optimizer
+/// Trains an image classifier (a TorchSharp <see cref="PilotArchitecture"/> network, from scratch or, for
+/// <see cref="PilotArchitecture.PretrainedResNet18"/>, from ImageNet weights; see <see cref="Options.FineTuning"/>) with the PILOT optimizer
 /// or a baseline, on the CPU or a CUDA GPU. Create it with <c>mlContext.Pilot.ImageClassification(...)</c>.
 /// </summary>
 /// <remarks>
