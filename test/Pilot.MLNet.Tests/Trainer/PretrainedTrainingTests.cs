@@ -48,6 +48,17 @@ public sealed class PretrainedTrainingTests
     }
 
     [TestMethod]
+    public void PixelVectorsAreResizedToThePretrainedDefaultSide()
+    {
+        var ml = new MLContext(seed: 1);
+        var o = Pretrained(null, 1);
+        o.ImageHeight = o.ImageWidth = null;
+        using var model = ml.Pilot.ImageClassification(o).Fit(TrainerTestData.SyntheticKeyed(ml, 9, seed: 1));
+        Assert.AreEqual(new ImageShape(1, PilotImageClassificationDefaults.PretrainedImageSide, PilotImageClassificationDefaults.PretrainedImageSide),
+            model.Model.InputShape, "12×12 pixel vectors go to the pretrained network at its default side");
+    }
+
+    [TestMethod]
     public void HeadWithAugment_IsRejectedNamingAugment()
     {
         var o = Pretrained(null, 1);
