@@ -191,6 +191,8 @@ internal sealed unsafe class FusedLayout : IDisposable
     {
         if (_liveCount <= 1 || Environment.ProcessorCount == 1) {
             for (int i = 0; i < _liveCount; i++) body(i);
+        } else if (OpenMPTeam.Enabled) {
+            OpenMPTeam.Run(_liveCount, body);     // OMP_WAIT_POLICY=ACTIVE: on libtorch's spinning threads (see OpenMPTeam)
         } else {
             Parallel.For(0, _liveCount, body);
         }
