@@ -12,13 +12,13 @@ public sealed class BenchOptimizerTests
         string json = folder["bench/optimizer.json"];
         var result = CliRunner.Run("bench", "optimizer", "--device", "cpu", "--model", "SmallCnn", "--steps", "5", "--json", json, "--plot", folder["bench/ratios.png"]);
         Assert.AreEqual(0, result.ExitCode, result.ToString());
-        foreach (var name in new[] { "PILOT-plain", "PILOT-fast", "Adam", "AdamW", "ratio to AdamW", "421,834 parameters" })
+        foreach (var name in new[] { "PILOT-plain", "PILOT-fast", "PILOT-multitensor", "Adam", "AdamW", "SophiaG", "ratio to AdamW", "421,834 parameters" })
             Assert.Contains(name, result.Out);
         Assert.DoesNotMatchRegex(CliRunner.Escape(), result.Out);
 
         using var doc = JsonDocument.Parse(File.ReadAllText(json));
         var rows = doc.RootElement.GetProperty("results").EnumerateArray().ToList();
-        Assert.HasCount(8, rows, "4 optimizers under each of PASSIVE and ACTIVE");
+        Assert.HasCount(12, rows, "6 optimizers under each of PASSIVE and ACTIVE");
         foreach (var row in rows)
         {
             foreach (var field in new[] { "optimizer", "model", "device", "params", "ms_per_step", "state_bytes_per_param", "ratio_to_adamw", "environment" })
@@ -37,7 +37,7 @@ public sealed class BenchOptimizerTests
         foreach (var policy in new[] { "PASSIVE", "ACTIVE" })
         {
             var ofPolicy = rows.Where(r => r.GetProperty("environment").GetProperty("omp_wait_policy").GetString() == policy).ToList();
-            Assert.HasCount(4, ofPolicy, policy);
+            Assert.HasCount(6, ofPolicy, policy);
             var adamWOfPolicy = ofPolicy.Single(r => r.GetProperty("optimizer").GetString() == "AdamW");
             Assert.AreEqual(1.0, adamWOfPolicy.GetProperty("ratio_to_adamw").GetDouble(), 1e-12, "ratios are to AdamW under the same policy");
             Assert.Contains($"OMP_WAIT_POLICY={policy}", result.Out);
@@ -45,6 +45,8 @@ public sealed class BenchOptimizerTests
         Assert.Contains("each at its best vs AdamW at its best", result.Out);
         var adamW = rows.First(r => r.GetProperty("optimizer").GetString() == "AdamW");
         Assert.AreEqual(8.0, adamW.GetProperty("state_bytes_per_param").GetDouble(), 0.01, "AdamW keeps m and v in float32");
+        var multiTensor = rows.Single(r => r.GetProperty("optimizer").GetString() == "PILOT-multitensor");
+        Assert.AreEqual(12.0, multiTensor.GetProperty("state_bytes_per_param").GetDouble(), 0.01, "m, v, g_prev in flat float32 buffers");
 
         // Where the time goes: the copy loop's bandwidth and each optimizer's bytes per step (48 B per parameter for PILOT-fast).
         Assert.Contains("memory traffic per step", result.Out);

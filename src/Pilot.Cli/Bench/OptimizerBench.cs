@@ -16,7 +16,7 @@ using TorchSharp;
 namespace Pilot.Cli.Bench;
 
 /// <summary>
-/// <c>pilot bench optimizer</c>: the optimizer step alone for PILOT (plain and fast paths) and TorchSharp's Adam and AdamW on
+/// <c>pilot bench optimizer</c>: the optimizer step alone for PILOT (plain and fast paths), TorchSharp's Adam and AdamW, and SophiaG on
 /// the parameter shapes of a network, through Pilot.TorchSharp's <see cref="OptimizerBenchmark"/>; a table with the ratio
 /// to AdamW and, with <c>--json</c>, <c>{"results": [...]}</c>.
 /// </summary>

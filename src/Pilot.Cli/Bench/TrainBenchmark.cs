@@ -1,6 +1,6 @@
+using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Serialization;
-using System.Globalization;
 using Microsoft.ML;
 using Pilot.Cli.Commands;
 using Pilot.Cli.Reporting;
@@ -39,7 +39,8 @@ internal sealed record TrainRow(
 /// <c>pilot bench train</c>: epochs of full FashionMNIST through the ML.NET trainer per optimizer, in one process and on
 /// the same data (the paper protocol's batch size and learning rate), so that the optimizers' epoch times can be compared.
 /// Each optimizer first trains one untimed epoch over <see cref="BenchDefaults.TrainWarmupImages"/> images; then
-/// <c>--rounds</c> rounds each time one epoch per optimizer, the order reversed every other round, and the median is reported.
+/// <c>--rounds</c> rounds each time one epoch per optimizer, the order reversed every other round, and the median is reported;
+/// with <c>--json</c>, also <c>{"results": [...]}</c>.
 /// </summary>
 internal static class TrainBenchmark
 {
