@@ -91,6 +91,9 @@ internal static class BenchDefaults
     /// <summary><c>bench optimizer</c>: timed steps after warm-up (the median is reported): Pilot.TorchSharp's default, 200.</summary>
     public const int OptimizerSteps = Pilot.TorchSharp.OptimizerBenchmark.DefaultSteps;
 
+    /// <summary><c>bench optimizer --omp-wait-policy</c>: both PASSIVE and ACTIVE, a child process each.</summary>
+    public const string OptimizerWaitPolicy = "both";
+
     /// <summary><c>bench train</c> optimizers: PILOT and AdamW, measured in the same process so they can be compared.</summary>
     public static readonly PilotOptimizerKind[] TrainOptimizers = [PilotOptimizerKind.Pilot, PilotOptimizerKind.AdamW];
 

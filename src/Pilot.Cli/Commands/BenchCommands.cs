@@ -11,6 +11,7 @@ internal sealed record BenchOptimizerSettings
     public int Steps { get; init; } = BenchDefaults.OptimizerSteps;
     public string? Json { get; init; }
     public string? Plot { get; init; }
+    public string WaitPolicy { get; init; } = BenchDefaults.OptimizerWaitPolicy;
 }
 
 /// <summary>What <c>pilot bench train</c> was asked to do.</summary>
@@ -21,6 +22,7 @@ internal sealed record BenchTrainSettings
     public DeviceChoice Device { get; init; } = CliDefaults.Device;
     public string? Data { get; init; }
     public int Rounds { get; init; } = BenchDefaults.TrainRounds;
+    public string? Json { get; init; }
 }
 
 /// <summary>What <c>pilot bench report</c> was asked to do.</summary>
@@ -78,6 +80,9 @@ internal sealed class BenchCommands
     public readonly Option<string?> Json = OptionFactory.Optional<string>("--json", "Also write the results as JSON to this file. [default: none]", "FILE");
     public readonly Option<string?> Plot = OptionFactory.Optional<string>("--plot",
         "Also draw each optimizer's step time relative to AdamW, per network, as a bar chart (PNG). [default: none]", "FILE");
+    public readonly Option<string> WaitPolicy = OptionFactory.WithDefault("--omp-wait-policy",
+        "OpenMP wait policy of libtorch's threads to time under: both (a child process each for PASSIVE and ACTIVE, since libtorch reads it once at load), PASSIVE or ACTIVE.",
+        BenchDefaults.OptimizerWaitPolicy, "both|PASSIVE|ACTIVE");
 
     // bench train
     public readonly Option<PilotArchitecture> TrainModel = OptionFactory.WithDefault("--model", "Network to train for one epoch.", BenchDefaults.Model);
@@ -89,12 +94,13 @@ internal sealed class BenchCommands
         $"FashionMNIST IDX folder. [default: {CliDefaults.SystemFashionMnistFolder}]", "PATH");
     public readonly Option<int> Rounds = OptionFactory.AtLeast("--rounds",
         "Timed epochs per optimizer, in rounds that alternate the optimizers' order; the median is reported.", BenchDefaults.TrainRounds, 1);
+    public readonly Option<string?> TrainJson = OptionFactory.Optional<string>("--json", "Also write the results as JSON to this file. [default: none]", "FILE");
 
     // bench paper
     public readonly Option<CommaList<PilotArchitecture>> Models = OptionFactory.List("--models", "Networks, comma-separated (SmallCnn, ResNet18).",
         BenchDefaults.PaperModels, OptionFactory.ParseEnum<PilotArchitecture>, "SmallCnn,ResNet18");
     public readonly Option<CommaList<PilotOptimizerKind>> Optimizers = OptionFactory.List("--optimizers", "Optimizers, comma-separated.",
-        BenchDefaults.PaperOptimizers, OptionFactory.ParseEnum<PilotOptimizerKind>, "Pilot,AdamW,Adam,Lion,AdaBelief");
+        BenchDefaults.PaperOptimizers, OptionFactory.ParseEnum<PilotOptimizerKind>, "Pilot,AdamW,Adam,Lion,AdaBelief,Sophia");
     public readonly Option<CommaList<int>> Seeds = OptionFactory.List("--seeds", "Seeds, comma-separated.", BenchDefaults.PaperSeeds, ParseSeed, "0,1,2");
     public readonly Option<int> Epochs = OptionFactory.AtLeast("--epochs", "Epochs per run (the paper's protocol is 30).", BenchDefaults.PaperEpochs, 1);
     public readonly Option<DeviceChoice> PaperDevice = OptionFactory.WithDefault("--device", "Where to train: auto, cpu or cuda.", CliDefaults.Device, "auto|cpu|cuda");
@@ -145,8 +151,8 @@ internal sealed class BenchCommands
         LandscapeDevice, LandscapeOut, LandscapeData, LandscapeFrom,
     ];
     public IReadOnlyList<Option> ReportOptions => [ReportIn, ReportOut];
-    public IReadOnlyList<Option> OptimizerOptions => [OptimizerDevice, OptimizerModel, Steps, Json, Plot];
-    public IReadOnlyList<Option> TrainOptions => [TrainModel, TrainOptimizers, TrainDevice, TrainData, Rounds];
+    public IReadOnlyList<Option> OptimizerOptions => [OptimizerDevice, OptimizerModel, Steps, Json, Plot, WaitPolicy];
+    public IReadOnlyList<Option> TrainOptions => [TrainModel, TrainOptimizers, TrainDevice, TrainData, Rounds, TrainJson];
     public IReadOnlyList<Option> PaperOptions => [Models, Optimizers, Seeds, Epochs, PaperDevice, Out, Policy, FreezePolicy, PaperData];
 
     public Command Create(
@@ -154,7 +160,7 @@ internal sealed class BenchCommands
         Func<BenchReportSettings, int> report, Func<BenchLandscapeSettings, int> landscape)
     {
         var optimizerCommand = new Command("optimizer",
-            "Median milliseconds per optimizer step and state bytes per parameter for PILOT (plain and fast paths), Adam and AdamW, with the ratio to AdamW.");
+            "Median milliseconds per optimizer step and state bytes per parameter for PILOT (plain, fast and multi-tensor paths), Adam and AdamW, with the ratio to AdamW.");
         foreach (var o in OptimizerOptions)
             optimizerCommand.Options.Add(o);
         optimizerCommand.SetAction(p => optimizer(BindOptimizer(p)));
@@ -191,13 +197,13 @@ internal sealed class BenchCommands
     public BenchOptimizerSettings BindOptimizer(ParseResult p) => new()
     {
         Device = p.GetValue(OptimizerDevice), Models = p.GetValue(OptimizerModel)!.Items, Steps = p.GetValue(Steps), Json = p.GetValue(Json),
-        Plot = p.GetValue(Plot),
+        Plot = p.GetValue(Plot), WaitPolicy = p.GetValue(WaitPolicy)!,
     };
 
     public BenchTrainSettings BindTrain(ParseResult p) => new()
     {
         Model = p.GetValue(TrainModel), Optimizers = p.GetValue(TrainOptimizers)!.Items, Device = p.GetValue(TrainDevice), Data = p.GetValue(TrainData),
-        Rounds = p.GetValue(Rounds),
+        Rounds = p.GetValue(Rounds), Json = p.GetValue(TrainJson),
     };
 
     public BenchReportSettings BindReport(ParseResult p) => new() { In = p.GetValue(ReportIn)!, Out = p.GetValue(ReportOut)! };

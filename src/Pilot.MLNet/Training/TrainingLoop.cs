@@ -169,6 +169,7 @@ internal static class TrainingLoop
                 var loss = nn.functional.cross_entropy(logits, y);
                 loss.backward();
                 _optimizer.Optimizer.step();
+                AfterStep((long)epoch * _stepsPerEpoch + batch, x);
                 _o.Observer?.OnStep((long)epoch * _stepsPerEpoch + batch + 1, _network);
 
                 using (no_grad())
@@ -180,6 +181,13 @@ internal static class TrainingLoop
                     onBatch(new PilotBatchProgress(epoch + 1, _o.Epochs, batch + 1, _stepsPerEpoch, lossSum.item<double>() / (start + count)));
             }
             return (lossSum.item<double>() / n, (double)correct.item<long>() / n, learningRate);
+        }
+
+        /// <summary>The optimizer's work after a step (<see cref="IStepHook"/>), if it has any.</summary>
+        private void AfterStep(long step, Tensor x)
+        {
+            if (_optimizer.Hook?.AfterStep(new TrainingStep(step, () => _random.Use(() => _network.forward(x)), _generator)) is { } note)
+                _channel.Trace(note);
         }
 
         private void Restore(string directory, CheckpointState checkpoint)

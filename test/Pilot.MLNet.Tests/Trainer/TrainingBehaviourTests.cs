@@ -179,6 +179,7 @@ public sealed class TrainingBehaviourTests
     [DataRow(PilotOptimizerKind.AdamW)]
     [DataRow(PilotOptimizerKind.Lion)]
     [DataRow(PilotOptimizerKind.AdaBelief)]
+    [DataRow(PilotOptimizerKind.Sophia)]
     public void CheckpointResumeContinuesAndMatchesAnUninterruptedRun(PilotOptimizerKind optimizer)
     {
         var ml = new MLContext(seed: 1);
