@@ -7,7 +7,7 @@ using static TorchSharp.torch;
 namespace Pilot.TorchSharp;
 
 /// <summary>One row of <see cref="OptimizerBenchmark.Run"/>: the optimizer step alone, timed on one parameter list.</summary>
-/// <param name="Optimizer">"PILOT-plain", "PILOT-fast", "Adam", "AdamW" or "SophiaG".</param>
+/// <param name="Optimizer">"PILOT-plain", "PILOT-fast", "PILOT-multitensor", "Adam", "AdamW" or "SophiaG".</param>
 /// <param name="Model">The name given for the parameter list (e.g. "SmallCnn").</param>
 /// <param name="Device">"cpu" or "cuda".</param>
 /// <param name="Params">Number of parameters (elements).</param>
@@ -33,7 +33,7 @@ public static class OptimizerBenchmark
     public const int DefaultWarmup = 20;
 
     /// <summary>The optimizers compared, in table order.</summary>
-    public static IReadOnlyList<string> OptimizerNames { get; } = ["PILOT-plain", "PILOT-fast", "Adam", "AdamW", "SophiaG"];
+    public static IReadOnlyList<string> OptimizerNames { get; } = ["PILOT-plain", "PILOT-fast", "PILOT-multitensor", "Adam", "AdamW", "SophiaG"];
 
     /// <summary>
     /// Parameter shapes of SmallCnn for 1×28×28 inputs and 10 classes: conv 1→32 3×3 + bias, BatchNorm(32),
@@ -140,6 +140,7 @@ public static class OptimizerBenchmark
             Optimizer = name switch {
                 "PILOT-plain" => new PilotOptimizer(Parameters, implementation: PilotImplementation.Plain),
                 "PILOT-fast" => new PilotOptimizer(Parameters, implementation: PilotImplementation.Auto),
+                "PILOT-multitensor" => new PilotOptimizer(Parameters, implementation: PilotImplementation.MultiTensor),
                 "Adam" => optim.Adam(Parameters),
                 "AdamW" => optim.AdamW(Parameters, weight_decay: PilotDefaults.WeightDecay),
                 // The step alone; the Hessian refresh every k steps (one more kernel per tensor) and the extra

@@ -32,10 +32,12 @@ namespace Pilot.TorchSharp;
 /// reference would write NaN into φ).</para>
 /// <para>Parameters whose <c>grad</c> is <see langword="null"/> are skipped (no state change). Float32 and float64
 /// parameters are supported; all parameters of a group must be on one device.</para>
-/// <para>Two implementations compute the same step (<see cref="PilotImplementation"/>): the plain per-tensor one in this
-/// file (any device; the readable reference) and a fused CPU one (<c>PilotOptimizer.Fused.cs</c>: one vectorised
+/// <para>Three implementations compute the same step (<see cref="PilotImplementation"/>): the plain per-tensor one in this
+/// file (any device; the readable reference), a fused CPU one (<c>PilotOptimizer.Fused.cs</c>: one vectorised
 /// reduction pass and one update pass over flat buffers on all cores), which <see cref="PilotImplementation.Auto"/>
-/// picks for CPU parameters.</para>
+/// picks for CPU parameters, and a multi-tensor one (<c>PilotOptimizer.MultiTensor.cs</c>: the plain path's expressions
+/// applied once to flat buffers that hold the whole group, a fixed number of tensor operations per step), which
+/// <see cref="PilotImplementation.Auto"/> picks on CUDA.</para>
 /// <para>Defaults (<see cref="PilotDefaults"/>) are those of the reference implementation <c>pilot-optimizer</c>
 /// 0.1.0.post3. Works with <c>torch.optim.lr_scheduler</c> schedulers through <see cref="Optimizer.ParamGroups"/>.</para>
 /// </remarks>
@@ -96,7 +98,7 @@ public sealed partial class PilotOptimizer : PilotOptimizerBase<PilotOptimizer.O
         PilotImplementation implementation = PilotImplementation.Auto)
     {
         if (!Enum.IsDefined(implementation))
-            throw new ArgumentOutOfRangeException(nameof(implementation), implementation, $"implementation must be Auto, Plain or Fused; got {implementation}");
+            throw new ArgumentOutOfRangeException(nameof(implementation), implementation, $"implementation must be Auto, Plain, Fused or MultiTensor; got {implementation}");
         RecordDiagnostics = diagnostics;
         Implementation = implementation;
         AddGroups(parameters, new Options {
@@ -154,6 +156,13 @@ public sealed partial class PilotOptimizer : PilotOptimizerBase<PilotOptimizer.O
         var options = group.Options;
         options.Validate();            // options are mutable (schedulers, users); a bad value must not reach the math
         var gs = group.PilotState;
+        var implementation = ResolveImplementation(group);
+        if (implementation == PilotImplementation.MultiTensor) {
+            // Finds the parameters with a gradient itself, without a managed tensor per parameter (PilotOptimizer.MultiTensor.cs).
+            if (StepMultiTensor(group, options, gs) is var (mr, mfinite) && RecordDiagnostics)
+                RecordStep(group, gs, mr.item<double>(), !mfinite.item<bool>());
+            return;
+        }
 
         var live = new List<(int Index, Parameter Param, Tensor Grad, State State)>();
         var parameters = group.ParameterList;
@@ -165,7 +174,7 @@ public sealed partial class PilotOptimizer : PilotOptimizerBase<PilotOptimizer.O
         if (live.Count == 0) return;
         gs.Configure(options, live[0].Param.device);
 
-        if (ResolveImplementation(group) == PilotImplementation.Fused) {
+        if (implementation == PilotImplementation.Fused) {
             var (r, finite) = StepFused(group, options, gs, live);
             if (RecordDiagnostics) RecordStep(group, gs, r, !finite);
         } else {
@@ -176,17 +185,24 @@ public sealed partial class PilotOptimizer : PilotOptimizerBase<PilotOptimizer.O
 
     /// <summary>
     /// The one place that decides which implementation runs a group's step: <see cref="PilotImplementation.Auto"/> picks
-    /// the fused CPU path when every parameter of the group is a contiguous CPU tensor, the plain path otherwise;
-    /// <see cref="PilotImplementation.Fused"/> on a group it cannot run throws, naming the reason.
+    /// the fused CPU path when the fused kernels can run the group (contiguous CPU tensors, a CPU with 256-bit vector
+    /// instructions), the multi-tensor path otherwise (CUDA, for one), and the plain path only for a group the multi-tensor
+    /// path cannot take (sparse parameters); <see cref="PilotImplementation.Fused"/> or
+    /// <see cref="PilotImplementation.MultiTensor"/> on a group it cannot run throws, naming the reason.
     /// </summary>
     internal PilotImplementation ResolveImplementation(ParamGroup group)
     {
         if (Implementation == PilotImplementation.Plain) return PilotImplementation.Plain;
+        string? multiTensor = MultiTensorLayout.UnsupportedReason(group.ParameterList);
+        if (Implementation == PilotImplementation.MultiTensor) {
+            return multiTensor is null ? PilotImplementation.MultiTensor : throw new NotSupportedException(
+                $"Implementation = MultiTensor cannot run parameter group {_parameter_groups.IndexOf(group)}: {multiTensor}. Use Auto or Plain.");
+        }
         string? reason = FusedLayout.UnsupportedReason(group.ParameterList);
         if (reason is null) return PilotImplementation.Fused;
         if (Implementation == PilotImplementation.Fused)
             throw new NotSupportedException($"Implementation = Fused cannot run parameter group {_parameter_groups.IndexOf(group)}: {reason}. Use Auto or Plain.");
-        return PilotImplementation.Plain;
+        return multiTensor is null ? PilotImplementation.MultiTensor : PilotImplementation.Plain;
     }
 
     /// <summary>
@@ -327,5 +343,6 @@ public sealed partial class PilotOptimizer : PilotOptimizerBase<PilotOptimizer.O
     {
         group.PilotState?.Dispose();
         group.Fused?.Dispose();
+        if (_multiTensor.Remove(group, out var layout)) layout.Dispose();
     }
 }

@@ -12,13 +12,13 @@ public sealed class BenchOptimizerTests
         string json = folder["bench/optimizer.json"];
         var result = CliRunner.Run("bench", "optimizer", "--device", "cpu", "--model", "SmallCnn", "--steps", "5", "--json", json, "--plot", folder["bench/ratios.png"]);
         Assert.AreEqual(0, result.ExitCode, result.ToString());
-        foreach (var name in new[] { "PILOT-plain", "PILOT-fast", "Adam", "AdamW", "SophiaG", "ratio to AdamW", "421,834 parameters" })
+        foreach (var name in new[] { "PILOT-plain", "PILOT-fast", "PILOT-multitensor", "Adam", "AdamW", "SophiaG", "ratio to AdamW", "421,834 parameters" })
             Assert.Contains(name, result.Out);
         Assert.DoesNotMatchRegex(CliRunner.Escape(), result.Out);
 
         using var doc = JsonDocument.Parse(File.ReadAllText(json));
         var rows = doc.RootElement.GetProperty("results").EnumerateArray().ToList();
-        Assert.HasCount(5, rows);
+        Assert.HasCount(6, rows);
         foreach (var row in rows)
         {
             foreach (var field in new[] { "optimizer", "model", "device", "params", "ms_per_step", "state_bytes_per_param", "ratio_to_adamw" })
@@ -31,6 +31,8 @@ public sealed class BenchOptimizerTests
         var adamW = rows.Single(r => r.GetProperty("optimizer").GetString() == "AdamW");
         Assert.AreEqual(1.0, adamW.GetProperty("ratio_to_adamw").GetDouble(), 1e-12);
         Assert.AreEqual(8.0, adamW.GetProperty("state_bytes_per_param").GetDouble(), 0.01, "AdamW keeps m and v in float32");
+        var multiTensor = rows.Single(r => r.GetProperty("optimizer").GetString() == "PILOT-multitensor");
+        Assert.AreEqual(12.0, multiTensor.GetProperty("state_bytes_per_param").GetDouble(), 0.01, "m, v, g_prev in flat float32 buffers");
 
         // Where the time goes: the copy loop's bandwidth and each optimizer's bytes per step (48 B per parameter for PILOT-fast).
         Assert.Contains("memory traffic per step", result.Out);

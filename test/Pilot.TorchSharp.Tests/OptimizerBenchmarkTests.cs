@@ -23,6 +23,7 @@ public sealed class OptimizerBenchmarkTests
         // State per parameter: PILOT m, v, g_prev (+ the group's few scalars, amortised); Adam/AdamW exp_avg, exp_avg_sq.
         Assert.AreEqual(12.0, results.Single(r => r.Optimizer == "PILOT-fast").StateBytesPerParam, 0.2);
         Assert.AreEqual(12.0, results.Single(r => r.Optimizer == "PILOT-plain").StateBytesPerParam, 0.2);
+        Assert.AreEqual(12.0, results.Single(r => r.Optimizer == "PILOT-multitensor").StateBytesPerParam, 0.2);
         Assert.AreEqual(8.0, results.Single(r => r.Optimizer == "Adam").StateBytesPerParam, 1e-12);
         var e = Assert.ThrowsExactly<ArgumentException>(() => OptimizerBenchmark.Run("x", [[3]], optimizers: ["SGD"]));
         StringAssert.Contains(e.Message, "unknown optimizer 'SGD'");

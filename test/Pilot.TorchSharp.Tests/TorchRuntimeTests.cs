@@ -36,6 +36,7 @@ public sealed class TorchRuntimeTests
     }
 
     [TestMethod]
+    [TestCategory("Cuda")] // eng/gpu-check.sh runs this category on a GPU machine
     public void PlainStepOnCudaMatchesCpu()
     {
         if (!TorchRuntime.CudaAvailable) {

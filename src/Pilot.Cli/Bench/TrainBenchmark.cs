@@ -1,4 +1,6 @@
 using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Serialization;
 using Microsoft.ML;
 using Pilot.Cli.Commands;
 using Pilot.Cli.Reporting;
@@ -32,7 +34,8 @@ internal sealed record EpochTiming(PilotOptimizerKind Optimizer, IReadOnlyList<d
 /// <c>pilot bench train</c>: epochs of full FashionMNIST through the ML.NET trainer per optimizer, in one process and on
 /// the same data (the paper protocol's batch size and learning rate), so that the optimizers' epoch times can be compared.
 /// Each optimizer first trains one untimed epoch over <see cref="BenchDefaults.TrainWarmupImages"/> images; then
-/// <c>--rounds</c> rounds each time one epoch per optimizer, the order reversed every other round, and the median is reported.
+/// <c>--rounds</c> rounds each time one epoch per optimizer, the order reversed every other round, and the median is reported;
+/// with <c>--json</c>, also <c>{"results": [...]}</c>.
 /// </summary>
 internal static class TrainBenchmark
 {
@@ -87,8 +90,21 @@ internal static class TrainBenchmark
                 t.MedianImagesPerSecond.ToString("N0", Inv), reference is null ? "-" : (t.MedianSeconds / reference.MedianSeconds).ToString("F3", Inv));
         }
         console.Ansi.Write(table);
+        if (settings.Json is not null)
+        {
+            string path = Path.GetFullPath(settings.Json);
+            Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+            var rows = timings.Select(t => new TimingRow(t.Optimizer.ToString(), settings.Model.ToString(), device, split.TrainDescription,
+                t.Seconds, t.MedianSeconds, t.MedianImagesPerSecond, reference is null ? null : t.MedianSeconds / reference.MedianSeconds)).ToList();
+            File.WriteAllText(path, JsonSerializer.Serialize(new { Results = rows }, Json.Options) + "\n");
+            console.WriteLine($"wrote {path}");
+        }
         return timings;
     }
+
+    /// <summary>One optimizer's row of the <c>--json</c> file.</summary>
+    private sealed record TimingRow(string Optimizer, string Model, string Device, string Data, IReadOnlyList<double> Seconds,
+        double MedianSeconds, double MedianImagesPerSecond, [property: JsonPropertyName("ratio_to_adamw")] double? RatioToAdamW);
 
     private static EpochRecord TrainOneEpoch(TrainingRunner runner, TrainingSplit split, BenchTrainSettings settings,
         PilotOptimizerKind optimizer, string device, CliConsole console)

@@ -21,6 +21,7 @@ internal sealed record BenchTrainSettings
     public DeviceChoice Device { get; init; } = CliDefaults.Device;
     public string? Data { get; init; }
     public int Rounds { get; init; } = BenchDefaults.TrainRounds;
+    public string? Json { get; init; }
 }
 
 /// <summary>What <c>pilot bench report</c> was asked to do.</summary>
@@ -69,6 +70,7 @@ internal sealed class BenchCommands
         $"FashionMNIST IDX folder. [default: {CliDefaults.SystemFashionMnistFolder}]", "PATH");
     public readonly Option<int> Rounds = OptionFactory.AtLeast("--rounds",
         "Timed epochs per optimizer, in rounds that alternate the optimizers' order; the median is reported.", BenchDefaults.TrainRounds, 1);
+    public readonly Option<string?> TrainJson = OptionFactory.Optional<string>("--json", "Also write the timings as JSON to this file. [default: none]", "FILE");
 
     // bench paper
     public readonly Option<CommaList<PilotArchitecture>> Models = OptionFactory.List("--models", "Networks, comma-separated (SmallCnn, ResNet18).",
@@ -95,7 +97,7 @@ internal sealed class BenchCommands
 
     public IReadOnlyList<Option> ReportOptions => [ReportIn, ReportOut];
     public IReadOnlyList<Option> OptimizerOptions => [OptimizerDevice, OptimizerModel, Steps, Json, Plot];
-    public IReadOnlyList<Option> TrainOptions => [TrainModel, TrainOptimizers, TrainDevice, TrainData, Rounds];
+    public IReadOnlyList<Option> TrainOptions => [TrainModel, TrainOptimizers, TrainDevice, TrainData, Rounds, TrainJson];
     public IReadOnlyList<Option> PaperOptions => [Models, Optimizers, Seeds, Epochs, PaperDevice, Out, Policy, FreezePolicy, PaperData];
 
     public Command Create(
@@ -103,7 +105,7 @@ internal sealed class BenchCommands
         Func<BenchReportSettings, int> report)
     {
         var optimizerCommand = new Command("optimizer",
-            "Median milliseconds per optimizer step and state bytes per parameter for PILOT (plain and fast paths), Adam and AdamW, with the ratio to AdamW.");
+            "Median milliseconds per optimizer step and state bytes per parameter for PILOT (plain, fast and multi-tensor paths), Adam and AdamW, with the ratio to AdamW.");
         foreach (var o in OptimizerOptions)
             optimizerCommand.Options.Add(o);
         optimizerCommand.SetAction(p => optimizer(BindOptimizer(p)));
@@ -140,7 +142,7 @@ internal sealed class BenchCommands
     public BenchTrainSettings BindTrain(ParseResult p) => new()
     {
         Model = p.GetValue(TrainModel), Optimizers = p.GetValue(TrainOptimizers)!.Items, Device = p.GetValue(TrainDevice), Data = p.GetValue(TrainData),
-        Rounds = p.GetValue(Rounds),
+        Rounds = p.GetValue(Rounds), Json = p.GetValue(TrainJson),
     };
 
     public BenchReportSettings BindReport(ParseResult p) => new() { In = p.GetValue(ReportIn)!, Out = p.GetValue(ReportOut)! };
