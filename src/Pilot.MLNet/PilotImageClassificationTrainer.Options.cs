@@ -185,6 +185,12 @@ public sealed partial class PilotImageClassificationTrainer
         [PilotOption("Directory for per-epoch checkpoints; a new Fit with the same directory resumes.")]
         public string? CheckpointDirectory;
 
+        /// <summary>
+        /// Sees the network at the start and after every optimizer step (the CLI's <c>bench landscape</c> records weight
+        /// trajectories with it). Internal: not an option of the public API, not saved with the model. Default <see langword="null"/>.
+        /// </summary>
+        internal Training.ITrainingObserver? Observer;
+
         /// <summary>A copy, so that later changes by the caller cannot reach a trainer (every field is a value or immutable, except the data view and callbacks, which are shared).</summary>
         internal Options Clone() => (Options)MemberwiseClone();
     }

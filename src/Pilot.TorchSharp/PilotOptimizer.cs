@@ -206,7 +206,7 @@ public sealed partial class PilotOptimizer : PilotOptimizerBase<PilotOptimizer.O
     }
 
     /// <summary>
-    /// The plain implementation of one group's step, PILOT.md steps 1–8, on any device. Group scalars are 0-d
+    /// The plain implementation of one group's step, docs/algorithm.md steps 1–8, on any device. Group scalars are 0-d
     /// float64 tensors so nothing is read back to the host; the step is committed only where the group's
     /// gradients are all finite (<c>Commit</c>).
     /// </summary>
@@ -294,7 +294,7 @@ public sealed partial class PilotOptimizer : PilotOptimizerBase<PilotOptimizer.O
     private static void Commit(Tensor finite, Tensor target, Tensor value) => target.copy_(where(finite, value, target));
 
     /// <summary>
-    /// PILOT's update direction (PILOT.md step 6): |n|₊^(1−p_s)·sign(n) / (v̂^p_v + ε), with |n|₊ = max(|n|, 1e−12).
+    /// PILOT's update direction (docs/algorithm.md step 6): |n|₊^(1−p_s)·sign(n) / (v̂^p_v + ε), with |n|₊ = max(|n|, 1e−12).
     /// p_m = 1, p_v = 0.5, p_s = 0 gives Adam's m̂/(√v̂ + ε).
     /// </summary>
     internal static Tensor Direction(Tensor n, Tensor vHat, Tensor pv, Tensor ps, double eps)
@@ -305,7 +305,7 @@ public sealed partial class PilotOptimizer : PilotOptimizerBase<PilotOptimizer.O
 
     /// <summary>
     /// The partial derivatives of one tensor's displacement d = −η·|n|₊^(1−p_s)·sign(n)/D at the previous step,
-    /// with respect to the three knobs (PILOT.md step 4), D = v̂₊^p_v + 1e−8:
+    /// with respect to the three knobs (docs/algorithm.md step 4), D = v̂₊^p_v + 1e−8:
     /// <code>
     /// ∂d/∂p_m = −η·(1 − p_s)·|n|₊^(−p_s)·(m̂ − g_prev) / D
     /// ∂d/∂p_v = +η·|n|₊^(1−p_s)·sign(n)·v̂₊^p_v·log₊(v̂) / D²

@@ -18,7 +18,7 @@ internal sealed record PaperHyperparameters(
     int BatchSize, double LearningRate, double WeightDecay, int WarmupEpochs, double? Gamma, double? EtaPhi, int? PolicyDegree);
 
 /// <summary>
-/// The paper's FashionMNIST protocol (PILOT.md, "Tuned settings" and "Published results"): batch 128, cosine schedule,
+/// The paper's FashionMNIST protocol (docs/algorithm.md, "Tuned settings" and "Published results"): batch 128, cosine schedule,
 /// learning rate 1e-3 (Lion 1e-4 with 10× the weight decay; Sophia 2× the weight decay), weight decay 1e-4, no augmentation,
 /// ResNet18 with 3 warm-up epochs, PILOT with the settings tuned per model for FashionMNIST.
 /// </summary>

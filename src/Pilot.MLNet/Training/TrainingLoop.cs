@@ -56,6 +56,7 @@ internal static class TrainingLoop
         private readonly TrainingOptimizer _optimizer;
         private readonly Generator _generator;
         private readonly Tensor _images, _labels, _mean, _std;
+        private readonly InMemoryImageSet _train;
         private readonly Tensor? _validationImages, _validationLabels;
         private readonly List<(string, string)>? _fingerprint;
         private readonly int _count, _stepsPerEpoch;
@@ -78,6 +79,7 @@ internal static class TrainingLoop
             network.to(device);
             _optimizer = OptimizerFactory.Create(plan, network.parameters());
             _generator = new Generator(unchecked((ulong)plan.Seed ^ ShuffleSeedMix));
+            _train = train;
             _images = train.Images.to(device);
             _labels = train.Labels.to(device);
             _mean = torch.tensor(train.Statistics.Mean, [1, train.Shape.Channels, 1, 1]).to(device);
@@ -95,6 +97,8 @@ internal static class TrainingLoop
         {
             if (_o.CheckpointDirectory is { } directory && Checkpoint.TryRead(directory, _fingerprint!, message => _channel.Warning(message)) is { } checkpoint)
                 Restore(directory, checkpoint);
+            else
+                _o.Observer?.OnStart(_network, _train, _totalSteps);
 
             for (int epoch = _history.Count; epoch < _o.Epochs && !_finished; epoch++)
             {
@@ -166,6 +170,7 @@ internal static class TrainingLoop
                 loss.backward();
                 _optimizer.Optimizer.step();
                 AfterStep((long)epoch * _stepsPerEpoch + batch, x);
+                _o.Observer?.OnStep((long)epoch * _stepsPerEpoch + batch + 1, _network);
 
                 using (no_grad())
                 {
