@@ -91,6 +91,9 @@ internal static class BenchDefaults
     /// <summary><c>bench optimizer</c>: timed steps after warm-up (the median is reported): Pilot.TorchSharp's default, 200.</summary>
     public const int OptimizerSteps = Pilot.TorchSharp.OptimizerBenchmark.DefaultSteps;
 
+    /// <summary><c>bench optimizer --omp-wait-policy</c>: both PASSIVE and ACTIVE, a child process each.</summary>
+    public const string OptimizerWaitPolicy = "both";
+
     /// <summary><c>bench train</c> optimizers: PILOT and AdamW, measured in the same process so they can be compared.</summary>
     public static readonly PilotOptimizerKind[] TrainOptimizers = [PilotOptimizerKind.Pilot, PilotOptimizerKind.AdamW];
 
@@ -121,4 +124,34 @@ internal static class BenchDefaults
 
     /// <summary><c>bench report</c> output folder: <c>docs/benchmarks</c>, beside the results file.</summary>
     public const string ReportFolder = "docs/benchmarks";
+
+    /// <summary>
+    /// <c>bench landscape</c> optimizers: every optimizer the trainer knows (<see cref="PilotOptimizerKind"/>, in its order),
+    /// so that one added to it appears in the figure without a change here.
+    /// </summary>
+    public static readonly PilotOptimizerKind[] LandscapeOptimizers = Enum.GetValues<PilotOptimizerKind>();
+
+    /// <summary><c>bench landscape</c> epochs per optimizer: 2 (about 160 steps over <see cref="LandscapeTrainImages"/> images).</summary>
+    public const int LandscapeEpochs = 2;
+
+    /// <summary>
+    /// <c>bench landscape</c> training images: the first 10,000 rows of the training set (all of them when there are fewer),
+    /// so that training every optimizer takes minutes on a 2-core CPU.
+    /// </summary>
+    public const int LandscapeTrainImages = 10_000;
+
+    /// <summary><c>bench landscape</c> recorded points per trajectory after the start: 30, evenly spaced over the steps.</summary>
+    public const int LandscapePoints = 30;
+
+    /// <summary><c>bench landscape</c> grid: 21 × 21 points over the plane of the trajectories.</summary>
+    public const int LandscapeGrid = 21;
+
+    /// <summary><c>bench landscape</c> loss subset: the first 1,000 training images.</summary>
+    public const int LandscapeSubset = 1_000;
+
+    /// <summary><c>bench landscape</c> seed (the same initial weights and batch order for every optimizer): 0.</summary>
+    public const int LandscapeSeed = 0;
+
+    /// <summary><c>bench landscape</c> figure; its JSON is written beside it with the extension <c>.json</c>.</summary>
+    public const string LandscapeOut = "docs/benchmarks/landscape-smallcnn.png";
 }

@@ -7,7 +7,7 @@ using static TorchSharp.torch;
 namespace Pilot.TorchSharp;
 
 /// <summary>One row of <see cref="OptimizerBenchmark.Run"/>: the optimizer step alone, timed on one parameter list.</summary>
-/// <param name="Optimizer">"PILOT-plain", "PILOT-fast", "PILOT-multitensor", "Adam" or "AdamW".</param>
+/// <param name="Optimizer">"PILOT-plain", "PILOT-fast", "PILOT-multitensor", "Adam", "AdamW" or "SophiaG".</param>
 /// <param name="Model">The name given for the parameter list (e.g. "SmallCnn").</param>
 /// <param name="Device">"cpu" or "cuda".</param>
 /// <param name="Params">Number of parameters (elements).</param>
@@ -18,7 +18,7 @@ public sealed record OptimizerBenchmarkResult(string Optimizer, string Model, st
     double StateBytesPerParam, double RatioToAdamW);
 
 /// <summary>
-/// Times the optimizer step alone for PILOT (plain and fast implementations) and TorchSharp's Adam and AdamW on a list of
+/// Times the optimizer step alone for PILOT (plain and fast implementations), TorchSharp's Adam and AdamW, and SophiaG on a list of
 /// parameter shapes: float32 parameters with random gradients set once, <c>warmup</c> untimed steps each, then
 /// <c>steps</c> individually timed steps each (CUDA: synchronised after each step), taken in round-robin blocks of ten
 /// steps per optimizer so that a busy machine slows all of them alike; the result is the median. Used by
@@ -33,7 +33,7 @@ public static class OptimizerBenchmark
     public const int DefaultWarmup = 20;
 
     /// <summary>The optimizers compared, in table order.</summary>
-    public static IReadOnlyList<string> OptimizerNames { get; } = ["PILOT-plain", "PILOT-fast", "PILOT-multitensor", "Adam", "AdamW"];
+    public static IReadOnlyList<string> OptimizerNames { get; } = ["PILOT-plain", "PILOT-fast", "PILOT-multitensor", "Adam", "AdamW", "SophiaG"];
 
     /// <summary>
     /// Parameter shapes of SmallCnn for 1×28×28 inputs and 10 classes: conv 1→32 3×3 + bias, BatchNorm(32),
@@ -143,6 +143,9 @@ public static class OptimizerBenchmark
                 "PILOT-multitensor" => new PilotOptimizer(Parameters, implementation: PilotImplementation.MultiTensor),
                 "Adam" => optim.Adam(Parameters),
                 "AdamW" => optim.AdamW(Parameters, weight_decay: PilotDefaults.WeightDecay),
+                // The step alone; the Hessian refresh every k steps (one more kernel per tensor) and the extra
+                // forward/backward it needs belong to the training loop and are not timed here.
+                "SophiaG" => new SophiaG(Parameters),
                 _ => throw new ArgumentException(name),
             };
         }

@@ -115,10 +115,4 @@ public sealed partial class PilotOptimizer
         gs.skipped.add_(finite.logical_not().to(ScalarType.Float64));
         return (r, finite);
     }
-
-    private void DisposeMultiTensor()
-    {
-        foreach (var layout in _multiTensor.Values) layout.Dispose();
-        _multiTensor.Clear();
-    }
 }

@@ -41,7 +41,7 @@ namespace Pilot.TorchSharp;
 /// <para>Defaults (<see cref="PilotDefaults"/>) are those of the reference implementation <c>pilot-optimizer</c>
 /// 0.1.0.post3. Works with <c>torch.optim.lr_scheduler</c> schedulers through <see cref="Optimizer.ParamGroups"/>.</para>
 /// </remarks>
-public sealed partial class PilotOptimizer : OptimizerHelper, IBetas
+public sealed partial class PilotOptimizer : PilotOptimizerBase<PilotOptimizer.Options, PilotOptimizer.ParamGroup, PilotOptimizer.State>
 {
     private readonly List<PilotStepDiagnostics> _diagnostics = new();
 
@@ -97,22 +97,14 @@ public sealed partial class PilotOptimizer : OptimizerHelper, IBetas
         PolicyOverrides? overrides = null, bool diagnostics = false, PilotPolicy? initialPolicy = null,
         PilotImplementation implementation = PilotImplementation.Auto)
     {
-        ArgumentNullException.ThrowIfNull(parameters);
         if (!Enum.IsDefined(implementation))
             throw new ArgumentOutOfRangeException(nameof(implementation), implementation, $"implementation must be Auto, Plain, Fused or MultiTensor; got {implementation}");
-        var defaults = new Options {
-            LearningRate = lr, InitialLearningRate = lr, beta1 = beta1, beta2 = beta2, eps = eps, weight_decay = weight_decay,
-            gamma = gamma, eta_phi = eta_phi, degree = degree, overrides = overrides, initial_policy = initialPolicy,
-        };
-        defaults.Validate();
-        _defaults = defaults;
-        _parameter_groups = new List<TorchParamGroup>();
         RecordDiagnostics = diagnostics;
         Implementation = implementation;
-
-        foreach (var group in parameters) add_param_group(group);
-        if (_parameter_groups.Count == 0)
-            throw new ArgumentException("PilotOptimizer got an empty list of parameter groups.", nameof(parameters));
+        AddGroups(parameters, new Options {
+            LearningRate = lr, InitialLearningRate = lr, beta1 = beta1, beta2 = beta2, eps = eps, weight_decay = weight_decay,
+            gamma = gamma, eta_phi = eta_phi, degree = degree, overrides = overrides, initial_policy = initialPolicy,
+        });
     }
 
     /// <summary>The implementation requested at construction (<see cref="PilotImplementation.Auto"/> resolves per group).</summary>
@@ -123,19 +115,6 @@ public sealed partial class PilotOptimizer : OptimizerHelper, IBetas
 
     /// <summary>Per-group, per-step records of r, ρ, the knobs and φ; empty unless diagnostics are on.</summary>
     public IReadOnlyList<PilotStepDiagnostics> Diagnostics => _diagnostics;
-
-    /// <summary>β1 and β2 of the defaults (used by schedulers that cycle momentum, e.g. OneCycleLR).</summary>
-    public (double, double) Betas {
-        get => (DefaultOptions.beta1!.Value, DefaultOptions.beta2!.Value);
-        set {
-            Check.UnitInterval(value.Item1, "beta1");
-            Check.UnitInterval(value.Item2, "beta2");
-            DefaultOptions.beta1 = value.Item1;
-            DefaultOptions.beta2 = value.Item2;
-        }
-    }
-
-    private Options DefaultOptions => (Options)_defaults;
 
     private ParamGroup Group(int group)
     {
@@ -227,7 +206,7 @@ public sealed partial class PilotOptimizer : OptimizerHelper, IBetas
     }
 
     /// <summary>
-    /// The plain implementation of one group's step, PILOT.md steps 1–8, on any device. Group scalars are 0-d
+    /// The plain implementation of one group's step, docs/algorithm.md steps 1–8, on any device. Group scalars are 0-d
     /// float64 tensors so nothing is read back to the host; the step is committed only where the group's
     /// gradients are all finite (<c>Commit</c>).
     /// </summary>
@@ -315,7 +294,7 @@ public sealed partial class PilotOptimizer : OptimizerHelper, IBetas
     private static void Commit(Tensor finite, Tensor target, Tensor value) => target.copy_(where(finite, value, target));
 
     /// <summary>
-    /// PILOT's update direction (PILOT.md step 6): |n|₊^(1−p_s)·sign(n) / (v̂^p_v + ε), with |n|₊ = max(|n|, 1e−12).
+    /// PILOT's update direction (docs/algorithm.md step 6): |n|₊^(1−p_s)·sign(n) / (v̂^p_v + ε), with |n|₊ = max(|n|, 1e−12).
     /// p_m = 1, p_v = 0.5, p_s = 0 gives Adam's m̂/(√v̂ + ε).
     /// </summary>
     internal static Tensor Direction(Tensor n, Tensor vHat, Tensor pv, Tensor ps, double eps)
@@ -326,7 +305,7 @@ public sealed partial class PilotOptimizer : OptimizerHelper, IBetas
 
     /// <summary>
     /// The partial derivatives of one tensor's displacement d = −η·|n|₊^(1−p_s)·sign(n)/D at the previous step,
-    /// with respect to the three knobs (PILOT.md step 4), D = v̂₊^p_v + 1e−8:
+    /// with respect to the three knobs (docs/algorithm.md step 4), D = v̂₊^p_v + 1e−8:
     /// <code>
     /// ∂d/∂p_m = −η·(1 − p_s)·|n|₊^(−p_s)·(m̂ − g_prev) / D
     /// ∂d/∂p_v = +η·|n|₊^(1−p_s)·sign(n)·v̂₊^p_v·log₊(v̂) / D²
@@ -360,16 +339,10 @@ public sealed partial class PilotOptimizer : OptimizerHelper, IBetas
         });
     }
 
-    /// <inheritdoc/>
-    protected override void Dispose(bool disposing)
+    private protected override void DisposeGroup(ParamGroup group)
     {
-        base.Dispose(disposing);
-        if (!disposing) return;
-        foreach (var kv in _state) (kv.Item2 as IDisposable)?.Dispose();
-        foreach (var g in _parameter_groups) {
-            (g as ParamGroup)?.PilotState?.Dispose();
-            (g as ParamGroup)?.Fused?.Dispose();
-        }
-        DisposeMultiTensor();
+        group.PilotState?.Dispose();
+        group.Fused?.Dispose();
+        if (_multiTensor.Remove(group, out var layout)) layout.Dispose();
     }
 }

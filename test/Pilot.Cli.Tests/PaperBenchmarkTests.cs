@@ -305,10 +305,11 @@ public sealed class PaperBenchmarkTests
             {
                 Assert.AreEqual("cpu", row.GetProperty("device").GetString());
                 Assert.AreEqual("SmallCnn", row.GetProperty("model").GetString());
-                Assert.AreEqual(3, row.GetProperty("seconds").GetArrayLength());
-                Assert.IsGreaterThan(0, row.GetProperty("median_images_per_second").GetDouble());
+                Assert.AreEqual(3, row.GetProperty("seconds_each_round").GetArrayLength());
+                Assert.IsGreaterThan(0, row.GetProperty("images_per_second").GetDouble());
+                Assert.AreEqual(Path.GetFullPath(folder["fm"]), row.GetProperty("environment").GetProperty("data").GetString());
             }
-            Assert.AreEqual(1.0, rows[1].GetProperty("ratio_to_adamw").GetDouble(), 1e-12);
+            Assert.AreEqual(1.0, rows[1].GetProperty("time_vs_adamw").GetDouble(), 1e-12);
         }
 
         var rounds = CliRunner.Run("bench", "train", "--data", folder["fm"], "--device", "cpu", "--rounds", "0");

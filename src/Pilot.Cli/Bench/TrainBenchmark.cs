@@ -30,6 +30,11 @@ internal sealed record EpochTiming(PilotOptimizerKind Optimizer, IReadOnlyList<d
     }
 }
 
+/// <summary>One optimizer's row of <c>bench train --json</c>, with the settings it was measured under.</summary>
+internal sealed record TrainRow(
+    string Optimizer, string Model, string Device, double Seconds, IReadOnlyList<double> SecondsEachRound, double ImagesPerSecond,
+    [property: JsonPropertyName("time_vs_adamw")] double? TimeVsAdamW, BenchEnvironment Environment);
+
 /// <summary>
 /// <c>pilot bench train</c>: epochs of full FashionMNIST through the ML.NET trainer per optimizer, in one process and on
 /// the same data (the paper protocol's batch size and learning rate), so that the optimizers' epoch times can be compared.
@@ -90,21 +95,19 @@ internal static class TrainBenchmark
                 t.MedianImagesPerSecond.ToString("N0", Inv), reference is null ? "-" : (t.MedianSeconds / reference.MedianSeconds).ToString("F3", Inv));
         }
         console.Ansi.Write(table);
+
         if (settings.Json is not null)
         {
+            var environment = BenchEnvironment.Current(data.Folder!);
+            var rows = timings.Select(t => new TrainRow(t.Optimizer.ToString(), settings.Model.ToString(), device, t.MedianSeconds, t.Seconds,
+                t.MedianImagesPerSecond, reference is null ? null : t.MedianSeconds / reference.MedianSeconds, environment)).ToList();
             string path = Path.GetFullPath(settings.Json);
             Directory.CreateDirectory(Path.GetDirectoryName(path)!);
-            var rows = timings.Select(t => new TimingRow(t.Optimizer.ToString(), settings.Model.ToString(), device, split.TrainDescription,
-                t.Seconds, t.MedianSeconds, t.MedianImagesPerSecond, reference is null ? null : t.MedianSeconds / reference.MedianSeconds)).ToList();
-            File.WriteAllText(path, JsonSerializer.Serialize(new { Results = rows }, Json.Options) + "\n");
+            File.WriteAllText(path, JsonSerializer.Serialize(new { results = rows }, Json.Options) + "\n");
             console.WriteLine($"wrote {path}");
         }
         return timings;
     }
-
-    /// <summary>One optimizer's row of the <c>--json</c> file.</summary>
-    private sealed record TimingRow(string Optimizer, string Model, string Device, string Data, IReadOnlyList<double> Seconds,
-        double MedianSeconds, double MedianImagesPerSecond, [property: JsonPropertyName("ratio_to_adamw")] double? RatioToAdamW);
 
     private static EpochRecord TrainOneEpoch(TrainingRunner runner, TrainingSplit split, BenchTrainSettings settings,
         PilotOptimizerKind optimizer, string device, CliConsole console)

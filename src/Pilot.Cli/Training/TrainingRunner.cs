@@ -35,6 +35,9 @@ internal sealed record TrainerSettings
 
     /// <summary>Network input side for image files (resized); null for the trainer's default.</summary>
     public int? ImageSize { get; init; }
+
+    /// <summary>Sees the network at the start and after every step (<c>bench landscape</c> records trajectories); null for none.</summary>
+    public Pilot.MLNet.Training.ITrainingObserver? Observer { get; init; }
 }
 
 /// <summary>A trained model with its history; disposing it releases the network's native memory.</summary>
@@ -126,6 +129,7 @@ internal sealed class TrainingRunner
             FreezePolicy = s.FreezePolicy,
             InitialPolicy = s.PolicyFile is null ? null : ReadPolicy(s.PolicyFile, s.PolicyOption),
             CheckpointDirectory = s.CheckpointDirectory,
+            Observer = s.Observer,
             ProgressCallback = report =>
             {
                 var record = ToRecord(report);

@@ -223,6 +223,12 @@ internal static class ReliabilityCases
                 var mapper = ml.Transforms.Conversion.MapValueToKey("Label").Fit(ml.Data.LoadFromEnumerable(TrainerTestData.Synthetic(30, 1)));
                 Fit(mapper.Transform(ml.Data.LoadFromEnumerable(Array.Empty<SyntheticRow>())));
             }, null, "training data has no rows");
+        yield return Throws<InvalidDataException>("training-set-empty-key-from-no-rows", "no rows, MapValueToKey(\"Label\") fitted on them (a key of 1 class)",
+            () =>
+            {
+                var empty = ml.Data.LoadFromEnumerable(Array.Empty<SyntheticRow>());
+                Fit(ml.Transforms.Conversion.MapValueToKey("Label").Fit(empty).Transform(empty));
+            }, null, "training data has no rows", "'Label' has 1 class");
         yield return Throws<ArgumentOutOfRangeException>("validation-missing-image-column", "validation set without the image column",
             () =>
             {
@@ -279,7 +285,7 @@ internal static class ReliabilityCases
             () =>
             {
                 using var model = (PilotImageClassificationTransformer)ml.Model.Load(f.EncodedModelPath, out _);
-                F.ScoreAll(model, EncodedWith(ml, 1, "GIF89a but not really"u8.ToArray()), 3);
+                F.ScoreAll(model, EncodedWith(ml, 1, "plain text, not an image"u8.ToArray()), 3);
             }, null, "Row 1", "'Image'", "not a decodable image");
         yield return Throws<InvalidDataException>("scoring-undecodable-image-prediction-engine", "a PredictionEngine given 5 bytes that are not an image",
             () =>
