@@ -32,7 +32,7 @@ public sealed class SophiaCliTests
         Assert.AreEqual(PilotOptimizerKind.Sophia, train.Bind(parse).Optimizer);
 
         var bench = new BenchCommands();
-        var benchRoot = new RootCommand { bench.Create(_ => 0, _ => 0, _ => 0, _ => 0) };
+        var benchRoot = new RootCommand { bench.Create(_ => 0, _ => 0, _ => 0, _ => 0, _ => 0) };
         var paper = benchRoot.Parse(["bench", "paper", "--optimizers", "Sophia,AdamW"]);
         Assert.IsEmpty(paper.Errors, string.Join("; ", paper.Errors.Select(e => e.Message)));
         CollectionAssert.AreEqual(new[] { PilotOptimizerKind.Sophia, PilotOptimizerKind.AdamW }, bench.BindPaper(paper).Optimizers.ToArray());
