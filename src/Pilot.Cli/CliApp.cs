@@ -30,6 +30,7 @@ internal sealed class CliApp
         var trainer = new TrainerSettings
         {
             Architecture = s.Architecture,
+            FineTuning = s.FineTuning,
             Optimizer = s.Optimizer,
             Epochs = s.Epochs,
             BatchSize = s.BatchSize,

@@ -122,7 +122,7 @@ public sealed class AdaBelief : PilotOptimizerBase<AdaBelief.Options, AdaBelief.
         /// <summary>Decoupled (true) or L2-coupled (false) weight decay.</summary>
         public bool? decoupled_weight_decay { get; set; }
 
-        private static readonly HyperParameterList<Options> Parameters = new(Format) {
+        private static readonly HyperParameterList<Options> Parameters = new(Format, () => new()) {
             { nameof(beta1), AdaBeliefDefaults.Beta1, Check.UnitInterval, o => o.beta1, (o, v) => o.beta1 = v },
             { nameof(beta2), AdaBeliefDefaults.Beta2, Check.UnitInterval, o => o.beta2, (o, v) => o.beta2 = v },
             { nameof(eps), AdaBeliefDefaults.Epsilon, Check.NonNegative, o => o.eps, (o, v) => o.eps = v },

@@ -88,7 +88,7 @@ public sealed class Lion : PilotOptimizerBase<Lion.Options, Lion.ParamGroup, Lio
         /// <summary>Decoupled weight decay λ. Valid: ≥ 0.</summary>
         public double? weight_decay { get; set; }
 
-        private static readonly HyperParameterList<Options> Parameters = new(Format) {
+        private static readonly HyperParameterList<Options> Parameters = new(Format, () => new()) {
             { nameof(beta1), LionDefaults.Beta1, Check.UnitInterval, o => o.beta1, (o, v) => o.beta1 = v },
             { nameof(beta2), LionDefaults.Beta2, Check.UnitInterval, o => o.beta2, (o, v) => o.beta2 = v },
             { nameof(weight_decay), LionDefaults.WeightDecay, Check.NonNegative, o => o.weight_decay, (o, v) => o.weight_decay = v },

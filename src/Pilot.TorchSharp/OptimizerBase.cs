@@ -51,7 +51,7 @@ public abstract class PilotOptimizerBase : OptimizerHelper
 /// <typeparam name="TGroup">The optimizer's parameter group.</typeparam>
 /// <typeparam name="TState">The optimizer's per-parameter state.</typeparam>
 public abstract class PilotOptimizerBase<TOptions, TGroup, TState> : PilotOptimizerBase, IBetas
-    where TOptions : HyperParameterOptions<TOptions>, new()
+    where TOptions : HyperParameterOptions<TOptions>
     where TGroup : PilotParamGroup<TOptions>
     where TState : ParameterState
 {
@@ -97,7 +97,7 @@ public abstract class PilotOptimizerBase<TOptions, TGroup, TState> : PilotOptimi
         if (parameters.Length == 0)
             throw new ArgumentException($"{Name} got an empty parameter list (parameter group {_parameter_groups.Count} has no parameters).", nameof(param_group));
 
-        var options = ((TOptions?)param_group.Options ?? new TOptions()).WithDefaults(Defaults);
+        var options = ((TOptions?)param_group.Options ?? Defaults.CreateEmpty()).WithDefaults(Defaults);
         options.Validate();
 
         var known = new HashSet<IntPtr>(_parameter_groups.SelectMany(g => g.Parameters).Select(p => p.Handle));
@@ -191,7 +191,7 @@ public abstract class PilotOptimizerBase<TOptions, TGroup, TState> : PilotOptimi
 
 /// <summary>Base of this library's parameter groups: the options, the parameter list as adopted, and <c>IBetas</c>.</summary>
 /// <typeparam name="TOptions">The optimizer's options.</typeparam>
-public abstract class PilotParamGroup<TOptions> : ParamGroup<TOptions>, IBetas where TOptions : HyperParameterOptions<TOptions>, new()
+public abstract class PilotParamGroup<TOptions> : ParamGroup<TOptions>, IBetas where TOptions : HyperParameterOptions<TOptions>
 {
     private protected PilotParamGroup() { }
 

@@ -91,7 +91,7 @@ public sealed partial class PilotOptimizer
         /// <summary>Starting policy of the group (used when the group is added; not part of saved state).</summary>
         public PilotPolicy? initial_policy { get; set; }
 
-        private static readonly HyperParameterList<Options> Parameters = new(Format) {
+        private static readonly HyperParameterList<Options> Parameters = new(Format, () => new()) {
             { nameof(beta1), PilotDefaults.Beta1, Check.UnitInterval, o => o.beta1, (o, v) => o.beta1 = v },
             { nameof(beta2), PilotDefaults.Beta2, Check.UnitInterval, o => o.beta2, (o, v) => o.beta2 = v },
             { nameof(eps), PilotDefaults.Epsilon, Check.Positive, o => o.eps, (o, v) => o.eps = v }, // ε = 0: 0/0 where all gradients were 0

@@ -139,7 +139,7 @@ public sealed class SophiaG : PilotOptimizerBase<SophiaG.Options, SophiaG.ParamG
         /// <summary>Examples behind one Hessian estimate, B. Valid: ≥ 1.</summary>
         public int? bs { get; set; }
 
-        private static readonly HyperParameterList<Options> Parameters = new(Format) {
+        private static readonly HyperParameterList<Options> Parameters = new(Format, () => new()) {
             { nameof(beta1), SophiaDefaults.Beta1, Check.UnitInterval, o => o.beta1, (o, v) => o.beta1 = v },
             { nameof(beta2), SophiaDefaults.Beta2, Check.UnitInterval, o => o.beta2, (o, v) => o.beta2 = v },
             { nameof(rho), SophiaDefaults.Rho, Check.NonNegative, o => o.rho, (o, v) => o.rho = v },

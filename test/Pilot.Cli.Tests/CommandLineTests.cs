@@ -58,6 +58,19 @@ public sealed class CommandLineTests
         Assert.IsNull(parsed.Policy);
         Assert.IsFalse(parsed.FreezePolicy);
         Assert.IsNull(parsed.CheckpointDir);
+        Assert.IsNull(parsed.FineTuning);
+    }
+
+    [TestMethod]
+    [DataRow("Head", PilotFineTuning.Head)]
+    [DataRow("Full", PilotFineTuning.Full)]
+    public void Train_FineTuningFlagParses(string value, PilotFineTuning expected)
+    {
+        var command = new TrainCommand();
+        var root = new RootCommand { command.Create(_ => 0) };
+        var parsed = command.Bind(root.Parse(["train", "--arch", "PretrainedResNet18", "--fine-tuning", value]));
+        Assert.AreEqual(PilotArchitecture.PretrainedResNet18, parsed.Architecture);
+        Assert.AreEqual(expected, parsed.FineTuning);
     }
 
     [TestMethod]
@@ -68,7 +81,7 @@ public sealed class CommandLineTests
         var inv = CultureInfo.InvariantCulture;
         string[] expected =
         [
-            $"--arch <ResNet18|ResNet34|SmallCnn>", $"[default: {CliDefaults.Architecture}]",
+            $"--arch <PretrainedResNet18|ResNet18|ResNet34|SmallCnn>", $"[default: {CliDefaults.Architecture}]", "--fine-tuning <Head|Full>",
             $"[default: {CliDefaults.Optimizer}]",
             $"[default: {CliDefaults.Epochs}]", $"[default: {CliDefaults.BatchSize}]",
             $"[default: {CliDefaults.LearningRate.ToString(inv)}]", $"[default: {CliDefaults.Device}]",

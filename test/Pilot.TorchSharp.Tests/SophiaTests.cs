@@ -240,12 +240,12 @@ public sealed class HyperParameterTableTests
 
         internal static int WrittenVersion = 2;
 
-        private static readonly HyperParameterList<TwoVersionOptions> V2 = new(new StateLayout("Test", StateFormat.Magic("TEST"), 2)) {
+        private static readonly HyperParameterList<TwoVersionOptions> V2 = new(new StateLayout("Test", StateFormat.Magic("TEST"), 2), () => new()) {
             { nameof(alpha), 0.5, Check.UnitInterval, o => o.alpha, (o, v) => o.alpha = v },
             { nameof(added_later), 7, 1, o => o.added_later, (o, v) => o.added_later = v, 2 },
         };
 
-        private static readonly HyperParameterList<TwoVersionOptions> V1 = new(new StateLayout("Test", StateFormat.Magic("TEST"), 1)) {
+        private static readonly HyperParameterList<TwoVersionOptions> V1 = new(new StateLayout("Test", StateFormat.Magic("TEST"), 1), () => new()) {
             { nameof(alpha), 0.5, Check.UnitInterval, o => o.alpha, (o, v) => o.alpha = v },
         };
 

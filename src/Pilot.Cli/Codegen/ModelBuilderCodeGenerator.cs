@@ -40,6 +40,7 @@ internal static class ModelBuilderCodeGenerator
         nameof(PilotImageClassificationTrainer.Options.ProgressCallback),
         nameof(PilotImageClassificationTrainer.Options.BatchProgressCallback),
         nameof(PilotImageClassificationTrainer.Options.CheckpointDirectory),
+        nameof(PilotImageClassificationTrainer.Options.PretrainedWeightsPath),
     };
 
     private static readonly CultureInfo Inv = CultureInfo.InvariantCulture;

@@ -12,8 +12,16 @@ internal sealed class TrainCommand
         "PATH");
 
     public readonly Option<PilotArchitecture> Architecture = OptionFactory.WithDefault("--arch",
-        "Network to train (the library's default is ResNet18; the CLI's is SmallCnn, which trains in seconds per epoch on a CPU).",
+        "Network to train (the library's default is ResNet18; the CLI's is SmallCnn, which trains in seconds per epoch on a CPU; " +
+        "PretrainedResNet18 starts from ImageNet weights, the best choice for a small folder of photos).",
         CliDefaults.Architecture);
+
+    public readonly Option<PilotFineTuning?> FineTuning = new("--fine-tuning")
+    {
+        Description = "Which weights of a pretrained network train: Head (backbone frozen, its features computed once; fast on a CPU) or Full (every layer). " +
+            "[default: Head for pretrained networks; networks trained from scratch always train Full]",
+        HelpName = "Head|Full",
+    };
 
     public readonly Option<PilotOptimizerKind> Optimizer = OptionFactory.WithDefault("--optimizer", "Optimizer.", CliDefaults.Optimizer);
 
@@ -59,7 +67,7 @@ internal sealed class TrainCommand
     /// <summary>Every option of the command, in help order.</summary>
     public IReadOnlyList<Option> All =>
     [
-        Data, Architecture, Optimizer, Epochs, BatchSize, LearningRate, Device, Seed, Out,
+        Data, Architecture, FineTuning, Optimizer, Epochs, BatchSize, LearningRate, Device, Seed, Out,
         ValidationFraction, TestFraction, ImageSize, Plots, Policy, FreezePolicy, CheckpointDir,
     ];
 
@@ -70,8 +78,8 @@ internal sealed class TrainCommand
     {
         var option = new Option<int?>("--image-size")
         {
-            Description = "Side in pixels that images of an image folder are resized to (IDX and CIFAR-10 keep their native size). " +
-                $"[default: the trainer's, {PilotImageClassificationDefaults.ImageSide}]",
+            Description = "Side in pixels that images of an image folder are resized to (IDX and CIFAR-10 keep their native size, except for PretrainedResNet18). " +
+                $"[default: the trainer's, {PilotImageClassificationDefaults.ImageSide}; {PilotImageClassificationDefaults.PretrainedImageSide} for PretrainedResNet18, whatever the data]",
             HelpName = "N",
         };
         option.Validators.Add(r =>
@@ -98,6 +106,7 @@ internal sealed class TrainCommand
     {
         Data = parse.GetValue(Data),
         Architecture = parse.GetValue(Architecture),
+        FineTuning = parse.GetValue(FineTuning),
         Optimizer = parse.GetValue(Optimizer),
         Epochs = parse.GetValue(Epochs),
         BatchSize = parse.GetValue(BatchSize),

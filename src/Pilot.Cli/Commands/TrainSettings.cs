@@ -11,6 +11,9 @@ internal sealed record TrainSettings
     /// <summary><c>--arch</c>.</summary>
     public PilotArchitecture Architecture { get; init; } = CliDefaults.Architecture;
 
+    /// <summary><c>--fine-tuning</c>: null for the architecture's default.</summary>
+    public PilotFineTuning? FineTuning { get; init; }
+
     /// <summary><c>--optimizer</c>.</summary>
     public PilotOptimizerKind Optimizer { get; init; } = CliDefaults.Optimizer;
 

@@ -12,6 +12,9 @@ namespace Pilot.Cli.Training;
 internal sealed record TrainerSettings
 {
     public required PilotArchitecture Architecture { get; init; }
+
+    /// <summary>Which weights train; null for the architecture's default.</summary>
+    public PilotFineTuning? FineTuning { get; init; }
     public required PilotOptimizerKind Optimizer { get; init; }
     public required int Epochs { get; init; }
     public required int BatchSize { get; init; }
@@ -114,12 +117,14 @@ internal sealed class TrainingRunner
 
         var epochs = new List<EpochRecord>();
         var epochClock = Stopwatch.StartNew();
+        var featureClock = new Stopwatch();
         int lastEpochSeen = 0;
         var options = new PilotImageClassificationTrainer.Options
         {
             LabelColumnName = Label,
             ImageColumnName = Image,
             Architecture = s.Architecture,
+            FineTuning = s.FineTuning,
             Optimizer = s.Optimizer,
             Epochs = s.Epochs,
             BatchSize = s.BatchSize,
@@ -138,6 +143,17 @@ internal sealed class TrainingRunner
             },
             BatchProgressCallback = b =>
             {
+                if (b.Stage == PilotTrainingStage.FeaturePass)
+                {
+                    // The rate counts the batches after the first, timed from the end of the first.
+                    if (b.Batch == 1)
+                        featureClock.Restart();
+                    double featureSeconds = Math.Max(featureClock.Elapsed.TotalSeconds, 1e-9);
+                    progress.OnFeatureBatch(new FeatureProgress(b.Batch, b.BatchCount,
+                        b.Batch == 1 ? 0 : (b.Batch - 1.0) * PilotImageClassificationDefaults.ScoringBatchSize / featureSeconds));
+                    epochClock.Restart();
+                    return;
+                }
                 if (b.Epoch != lastEpochSeen)
                 {
                     lastEpochSeen = b.Epoch;
@@ -153,7 +169,9 @@ internal sealed class TrainingRunner
         if (s.Gamma is { } gamma) options.Gamma = gamma;
         if (s.EtaPhi is { } etaPhi) options.EtaPhi = etaPhi;
         if (s.PolicyDegree is { } degree) options.PolicyDegree = degree;
-        if (s.ImageSize is { } side && split.Shape is null)
+        // Image files are resized to --image-size; IDX and CIFAR-10 pixels keep their size, except for a pretrained network,
+        // which resizes every source to its input size.
+        if (s.ImageSize is { } side && (split.Shape is null || Pilot.MLNet.Models.Backbones.IsPretrained(s.Architecture)))
         {
             options.ImageWidth = side;
             options.ImageHeight = side;

@@ -103,6 +103,7 @@ internal static class OnnxExporter
         {
             PilotArchitecture.SmallCnn => walker.EmitChain(network, normalized),
             PilotArchitecture.ResNet18 or PilotArchitecture.ResNet34 => walker.EmitResNet(network, normalized),
+            PilotArchitecture.PretrainedResNet18 => walker.EmitResNet(network, walker.EmitImageNetInput(network, normalized)),
             _ => throw new ArgumentOutOfRangeException(nameof(description), description.Architecture,
                 $"Architecture {description.Architecture} is not one the ONNX exporter knows."),
         };
@@ -191,6 +192,28 @@ internal static class OnnxExporter
             string std = builder.AddInitializer("normalize.std", dims, [.. description.Std], "per-channel standard deviation, input pixel units");
             string centred = builder.AddNode("Sub", "normalize.sub", [input, mean]);
             return builder.AddNode("Div", "normalize", [centred, std], doc: "(pixel − mean) / std per channel");
+        }
+
+        /// <summary>
+        /// PretrainedResNet18's input preparation (<c>ResNet.PrepareImageNetInput</c>): gray repeated to 3 channels, RGB → BGR,
+        /// minus the ImageNet channel means, written as one 1×1 convolution whose weight is the 0/1 channel map and whose
+        /// bias is minus the means (x·1 + 0 + 0 − m rounds exactly as x − m does).
+        /// </summary>
+        internal string EmitImageNetInput(nn.Module network, string input)
+        {
+            if (network is not Models.ResNet { ImageNetInput: true })
+                throw new NotSupportedException($"The {description.Architecture} network ({network.GetType().Name}) does not prepare ImageNet input itself.");
+            int inChannels = (int)channels;
+            var weight = new float[3 * inChannels];
+            for (int o = 0; o < 3; o++)
+                weight[o * inChannels + (inChannels == 1 ? 0 : 2 - o)] = 1; // output B, G, R from input R, G, B (or gray)
+            float[] bias = [.. Models.PretrainedWeights.BgrMean.Select(m => -m)];
+            string w = builder.AddInitializer("imagenet_input.weight", [3, inChannels, 1, 1], weight,
+                inChannels == 1 ? "gray repeated to B, G, R" : "RGB reordered to BGR");
+            string b = builder.AddInitializer("imagenet_input.bias", [3], bias, "minus the ImageNet channel means (B, G, R), 0-255 units");
+            channels = 3;
+            return builder.AddNode("Conv", "imagenet_input", [input, w, b], [OnnxGraphBuilder.Ints("kernel_shape", [1, 1])],
+                doc: "ImageNet input: BGR minus channel means");
         }
 
         /// <summary>SmallCnn: the children in registration order, each a supported layer.</summary>
