@@ -10,24 +10,21 @@ namespace Pilot.Cli;
 /// 30 epochs, the paper's protocol): the README's first command, <c>pilot train</c> with no arguments, has to finish
 /// in a few minutes on a 2-core CPU. A SmallCnn epoch over the 60,000 FashionMNIST training images takes about half
 /// a minute on such a machine, so the CLI trains SmallCnn for <see cref="Epochs"/> epochs. Every other training
-/// default (batch size, learning rate, optimizer) is the library's.
+/// default (batch size, learning rate, optimizer, …) is the library's: <see cref="Trainer"/>.
 /// </remarks>
 internal static class CliDefaults
 {
     /// <summary>Network of <c>pilot train</c>: SmallCnn (about 0.42 M parameters), fast on a CPU.</summary>
     public const PilotArchitecture Architecture = PilotArchitecture.SmallCnn;
 
-    /// <summary>Optimizer of <c>pilot train</c>: PILOT.</summary>
-    public const PilotOptimizerKind Optimizer = PilotOptimizerKind.Pilot;
-
     /// <summary>Epochs of <c>pilot train</c>: 3, about a minute and a half of SmallCnn training on full FashionMNIST on 2 cores.</summary>
     public const int Epochs = 3;
 
-    /// <summary>Mini-batch size: 128, the paper's.</summary>
-    public const int BatchSize = 128;
-
-    /// <summary>Peak learning rate: 1e-3, the paper's (cosine schedule).</summary>
-    public const double LearningRate = 1e-3;
+    /// <summary>
+    /// The trainer options <c>pilot train</c> starts from: the library's defaults with <see cref="Architecture"/> and
+    /// <see cref="Epochs"/>. Its flags show these defaults.
+    /// </summary>
+    public static PilotImageClassificationTrainer.Options Trainer() => new() { Architecture = Architecture, Epochs = Epochs };
 
     /// <summary>Device: <see cref="DeviceChoice.Auto"/> (CUDA when TorchSharp sees a GPU, else the CPU).</summary>
     public const DeviceChoice Device = DeviceChoice.Auto;
