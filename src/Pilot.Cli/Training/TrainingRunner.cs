@@ -176,7 +176,7 @@ internal sealed class TrainingRunner
     /// <exception cref="CliInputException">An image of <paramref name="data"/> cannot be read (the message names the file).</exception>
     public ClassificationReport Evaluate(ITransformer model, IDataView data, string? imageFolder = null)
     {
-        var classifier = FindClassifier(model) ?? throw new InvalidOperationException("The model has no Pilot image classifier.");
+        var classifier = PilotTransformers.Single(model, "The model") ?? throw new InvalidOperationException("The model has no Pilot image classifier.");
         var scored = model.Transform(data);
         MulticlassClassificationMetrics metrics;
         try
@@ -222,7 +222,16 @@ internal sealed class TrainingRunner
         {
             throw new CliInputException($"{optionName}: '{full}' is not a model written by 'pilot train' ({Cause(e).Message}).", e);
         }
-        var classifier = FindClassifier(model);
+        PilotImageClassificationTransformer? classifier;
+        try
+        {
+            classifier = PilotTransformers.Single(model, $"'{full}'");
+        }
+        catch (InvalidDataException e)
+        {
+            (model as IDisposable)?.Dispose();
+            throw new CliInputException($"{optionName}: {e.Message}", e);
+        }
         if (classifier is null)
         {
             (model as IDisposable)?.Dispose();
@@ -236,7 +245,10 @@ internal sealed class TrainingRunner
     public IReadOnlyList<ImagePrediction> Predict(LoadedModel model, IReadOnlyList<string> images, int top)
     {
         foreach (var image in images)
-            CheckDecodes(image);
+        {
+            if (DataLoading.ImageFileProblem(image) is { } problem)
+                throw new CliInputException($"IMAGE: {problem}");
+        }
         var rows = images.Select(p => new ImageFileRow { Label = "", ImagePath = Path.GetFullPath(p) }).ToList();
         var view = _ml.Data.LoadFromEnumerable(rows);
         var withBytes = _ml.Transforms.LoadRawImageBytes(Image, null, nameof(ImageFileRow.ImagePath)).Fit(view).Transform(view);
@@ -263,31 +275,6 @@ internal sealed class TrainingRunner
         c.ExportToOnnx(path);
         return $"{c.Architecture}, input {c.InputShape}, {c.ClassNames.Count} classes";
     }
-
-    /// <summary>Decodes the file with the checks the trainer and scorer apply (empty, not an image, too large, truncated).</summary>
-    private static void CheckDecodes(string path)
-    {
-        string full = Path.GetFullPath(path);
-        try
-        {
-            using var image = Pilot.MLNet.Training.EncodedImage.Decode(File.ReadAllBytes(full), $"'{full}'");
-        }
-        catch (InvalidDataException e)
-        {
-            throw new CliInputException($"IMAGE: {e.Message}", e);
-        }
-        catch (IOException e)
-        {
-            throw new CliInputException($"IMAGE: '{full}' cannot be read: {e.Message}", e);
-        }
-    }
-
-    private static PilotImageClassificationTransformer? FindClassifier(ITransformer model) => model switch
-    {
-        PilotImageClassificationTransformer t => t,
-        IEnumerable<ITransformer> chain => chain.Select(FindClassifier).LastOrDefault(t => t is not null),
-        _ => null,
-    };
 
     private static EpochRecord ToRecord(PilotEpochReport r) => new(
         r.Epoch, r.TrainLoss, r.TrainAccuracy, r.ValidationLoss, r.ValidationAccuracy, r.LearningRate, r.Seconds, r.ImagesPerSecond,
