@@ -152,7 +152,7 @@ internal sealed class CliApp
     /// <summary><c>pilot bench report</c>.</summary>
     public int BenchReport(BenchReportSettings s)
     {
-        PaperReport.Write(new PaperResultsFile(s.In), Path.GetFullPath(s.Out), _console);
+        PaperReport.Write(new PaperResultsFile(s.In), s.OutFolder, _console);
         return ExitCodes.Success;
     }
 

@@ -113,9 +113,6 @@ internal static class BenchDefaults
     /// <summary><c>bench paper</c> epochs: 30, the paper's.</summary>
     public const int PaperEpochs = 30;
 
-    /// <summary><c>bench paper</c> results file (accumulating): <c>docs/benchmarks/fashion-mnist.json</c>.</summary>
-    public const string PaperResults = "docs/benchmarks/fashion-mnist.json";
-
-    /// <summary><c>bench report</c> output folder: <c>docs/benchmarks</c>, beside the results file.</summary>
-    public const string ReportFolder = "docs/benchmarks";
+    /// <summary><c>bench paper</c> results file (accumulating) and <c>bench report</c> input: <c>fashion-mnist.json</c> in the current folder.</summary>
+    public const string PaperResults = "fashion-mnist.json";
 }

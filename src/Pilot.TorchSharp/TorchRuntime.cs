@@ -51,9 +51,9 @@ public static class TorchRuntime
         if (loaderMessage.Contains("GLIBCXX_", StringComparison.Ordinal)) {
             return new PlatformNotSupportedException(
                 $"TorchSharp's native library needs the C++ runtime of GCC 13 or newer (libstdc++ with symbol version {RequiredGlibcxx}), " +
-                "which this system lacks (Debian 12 ships GCC 12's). Fix: run `bash eng/setup.sh` from the Pilot.MLNet source tree " +
-                "(it installs libstdc++6 from Debian 13 at a low pin priority), or install libstdc++6 from GCC 13+ " +
-                $"(Ubuntu 24.04 and Debian 13 have it). Loader message: {firstLine}", inner);
+                "which this system lacks (Debian 12 ships GCC 12's). Fix: install the libstdc++6 package of GCC 13 or newer " +
+                "(Ubuntu 24.04 and Debian 13 ship it; Debian 12 can take it from Debian 13). " +
+                $"Loader message: {firstLine}", inner);
         }
         return new PlatformNotSupportedException(
             "TorchSharp's native library (libtorch) could not be loaded. Make sure the libtorch-cpu-linux-x64 package (or the " +

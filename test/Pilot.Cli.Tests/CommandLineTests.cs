@@ -154,6 +154,9 @@ public sealed class CommandLineTests
         Assert.AreEqual(BenchDefaults.TrainRounds, train.Rounds);
         Assert.AreEqual(new BenchReportSettings(), bench.BindReport(root.Parse(["bench", "report"])));
         Assert.AreEqual(BenchDefaults.PaperResults, bench.BindReport(root.Parse(["bench", "report"])).In);
+        Assert.AreEqual(Path.GetFullPath("results"), bench.BindReport(root.Parse(["bench", "report", "--in", "results/r.json"])).OutFolder,
+            "the report goes beside its results file");
+        Assert.AreEqual(Path.GetFullPath("elsewhere"), bench.BindReport(root.Parse(["bench", "report", "--out", "elsewhere"])).OutFolder);
         var paper = bench.BindPaper(root.Parse(["bench", "paper"]));
         CollectionAssert.AreEqual(BenchDefaults.PaperModels, paper.Models.ToArray());
         CollectionAssert.AreEqual(BenchDefaults.PaperOptimizers, paper.Optimizers.ToArray());

@@ -23,7 +23,7 @@ internal static class OptimizerBench
 {
     private static readonly CultureInfo Inv = CultureInfo.InvariantCulture;
 
-    /// <summary>One row of the <c>--json</c> file, with the field names of issue 9.</summary>
+    /// <summary>One row of the <c>--json</c> file (the field names are its format: keep them).</summary>
     private sealed record Row(
         string Optimizer, string Model, string Device, long Params, double MsPerStep, double StateBytesPerParam,
         [property: JsonPropertyName("ratio_to_adamw")] double RatioToAdamW);
