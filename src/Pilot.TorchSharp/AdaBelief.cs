@@ -78,8 +78,14 @@ public sealed class AdaBelief : OptimizerHelper, IBetas
         bool decoupled_weight_decay = AdaBeliefDefaults.DecoupledWeightDecay)
     {
         ArgumentNullException.ThrowIfNull(parameters);
-        var defaults = new Options {
-            LearningRate = lr, InitialLearningRate = lr, beta1 = beta1, beta2 = beta2, eps = eps, weight_decay = weight_decay,
+        var defaults = new Options
+        {
+            LearningRate = lr,
+            InitialLearningRate = lr,
+            beta1 = beta1,
+            beta2 = beta2,
+            eps = eps,
+            weight_decay = weight_decay,
             decoupled_weight_decay = decoupled_weight_decay,
         };
         defaults.Validate();
@@ -91,9 +97,11 @@ public sealed class AdaBelief : OptimizerHelper, IBetas
     }
 
     /// <summary>β1 and β2 of the defaults.</summary>
-    public (double, double) Betas {
+    public (double, double) Betas
+    {
         get => (((Options)_defaults).beta1!.Value, ((Options)_defaults).beta2!.Value);
-        set {
+        set
+        {
             Check.UnitInterval(value.Item1, "beta1");
             Check.UnitInterval(value.Item2, "beta2");
             ((Options)_defaults).beta1 = value.Item1;
@@ -103,13 +111,15 @@ public sealed class AdaBelief : OptimizerHelper, IBetas
 
     /// <summary>Performs one optimisation step.</summary>
     /// <param name="closure">Optional closure that re-evaluates the model and returns the loss.</param>
-    public override Tensor step(Func<Tensor>? closure = null) => _step<ParamGroup>(group => {
+    public override Tensor step(Func<Tensor>? closure = null) => _step<ParamGroup>(group =>
+    {
         var o = group.Options;
         o.Validate();
         double lr = o.LearningRate!.Value, beta1 = o.beta1!.Value, beta2 = o.beta2!.Value, eps = o.eps!.Value;
         double lambda = o.weight_decay!.Value;
         bool decoupled = o.decoupled_weight_decay!.Value;
-        foreach (var p in group.Parameters) {
+        foreach (var p in group.Parameters)
+        {
             var g = p.grad;
             if (g is null) continue;
             using var scope = NewDisposeScope();
@@ -117,7 +127,8 @@ public sealed class AdaBelief : OptimizerHelper, IBetas
             state.step += 1;
             double bias1 = 1 - Math.Pow(beta1, state.step);
             double bias2 = 1 - Math.Pow(beta2, state.step);
-            if (lambda != 0) {
+            if (lambda != 0)
+            {
                 if (decoupled) p.mul_(1 - lr * lambda);
                 else g = g + lambda * p;
             }
@@ -139,7 +150,8 @@ public sealed class AdaBelief : OptimizerHelper, IBetas
         var options = ((Options?)param_group.Options ?? new Options()).WithDefaults((Options)_defaults);
         options.Validate();
         _parameter_groups.Add(new ParamGroup(parameters, options));
-        foreach (var p in parameters) {
+        foreach (var p in parameters)
+        {
             var state = new State(p);
             state.Initialize(options);
             _state[p.Handle] = state;
@@ -208,9 +220,14 @@ public sealed class AdaBelief : OptimizerHelper, IBetas
         internal Options WithDefaults(Options d)
         {
             var lr = LearningRate ?? d.LearningRate;
-            return new Options {
-                LearningRate = lr, InitialLearningRate = lr ?? 0, beta1 = beta1 ?? d.beta1, beta2 = beta2 ?? d.beta2,
-                eps = eps ?? d.eps, weight_decay = weight_decay ?? d.weight_decay,
+            return new Options
+            {
+                LearningRate = lr,
+                InitialLearningRate = lr ?? 0,
+                beta1 = beta1 ?? d.beta1,
+                beta2 = beta2 ?? d.beta2,
+                eps = eps ?? d.eps,
+                weight_decay = weight_decay ?? d.weight_decay,
                 decoupled_weight_decay = decoupled_weight_decay ?? d.decoupled_weight_decay,
             };
         }
@@ -264,17 +281,24 @@ public sealed class AdaBelief : OptimizerHelper, IBetas
         /// <summary>Creates a group; arguments left null inherit the optimizer's values.</summary>
         public ParamGroup(IEnumerable<Parameter> parameters, double? lr = null, double? beta1 = null, double? beta2 = null,
             double? eps = null, double? weight_decay = null, bool? decoupled_weight_decay = null)
-            : base(parameters, new Options {
-                LearningRate = lr, beta1 = beta1, beta2 = beta2, eps = eps, weight_decay = weight_decay,
+            : base(parameters, new Options
+            {
+                LearningRate = lr,
+                beta1 = beta1,
+                beta2 = beta2,
+                eps = eps,
+                weight_decay = weight_decay,
                 decoupled_weight_decay = decoupled_weight_decay,
             })
         {
         }
 
         /// <summary>β1 and β2 of this group.</summary>
-        public (double, double) Betas {
+        public (double, double) Betas
+        {
             get => (Options.beta1 ?? double.NaN, Options.beta2 ?? double.NaN);
-            set {
+            set
+            {
                 Check.UnitInterval(value.Item1, "beta1");
                 Check.UnitInterval(value.Item2, "beta2");
                 Options.beta1 = value.Item1;

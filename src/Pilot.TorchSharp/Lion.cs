@@ -72,9 +72,11 @@ public sealed class Lion : OptimizerHelper, IBetas
     }
 
     /// <summary>β1 and β2 of the defaults.</summary>
-    public (double, double) Betas {
+    public (double, double) Betas
+    {
         get => (((Options)_defaults).beta1!.Value, ((Options)_defaults).beta2!.Value);
-        set {
+        set
+        {
             Check.UnitInterval(value.Item1, "beta1");
             Check.UnitInterval(value.Item2, "beta2");
             ((Options)_defaults).beta1 = value.Item1;
@@ -84,11 +86,13 @@ public sealed class Lion : OptimizerHelper, IBetas
 
     /// <summary>Performs one optimisation step.</summary>
     /// <param name="closure">Optional closure that re-evaluates the model and returns the loss.</param>
-    public override Tensor step(Func<Tensor>? closure = null) => _step<ParamGroup>(group => {
+    public override Tensor step(Func<Tensor>? closure = null) => _step<ParamGroup>(group =>
+    {
         var o = group.Options;
         o.Validate();
         double lr = o.LearningRate!.Value, beta1 = o.beta1!.Value, beta2 = o.beta2!.Value, lambda = o.weight_decay!.Value;
-        foreach (var p in group.Parameters) {
+        foreach (var p in group.Parameters)
+        {
             var g = p.grad;
             if (g is null) continue;
             using var scope = NewDisposeScope();
@@ -110,7 +114,8 @@ public sealed class Lion : OptimizerHelper, IBetas
         var options = ((Options?)param_group.Options ?? new Options()).WithDefaults((Options)_defaults);
         options.Validate();
         _parameter_groups.Add(new ParamGroup(parameters, options));
-        foreach (var p in parameters) {
+        foreach (var p in parameters)
+        {
             var state = new State(p);
             state.Initialize(options);
             _state[p.Handle] = state;
@@ -172,8 +177,12 @@ public sealed class Lion : OptimizerHelper, IBetas
         internal Options WithDefaults(Options d)
         {
             var lr = LearningRate ?? d.LearningRate;
-            return new Options {
-                LearningRate = lr, InitialLearningRate = lr ?? 0, beta1 = beta1 ?? d.beta1, beta2 = beta2 ?? d.beta2,
+            return new Options
+            {
+                LearningRate = lr,
+                InitialLearningRate = lr ?? 0,
+                beta1 = beta1 ?? d.beta1,
+                beta2 = beta2 ?? d.beta2,
                 weight_decay = weight_decay ?? d.weight_decay,
             };
         }
@@ -225,9 +234,11 @@ public sealed class Lion : OptimizerHelper, IBetas
         }
 
         /// <summary>β1 and β2 of this group.</summary>
-        public (double, double) Betas {
+        public (double, double) Betas
+        {
             get => (Options.beta1 ?? double.NaN, Options.beta2 ?? double.NaN);
-            set {
+            set
+            {
                 Check.UnitInterval(value.Item1, "beta1");
                 Check.UnitInterval(value.Item2, "beta2");
                 Options.beta1 = value.Item1;

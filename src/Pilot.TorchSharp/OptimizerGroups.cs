@@ -18,7 +18,8 @@ internal static class OptimizerGroups
         if (parameters.Length == 0)
             throw new ArgumentException($"{optimizer} got an empty parameter list (parameter group {existing.Count()} has no parameters).", "param_group");
         var known = new HashSet<IntPtr>(existing.SelectMany(g => g.Parameters).Select(p => p.Handle));
-        for (int i = 0; i < parameters.Length; i++) {
+        for (int i = 0; i < parameters.Length; i++)
+        {
             var p = parameters[i] ?? throw new ArgumentException($"parameter {i} of the group is null", "param_group");
             if (!p.is_floating_point())
                 throw new ArgumentException($"parameter {i} of the group has dtype {p.dtype}; {optimizer} needs floating-point parameters", "param_group");

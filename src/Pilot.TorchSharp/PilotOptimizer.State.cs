@@ -42,7 +42,8 @@ public sealed partial class PilotOptimizer
 
         var known = new HashSet<IntPtr>(_parameter_groups.SelectMany(g => g.Parameters).Select(p => p.Handle));
         var device = parameters[0]?.device;
-        for (int i = 0; i < parameters.Length; i++) {
+        for (int i = 0; i < parameters.Length; i++)
+        {
             var p = parameters[i] ?? throw new ArgumentException($"parameter {i} of the group is null", nameof(param_group));
             if (p.dtype is not (ScalarType.Float32 or ScalarType.Float64))
                 throw new ArgumentException($"parameter {i} of the group has dtype {p.dtype}; PILOT supports Float32 and Float64 parameters", nameof(param_group));
@@ -59,7 +60,8 @@ public sealed partial class PilotOptimizer
 
         var group = new ParamGroup(parameters, options) { PilotState = new GroupState(policy, options, device!) };
         _parameter_groups.Add(group);
-        foreach (var p in parameters) {
+        foreach (var p in parameters)
+        {
             var state = new State(p);
             state.Initialize(options);
             _state[p.Handle] = state;
@@ -119,7 +121,8 @@ public sealed partial class PilotOptimizer
 
     private void AfterLoad()
     {
-        foreach (var g in _parameter_groups.Cast<ParamGroup>()) {
+        foreach (var g in _parameter_groups.Cast<ParamGroup>())
+        {
             g.Options.Validate();
             g.PilotState.AfterLoad(g.Options);
         }
@@ -177,7 +180,8 @@ public sealed partial class PilotOptimizer
         internal Options WithDefaults(Options defaults)
         {
             var lr = LearningRate ?? defaults.LearningRate;
-            return new Options {
+            return new Options
+            {
                 LearningRate = lr,
                 InitialLearningRate = lr ?? 0,
                 beta1 = beta1 ?? defaults.beta1,
@@ -270,9 +274,18 @@ public sealed partial class PilotOptimizer
         public ParamGroup(IEnumerable<Parameter> parameters, double? lr = null, double? beta1 = null, double? beta2 = null,
             double? eps = null, double? weight_decay = null, double? gamma = null, double? eta_phi = null, int? degree = null,
             PolicyOverrides? overrides = null, PilotPolicy? initialPolicy = null)
-            : base(parameters, new Options {
-                LearningRate = lr, beta1 = beta1, beta2 = beta2, eps = eps, weight_decay = weight_decay, gamma = gamma,
-                eta_phi = eta_phi, degree = degree, overrides = overrides, initial_policy = initialPolicy,
+            : base(parameters, new Options
+            {
+                LearningRate = lr,
+                beta1 = beta1,
+                beta2 = beta2,
+                eps = eps,
+                weight_decay = weight_decay,
+                gamma = gamma,
+                eta_phi = eta_phi,
+                degree = degree,
+                overrides = overrides,
+                initial_policy = initialPolicy,
             })
         {
         }
@@ -287,9 +300,11 @@ public sealed partial class PilotOptimizer
         internal FusedLayout? Fused { get; set; }
 
         /// <summary>β1 and β2 of this group.</summary>
-        public (double, double) Betas {
+        public (double, double) Betas
+        {
             get => (Options.beta1 ?? double.NaN, Options.beta2 ?? double.NaN);
-            set {
+            set
+            {
                 Check.UnitInterval(value.Item1, "beta1");
                 Check.UnitInterval(value.Item2, "beta2");
                 Options.beta1 = value.Item1;
@@ -354,7 +369,8 @@ public sealed partial class PilotOptimizer
         /// <summary>Replaces m, v, g_prev by the given tensors (views into the fused path's flat buffers), keeping their values.</summary>
         internal void Rebind(Tensor newM, Tensor newV, Tensor newGPrev)
         {
-            using (no_grad()) {
+            using (no_grad())
+            {
                 newM.copy_(m);
                 newV.copy_(v);
                 newGPrev.copy_(g_prev);
@@ -452,7 +468,8 @@ public sealed partial class PilotOptimizer
             if (phi.shape[0] != PilotPolicy.CoefficientCount(degree))
                 throw new InvalidOperationException(
                     $"the group's degree is {degree} but its policy has {phi.shape[0]} coefficients (degree {phi.shape[0] / 3 - 1}); the degree cannot change after the group is created");
-            if (Constants.Degree != degree || !Equals(Constants.Overrides, options.overrides)) {
+            if (Constants.Degree != degree || !Equals(Constants.Overrides, options.overrides))
+            {
                 Constants.Dispose();
                 Constants = new PolicyConstants(degree, options.overrides, device);
             }

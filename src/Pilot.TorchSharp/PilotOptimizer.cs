@@ -98,9 +98,19 @@ public sealed partial class PilotOptimizer : OptimizerHelper, IBetas
         ArgumentNullException.ThrowIfNull(parameters);
         if (!Enum.IsDefined(implementation))
             throw new ArgumentOutOfRangeException(nameof(implementation), implementation, $"implementation must be Auto, Plain or Fused; got {implementation}");
-        var defaults = new Options {
-            LearningRate = lr, InitialLearningRate = lr, beta1 = beta1, beta2 = beta2, eps = eps, weight_decay = weight_decay,
-            gamma = gamma, eta_phi = eta_phi, degree = degree, overrides = overrides, initial_policy = initialPolicy,
+        var defaults = new Options
+        {
+            LearningRate = lr,
+            InitialLearningRate = lr,
+            beta1 = beta1,
+            beta2 = beta2,
+            eps = eps,
+            weight_decay = weight_decay,
+            gamma = gamma,
+            eta_phi = eta_phi,
+            degree = degree,
+            overrides = overrides,
+            initial_policy = initialPolicy,
         };
         defaults.Validate();
         _defaults = defaults;
@@ -123,9 +133,11 @@ public sealed partial class PilotOptimizer : OptimizerHelper, IBetas
     public IReadOnlyList<PilotStepDiagnostics> Diagnostics => _diagnostics;
 
     /// <summary>β1 and β2 of the defaults (used by schedulers that cycle momentum, e.g. OneCycleLR).</summary>
-    public (double, double) Betas {
+    public (double, double) Betas
+    {
         get => (DefaultOptions.beta1!.Value, DefaultOptions.beta2!.Value);
-        set {
+        set
+        {
             Check.UnitInterval(value.Item1, "beta1");
             Check.UnitInterval(value.Item2, "beta2");
             DefaultOptions.beta1 = value.Item1;
@@ -178,7 +190,8 @@ public sealed partial class PilotOptimizer : OptimizerHelper, IBetas
 
         var live = new List<(int Index, Parameter Param, Tensor Grad, State State)>();
         var parameters = group.ParameterList;
-        for (int i = 0; i < parameters.Count; i++) {
+        for (int i = 0; i < parameters.Count; i++)
+        {
             var grad = parameters[i].grad;
             if (grad is null) continue; // no gradient: skipped entirely, no state change
             live.Add((i, parameters[i], grad, (State)_state[parameters[i].Handle]));
@@ -186,10 +199,13 @@ public sealed partial class PilotOptimizer : OptimizerHelper, IBetas
         if (live.Count == 0) return;
         gs.Configure(options, live[0].Param.device);
 
-        if (ResolveImplementation(group) == PilotImplementation.Fused) {
+        if (ResolveImplementation(group) == PilotImplementation.Fused)
+        {
             var (r, finite) = StepFused(group, options, gs, live);
             if (RecordDiagnostics) RecordStep(group, gs, r, !finite);
-        } else {
+        }
+        else
+        {
             var (r, finite) = StepPlain(options, gs, live);
             if (RecordDiagnostics) RecordStep(group, gs, r.item<double>(), !finite.item<bool>());
         }
@@ -244,13 +260,15 @@ public sealed partial class PilotOptimizer : OptimizerHelper, IBetas
         var gNormSq = zeros_like(t);
         var gPrevNormSq = zeros_like(t);
         var metaGrad = zeros_like(policy.HeadScale);
-        foreach (var (_, _, g, s) in live) {
+        foreach (var (_, _, g, s) in live)
+        {
             using var scope = NewDisposeScope();
             finite.logical_and_(g.square().isfinite().all()); // NaN, ±∞, or g² overflowing the dtype (v would be ∞)
             dot.add_((g * s.g_prev).sum(ScalarType.Float64));
             gNormSq.add_(g.square().sum(ScalarType.Float64));
             gPrevNormSq.add_(s.g_prev.square().sum(ScalarType.Float64));
-            if (learnPolicy) {
+            if (learnPolicy)
+            {
                 var (dm, dv, ds) = UpdateDerivatives(s.m / b1Prev, s.v / b2Prev, s.g_prev, pmPrev, pvPrev, psPrev, lr);
                 metaGrad.add_(stack([(g * dm).sum(ScalarType.Float64), (g * dv).sum(ScalarType.Float64), (g * ds).sum(ScalarType.Float64)]));
             }
@@ -268,14 +286,16 @@ public sealed partial class PilotOptimizer : OptimizerHelper, IBetas
         // 8 (computed here, committed below). Chain rule to φ at the current φ and the previous ρ, clip, descend.
         // A non-finite meta-gradient (overflowing float32 sums) is dropped instead of written into φ.
         var phi = gs.phi;
-        if (learnPolicy) {
+        if (learnPolicy)
+        {
             var phiGrad = PilotPolicyMath.PhiGradient(metaGrad, gs.phi, degree, rhoPrev, policy);
             phiGrad = where(phiGrad.isfinite().all(), phiGrad, zeros_like(phiGrad));
             phi = gs.phi - etaPhi * PilotPolicyMath.ClipToUnitNorm(phiGrad);
         }
 
         // Second pass: 5. moments, 6. update with decoupled weight decay (θ before the step), 7. g_prev ← g.
-        foreach (var (_, p, g, s) in live) {
+        foreach (var (_, p, g, s) in live)
+        {
             using var scope = NewDisposeScope();
             var m = beta1 * s.m + (1 - beta1) * g;
             var v = beta2 * s.v + (1 - beta2) * g.square();
@@ -338,7 +358,8 @@ public sealed partial class PilotOptimizer : OptimizerHelper, IBetas
     {
         var knobs = gs.prev_knobs.data<double>().ToArray();
         _diagnostics.Add(new PilotStepDiagnostics((long)gs.step.item<double>(), skipped ? double.NaN : r, gs.rho.item<double>(),
-            knobs[0], knobs[1], knobs[2], gs.phi.data<double>().ToArray()) {
+            knobs[0], knobs[1], knobs[2], gs.phi.data<double>().ToArray())
+        {
             Group = _parameter_groups.IndexOf(group),
             Skipped = skipped,
         });
@@ -350,7 +371,8 @@ public sealed partial class PilotOptimizer : OptimizerHelper, IBetas
         base.Dispose(disposing);
         if (!disposing) return;
         foreach (var kv in _state) (kv.Item2 as IDisposable)?.Dispose();
-        foreach (var g in _parameter_groups) {
+        foreach (var g in _parameter_groups)
+        {
             (g as ParamGroup)?.PilotState?.Dispose();
             (g as ParamGroup)?.Fused?.Dispose();
         }

@@ -23,21 +23,29 @@ public static class TorchRuntime
     /// (e.g. the GCC 13 C++ runtime, <see cref="RequiredGlibcxx"/>) and how to fix it.</exception>
     public static void EnsureLoaded()
     {
-        lock (Gate) {
+        lock (Gate)
+        {
             if (_loaded) return;
             var assembly = typeof(torch).Assembly;
             // Load the glue ourselves first: NativeLibrary.Load reports the loader's reason (e.g. a missing symbol version),
             // which TorchSharp's own TryLoad discards before printing a long probe trace.
-            foreach (var name in new[] { "torch_cpu", "LibTorchSharp" }) {
-                try {
+            foreach (var name in new[] { "torch_cpu", "LibTorchSharp" })
+            {
+                try
+                {
                     NativeLibrary.Load(name, assembly, null);
-                } catch (Exception e) when (e is DllNotFoundException or BadImageFormatException) {
+                }
+                catch (Exception e) when (e is DllNotFoundException or BadImageFormatException)
+                {
                     throw Explain(e.Message, e);
                 }
             }
-            try {
+            try
+            {
                 InitializeDeviceType(DeviceType.CPU);
-            } catch (Exception e) when (e is NotSupportedException or InvalidOperationException or TypeInitializationException) {
+            }
+            catch (Exception e) when (e is NotSupportedException or InvalidOperationException or TypeInitializationException)
+            {
                 throw Explain(e.Message, e);
             }
             _loaded = true;
@@ -48,7 +56,8 @@ public static class TorchRuntime
     internal static PlatformNotSupportedException Explain(string loaderMessage, Exception? inner)
     {
         string firstLine = loaderMessage.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).FirstOrDefault() ?? "";
-        if (loaderMessage.Contains("GLIBCXX_", StringComparison.Ordinal)) {
+        if (loaderMessage.Contains("GLIBCXX_", StringComparison.Ordinal))
+        {
             return new PlatformNotSupportedException(
                 $"TorchSharp's native library needs the C++ runtime of GCC 13 or newer (libstdc++ with symbol version {RequiredGlibcxx}), " +
                 "which this system lacks (Debian 12 ships GCC 12's). Fix: install the libstdc++6 package of GCC 13 or newer " +
@@ -64,11 +73,15 @@ public static class TorchRuntime
     /// <summary>True when a CUDA device is usable (the CUDA build of libtorch is present and a GPU is visible).</summary>
     public static bool CudaAvailable
     {
-        get {
+        get
+        {
             EnsureLoaded();
-            try {
+            try
+            {
                 return cuda.is_available();
-            } catch (Exception e) when (e is NotSupportedException or InvalidOperationException or DllNotFoundException) {
+            }
+            catch (Exception e) when (e is NotSupportedException or InvalidOperationException or DllNotFoundException)
+            {
                 return false;
             }
         }

@@ -54,7 +54,8 @@ internal static class TestUtil
         CollectionAssert.AreEqual(e.shape, a.shape, $"{what}: shape");
         var excess = (a - e).abs() - (rtol * e.abs() + atol);
         double worst = excess.max().item<double>();
-        if (worst > 0) {
+        if (worst > 0)
+        {
             long idx = excess.argmax().item<long>();
             Assert.Fail($"{what}: element {idx} expected {e.flatten()[idx].item<double>():R} got {a.flatten()[idx].item<double>():R} (rtol {rtol}, atol {atol})");
         }

@@ -39,7 +39,8 @@ public sealed class TorchRuntimeTests
     [TestMethod]
     public void PlainStepOnCudaMatchesCpu()
     {
-        if (!TorchRuntime.CudaAvailable) {
+        if (!TorchRuntime.CudaAvailable)
+        {
             Assert.Inconclusive("No CUDA device (this build references the CPU libtorch; build with -p:PilotCuda=true on a GPU machine).");
             return;
         }
@@ -48,7 +49,8 @@ public sealed class TorchRuntimeTests
         using var a = new PilotOptimizer(cpu, lr: 0.01);
         using var b = new PilotOptimizer(gpu, lr: 0.01);
         using var gen = new Generator(3);
-        for (int step = 0; step < 20; step++) {
+        for (int step = 0; step < 20; step++)
+        {
             var grads = cpu.Select(p => randn(p.shape, generator: gen)).ToArray();
             TestUtil.SetGrads(cpu, grads);
             TestUtil.SetGrads(gpu, grads.Select(g => g.cuda()).ToArray());
