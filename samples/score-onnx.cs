@@ -12,9 +12,9 @@
 // the images sit in sub-folders named after the classes (as `pilot` and PilotDatasets.WriteImageFolder lay them out), the
 // accuracy against those names is printed too. Last, the script prints the size of its own build output folder: what a
 // scoring app with ONNX needs on disk.
-#:package Microsoft.ML@5.0.1
-#:package Microsoft.ML.ImageAnalytics@5.0.1
-#:package Microsoft.ML.OnnxTransformer@5.0.1
+#:package Microsoft.ML@6.0.0
+#:package Microsoft.ML.ImageAnalytics@6.0.0
+#:package Microsoft.ML.OnnxTransformer@6.0.0
 #:package Microsoft.ML.OnnxRuntime@1.31.1
 // Versions pinned here, not by the repository's central package management, so the file also runs on its own.
 #:property ManagePackageVersionsCentrally=false

@@ -8,9 +8,8 @@ namespace Pilot.Cli.Reporting;
 
 /// <summary>PNG plots of a <see cref="TrainingHistory"/>, drawn with OxyPlot on SkiaSharp.</summary>
 /// <remarks>
-/// OxyPlot's SkiaSharp renderer uses SkiaSharp 2.88, the version ML.NET's image loading (<c>MLImage</c>) is built against;
-/// a plotting library on SkiaSharp 3 would break image decoding in the same process. Text is drawn without HarfBuzz
-/// shaping, so no extra native library is needed.
+/// OxyPlot's SkiaSharp renderer, built for SkiaSharp 2.88, runs on the SkiaSharp 3 that ML.NET 6.0's image loading
+/// (<c>MLImage</c>) brings into the process. Text is drawn without HarfBuzz shaping, so no extra native library is needed.
 /// </remarks>
 internal static class TrainingPlots
 {

@@ -279,7 +279,7 @@ internal static class ReliabilityCases
             () =>
             {
                 using var model = (PilotImageClassificationTransformer)ml.Model.Load(f.EncodedModelPath, out _);
-                F.ScoreAll(model, EncodedWith(ml, 1, "GIF89a but not really"u8.ToArray()), 3);
+                F.ScoreAll(model, EncodedWith(ml, 1, "plain text, not an image"u8.ToArray()), 3);
             }, null, "Row 1", "'Image'", "not a decodable image");
         yield return Throws<InvalidDataException>("scoring-undecodable-image-prediction-engine", "a PredictionEngine given 5 bytes that are not an image",
             () =>
