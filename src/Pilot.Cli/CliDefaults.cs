@@ -86,7 +86,17 @@ internal static class BenchDefaults
     public const PilotArchitecture Model = PilotArchitecture.SmallCnn;
 
     /// <summary><c>bench optimizer</c>: timed steps after warm-up (the median is reported): Pilot.TorchSharp's default, 200.</summary>
-    public const int OptimizerSteps = Pilot.TorchSharp.OptimizerBenchmark.DefaultSteps;
+    public const int OptimizerSteps = Bench.OptimizerBenchmark.DefaultSteps;
+
+    /// <summary>
+    /// <c>bench optimizer</c>: the input the network's parameter shapes are taken for: FashionMNIST's 1×28×28 for SmallCnn
+    /// (421,834 parameters), CIFAR-10's 3×32×32 for the others (ResNet-18: 11,173,962), as in docs/performance.md.
+    /// </summary>
+    public static ImageShape OptimizerInput(PilotArchitecture model)
+        => model == PilotArchitecture.SmallCnn ? new ImageShape(1, 28, 28) : new ImageShape(3, 32, 32);
+
+    /// <summary><c>bench optimizer</c>: classes of the network's head, 10.</summary>
+    public const int OptimizerClasses = 10;
 
     /// <summary><c>bench train</c> optimizers: PILOT and AdamW, measured in the same process so they can be compared.</summary>
     public static readonly PilotOptimizerKind[] TrainOptimizers = [PilotOptimizerKind.Pilot, PilotOptimizerKind.AdamW];

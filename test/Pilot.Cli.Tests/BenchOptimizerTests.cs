@@ -44,9 +44,9 @@ public sealed class BenchOptimizerTests
     }
 
     [TestMethod]
-    public void BenchOptimizer_ModelWithoutShapes_ExitsWith2()
+    public void BenchOptimizer_UnknownModel_ExitsWith2()
     {
-        var result = CliRunner.Run("bench", "optimizer", "--model", "ResNet34");
+        var result = CliRunner.Run("bench", "optimizer", "--model", "VGG16");
         Assert.AreEqual(2, result.ExitCode, result.ToString());
         Assert.Contains("--model", result.Error);
     }

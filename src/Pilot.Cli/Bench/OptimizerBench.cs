@@ -16,7 +16,7 @@ namespace Pilot.Cli.Bench;
 
 /// <summary>
 /// <c>pilot bench optimizer</c>: the optimizer step alone for PILOT (plain and fast paths) and TorchSharp's Adam and AdamW on
-/// the parameter shapes of a network, through Pilot.TorchSharp's <see cref="OptimizerBenchmark"/>; a table with the ratio
+/// the parameter shapes of a network, through <see cref="OptimizerBenchmark"/>; a table with the ratio
 /// to AdamW and, with <c>--json</c>, <c>{"results": [...]}</c>.
 /// </summary>
 internal static class OptimizerBench
@@ -40,21 +40,22 @@ internal static class OptimizerBench
 
     private sealed record Document(IReadOnlyList<Row> Results, Bandwidth? Bandwidth);
 
-    /// <summary>The parameter shapes of <paramref name="model"/> as the benchmark knows them.</summary>
-    /// <exception cref="CliInputException">The benchmark has no shapes for <paramref name="model"/>.</exception>
-    internal static IReadOnlyList<long[]> Shapes(PilotArchitecture model) => model switch
+    /// <summary>
+    /// The parameter shapes of <paramref name="model"/>, read from the network <c>Backbones</c> builds for the benchmark's
+    /// input (<see cref="BenchDefaults.OptimizerInput"/>) and <see cref="BenchDefaults.OptimizerClasses"/> classes.
+    /// </summary>
+    internal static IReadOnlyList<long[]> Shapes(PilotArchitecture model)
     {
-        PilotArchitecture.SmallCnn => OptimizerBenchmark.SmallCnnShapes,
-        PilotArchitecture.ResNet18 => OptimizerBenchmark.ResNet18Shapes,
-        _ => throw new CliInputException($"--model: the optimizer benchmark knows SmallCnn and ResNet18; got {model}."),
-    };
+        using var network = Pilot.MLNet.Models.Backbones.Create(model, BenchDefaults.OptimizerInput(model), BenchDefaults.OptimizerClasses);
+        return network.parameters().Select(p => p.shape).ToList();
+    }
 
     /// <summary>Runs the benchmark for each model, prints the tables, writes the JSON and the plot when asked; returns the results.</summary>
     public static IReadOnlyList<OptimizerBenchmarkResult> Run(BenchOptimizerSettings s, CliConsole console)
     {
         var models = s.Models.Distinct().ToList();
         if (models.Count == 0)
-            throw new CliInputException("--model: name at least one network (SmallCnn, ResNet18).");
+            throw new CliInputException($"--model: name at least one network ({string.Join(", ", Enum.GetNames<PilotArchitecture>())}).");
         var shapes = models.ToDictionary(m => m, Shapes); // unknown networks fail before any timing
         string device = Devices.Resolve(s.Device, "--device");
         var results = new List<OptimizerBenchmarkResult>();
