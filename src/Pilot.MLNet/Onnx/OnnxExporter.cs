@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Reflection;
 using System.Text.Json;
 using Google.Protobuf;
+using Pilot.MLNet.Models;
 using Pilot.MLNet.Onnx.Proto;
 using TorchSharp;
 using TorchSharp.Modules;
@@ -101,8 +102,11 @@ internal static class OnnxExporter
         string normalized = walker.EmitNormalization(PilotOnnxModel.InputName);
         string logits = description.Architecture switch
         {
-            PilotArchitecture.SmallCnn => walker.EmitChain(network, normalized),
-            PilotArchitecture.ResNet18 or PilotArchitecture.ResNet34 => walker.EmitResNet(network, normalized),
+            PilotArchitecture.SmallCnn => walker.EmitNetwork(network, normalized, blocks: false),
+            PilotArchitecture.ResNet18 or PilotArchitecture.ResNet34 => network is ResNet
+                ? walker.EmitNetwork(network, normalized, blocks: true)
+                : throw new NotSupportedException(
+                    $"The network is a {network.GetType().Name}, not the {description.Architecture} (ResNet) that the description names."),
             _ => throw new ArgumentOutOfRangeException(nameof(description), description.Architecture,
                 $"Architecture {description.Architecture} is not one the ONNX exporter knows."),
         };
@@ -193,24 +197,37 @@ internal static class OnnxExporter
             return builder.AddNode("Div", "normalize", [centred, std], doc: "(pixel − mean) / std per channel");
         }
 
-        /// <summary>SmallCnn: the children in registration order, each a supported layer.</summary>
-        internal string EmitChain(nn.Module network, string input)
+        /// <summary>
+        /// The network's layers, walked by type in registration order (the forward order of SmallCnn and ResNet): a
+        /// convolution with the batch normalisation after it folded in, simple layers, and with <paramref name="blocks"/>
+        /// the ResNets' stages (<see cref="Sequential"/>) and residual blocks (<see cref="BasicBlock"/>).
+        /// </summary>
+        internal string EmitNetwork(nn.Module network, string input, bool blocks)
         {
-            var children = network.named_children().ToList();
-            if (children.Count == 0)
+            if (!network.named_children().Any())
                 throw new NotSupportedException($"The {description.Architecture} network ({network.GetType().Name}) has no layers to export.");
+            string x = EmitChain(network, "", input, blocks);
+            RequireFlat("the last layer");
+            return x;
+        }
+
+        /// <summary>The children of <paramref name="module"/> in registration order, each a supported layer; node names are <paramref name="prefix"/> + the child's name.</summary>
+        private string EmitChain(nn.Module module, string prefix, string input, bool blocks)
+        {
+            var children = module.named_children().ToList();
             string x = input;
             for (int i = 0; i < children.Count; i++)
             {
-                var (name, module) = children[i];
-                switch (module)
+                var (child, layer) = children[i];
+                string name = prefix + child;
+                switch (layer)
                 {
                     case Conv2d conv:
                         BatchNorm2d? bn = null;
                         string? bnName = null;
                         if (i + 1 < children.Count && children[i + 1].module is BatchNorm2d next)
                         {
-                            (bnName, bn) = (children[i + 1].name, next);
+                            (bnName, bn) = (prefix + children[i + 1].name, next);
                             i++;
                         }
                         x = EmitConv(name, conv, bnName, bn, x);
@@ -218,65 +235,39 @@ internal static class OnnxExporter
                     case BatchNorm2d:
                         throw new NotSupportedException(
                             $"Layer '{name}' (BatchNorm2d) does not follow a Conv2d; the ONNX exporter only folds batch normalisation into the convolution before it.");
+                    case Sequential stage when blocks:
+                        if (!stage.named_children().Any())
+                            throw new NotSupportedException($"Layer '{name}' has no blocks.");
+                        x = EmitChain(stage, name + ".", x, blocks);
+                        break;
+                    case BasicBlock block when blocks:
+                        x = EmitBasicBlock(name, block, x);
+                        break;
                     default:
-                        x = EmitSimpleLayer(name, module, x);
+                        x = EmitSimpleLayer(name, layer, x);
                         break;
                 }
             }
-            RequireFlat("the last layer");
             return x;
         }
 
-        /// <summary>ResNet-18/34 in torchvision's layout.</summary>
-        internal string EmitResNet(nn.Module network, string input)
+        /// <summary>A residual block: conv–BN–ReLU–conv–BN, plus the shortcut (identity, or its 1×1 conv–BN), then ReLU.</summary>
+        private string EmitBasicBlock(string path, BasicBlock block, string input)
         {
-            var children = Children(network, "", "conv1", "bn1", "relu", "maxpool", "layer1", "layer2", "layer3", "layer4", "avgpool", "flatten", "fc");
-            string x = EmitConv("conv1", Required<Conv2d>(children, "", "conv1"), "bn1", Required<BatchNorm2d>(children, "", "bn1"), input);
-            x = EmitSimpleLayer("relu", Required<ReLU>(children, "", "relu"), x);
-            if (children.TryGetValue("maxpool", out var maxpool))
-                x = EmitSimpleLayer("maxpool", maxpool, x);
-            foreach (string stage in new[] { "layer1", "layer2", "layer3", "layer4" })
-            {
-                var blocks = Required<Sequential>(children, "", stage).named_children().ToList();
-                if (blocks.Count == 0)
-                    throw new NotSupportedException($"Layer '{stage}' has no blocks.");
-                foreach (var (index, block) in blocks)
-                    x = EmitBasicBlock($"{stage}.{index}", block, x);
-            }
-            x = EmitSimpleLayer("avgpool", Required<AdaptiveAvgPool2d>(children, "", "avgpool"), x);
-            x = EmitSimpleLayer("flatten", Required<Flatten>(children, "", "flatten"), x);
-            return EmitSimpleLayer("fc", Required<Linear>(children, "", "fc"), x);
-        }
-
-        private string EmitBasicBlock(string path, nn.Module block, string input)
-        {
-            var children = Children(block, path + ".", "conv1", "bn1", "relu", "conv2", "bn2", "downsample");
             long inChannels = channels, inHeight = height, inWidth = width;
-            var relu = Required<ReLU>(children, path + ".", "relu");
-
-            string x = EmitConv($"{path}.conv1", Required<Conv2d>(children, path + ".", "conv1"), $"{path}.bn1", Required<BatchNorm2d>(children, path + ".", "bn1"), input);
-            x = EmitSimpleLayer($"{path}.relu", relu, x);
-            x = EmitConv($"{path}.conv2", Required<Conv2d>(children, path + ".", "conv2"), $"{path}.bn2", Required<BatchNorm2d>(children, path + ".", "bn2"), x);
+            string x = EmitConv($"{path}.conv1", block.Conv1, $"{path}.bn1", block.Bn1, input);
+            x = EmitSimpleLayer($"{path}.relu", block.Relu, x);
+            x = EmitConv($"{path}.conv2", block.Conv2, $"{path}.bn2", block.Bn2, x);
             var (mainChannels, mainHeight, mainWidth) = (channels, height, width);
 
-            string shortcut = input;
-            if (children.TryGetValue("downsample", out var downsample))
-            {
-                string dpath = path + ".downsample";
-                var parts = Children(downsample, dpath + ".", "0", "1");
-                (channels, height, width) = (inChannels, inHeight, inWidth);
-                shortcut = EmitConv($"{dpath}.0", Required<Conv2d>(parts, dpath + ".", "0"), $"{dpath}.1", Required<BatchNorm2d>(parts, dpath + ".", "1"), input);
-            }
-            else
-            {
-                (channels, height, width) = (inChannels, inHeight, inWidth);
-            }
+            (channels, height, width) = (inChannels, inHeight, inWidth);
+            string shortcut = block.Downsample is { } downsample ? EmitChain(downsample, $"{path}.downsample.", input, blocks: false) : input;
             if ((channels, height, width) != (mainChannels, mainHeight, mainWidth))
                 throw new NotSupportedException(
                     $"Block '{path}': the residual branch gives {mainChannels}×{mainHeight}×{mainWidth} but the shortcut gives {channels}×{height}×{width}.");
 
             string sum = builder.AddNode("Add", $"{path}.add", [x, shortcut], doc: "residual connection");
-            return EmitSimpleLayer($"{path}.relu", relu, sum);
+            return EmitSimpleLayer($"{path}.relu", block.Relu, sum);
         }
 
         /// <summary>ReLU, MaxPool2d, AdaptiveAvgPool2d(1), Flatten, Linear and Dropout (dropped: evaluation mode).</summary>
@@ -433,29 +424,6 @@ internal static class OnnxExporter
         private long CheckedSize(string name, long size) => size >= 1
             ? size
             : throw new ArgumentException($"Layer '{name}' would produce an empty map for {description.InputShape} images.", nameof(description));
-    }
-
-    /// <summary>The named children of <paramref name="module"/>, all of which must be among <paramref name="known"/>.</summary>
-    private static Dictionary<string, nn.Module> Children(nn.Module module, string prefix, params string[] known)
-    {
-        var children = new Dictionary<string, nn.Module>(StringComparer.Ordinal);
-        foreach (var (name, child) in module.named_children())
-        {
-            if (Array.IndexOf(known, name) < 0)
-                throw new NotSupportedException(
-                    $"Layer '{prefix}{name}' ({Describe(child)}) is not part of the layout the ONNX exporter knows for this module " +
-                    $"({(prefix.Length == 0 ? "the network" : prefix.TrimEnd('.'))}: {string.Join(", ", known)}).");
-            children.Add(name, child);
-        }
-        return children;
-    }
-
-    private static T Required<T>(Dictionary<string, nn.Module> children, string prefix, string name) where T : nn.Module
-    {
-        if (!children.TryGetValue(name, out var module))
-            throw new NotSupportedException($"The network has no layer '{prefix}{name}' ({typeof(T).Name}), which the ONNX exporter's layout requires.");
-        return module as T ?? throw new NotSupportedException(
-            $"Layer '{prefix}{name}' is a {Describe(module)} where the ONNX exporter expects a {typeof(T).Name}.");
     }
 
     private static string Describe(nn.Module module) => module switch
