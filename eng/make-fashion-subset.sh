@@ -10,8 +10,9 @@
 #   OUTPUT_FOLDER  defaults to src/Pilot.MLNet/Data/FashionMnistSample next to this script
 set -euo pipefail
 
-TRAIN_COUNT=6000
-TEST_COUNT=1000
+# Counts can be overridden from the environment (eng/gpu-pack.sh does, for a larger training subset).
+TRAIN_COUNT=${TRAIN_COUNT:-6000}
+TEST_COUNT=${TEST_COUNT:-1000}
 
 here=$(cd "$(dirname "$0")" && pwd)
 src=${1:-/usr/share/datasets/fashion-mnist}

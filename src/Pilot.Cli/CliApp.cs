@@ -156,6 +156,13 @@ internal sealed class CliApp
         return ExitCodes.Success;
     }
 
+    /// <summary><c>pilot bench landscape</c>.</summary>
+    public int BenchLandscape(BenchLandscapeSettings s)
+    {
+        LandscapeBenchmark.Run(s, _services.SystemFashionMnistFolder, _console);
+        return ExitCodes.Success;
+    }
+
     /// <summary><c>pilot bench paper</c>.</summary>
     public int BenchPaper(BenchPaperSettings s)
     {

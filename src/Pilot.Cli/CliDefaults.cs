@@ -98,6 +98,9 @@ internal static class BenchDefaults
     /// <summary><c>bench optimizer</c>: classes of the network's head, 10.</summary>
     public const int OptimizerClasses = 10;
 
+    /// <summary><c>bench optimizer --omp-wait-policy</c>: both PASSIVE and ACTIVE, a child process each.</summary>
+    public const string OptimizerWaitPolicy = "both";
+
     /// <summary><c>bench train</c> optimizers: PILOT and AdamW, measured in the same process so they can be compared.</summary>
     public static readonly PilotOptimizerKind[] TrainOptimizers = [PilotOptimizerKind.Pilot, PilotOptimizerKind.AdamW];
 
@@ -125,4 +128,34 @@ internal static class BenchDefaults
 
     /// <summary><c>bench paper</c> results file (accumulating) and <c>bench report</c> input: <c>fashion-mnist.json</c> in the current folder.</summary>
     public const string PaperResults = "fashion-mnist.json";
+
+    /// <summary>
+    /// <c>bench landscape</c> optimizers: every optimizer the trainer knows (<see cref="PilotOptimizerKind"/>, in its order),
+    /// so that one added to it appears in the figure without a change here.
+    /// </summary>
+    public static readonly PilotOptimizerKind[] LandscapeOptimizers = Enum.GetValues<PilotOptimizerKind>();
+
+    /// <summary><c>bench landscape</c> epochs per optimizer: 2 (about 160 steps over <see cref="LandscapeTrainImages"/> images).</summary>
+    public const int LandscapeEpochs = 2;
+
+    /// <summary>
+    /// <c>bench landscape</c> training images: the first 10,000 rows of the training set (all of them when there are fewer),
+    /// so that training every optimizer takes minutes on a 2-core CPU.
+    /// </summary>
+    public const int LandscapeTrainImages = 10_000;
+
+    /// <summary><c>bench landscape</c> recorded points per trajectory after the start: 30, evenly spaced over the steps.</summary>
+    public const int LandscapePoints = 30;
+
+    /// <summary><c>bench landscape</c> grid: 21 × 21 points over the plane of the trajectories.</summary>
+    public const int LandscapeGrid = 21;
+
+    /// <summary><c>bench landscape</c> loss subset: the first 1,000 training images.</summary>
+    public const int LandscapeSubset = 1_000;
+
+    /// <summary><c>bench landscape</c> seed (the same initial weights and batch order for every optimizer): 0.</summary>
+    public const int LandscapeSeed = 0;
+
+    /// <summary><c>bench landscape</c> figure, in the current folder; its JSON is written beside it with the extension <c>.json</c>.</summary>
+    public const string LandscapeOut = "landscape-smallcnn.png";
 }

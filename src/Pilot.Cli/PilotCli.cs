@@ -56,7 +56,7 @@ internal static class PilotCli
         }
     }
 
-    /// <summary>The command tree: <c>train</c>, <c>evaluate</c>, <c>predict</c>, <c>policy export</c>, <c>export onnx</c>, <c>bench optimizer|train|paper|report</c>, <c>codegen</c>.</summary>
+    /// <summary>The command tree: <c>train</c>, <c>evaluate</c>, <c>predict</c>, <c>policy export</c>, <c>export onnx</c>, <c>bench optimizer|train|paper|report|landscape</c>, <c>codegen</c>.</summary>
     internal static RootCommand CreateRootCommand(CliApp app)
     {
         var root = new RootCommand(
@@ -66,7 +66,7 @@ internal static class PilotCli
         root.Subcommands.Add(new PredictCommand().Create(app.Predict));
         root.Subcommands.Add(new PolicyExportCommand().Create(app.ExportPolicy));
         root.Subcommands.Add(new ExportOnnxCommand().Create(app.ExportOnnx));
-        root.Subcommands.Add(new BenchCommands().Create(app.BenchOptimizer, app.BenchTrain, app.BenchPaper, app.BenchReport));
+        root.Subcommands.Add(new BenchCommands().Create(app.BenchOptimizer, app.BenchTrain, app.BenchPaper, app.BenchReport, app.BenchLandscape));
         root.Subcommands.Add(new Codegen.CodegenCommand().Create());
         return root;
     }

@@ -66,15 +66,15 @@ public sealed partial class PilotImageClassificationTrainer
         public PilotOptimizerKind Optimizer = D.Optimizer;
 
         /// <summary>
-        /// First-moment decay β1 (Pilot, Adam, AdamW, AdaBelief; Lion's interpolation β1). Default <see langword="null"/>: the
-        /// optimizer's own default (0.9 for all five). Range [0, 1).
+        /// First-moment decay β1 (Pilot, Adam, AdamW, AdaBelief, Sophia; Lion's interpolation β1). Default <see langword="null"/>: the
+        /// optimizer's own default (0.9; 0.965 for Sophia). Range [0, 1).
         /// </summary>
         [PilotOption("First-moment decay beta1 (none: the optimizer's own default).", Min = 0, Max = 1, MaxExclusive = true)]
         public double? Beta1;
 
         /// <summary>
-        /// Second-moment decay β2 (Pilot, Adam, AdamW, AdaBelief; Lion's momentum decay β2). Default <see langword="null"/>: the
-        /// optimizer's own default (0.999; 0.99 for Lion). Range [0, 1).
+        /// Second-moment decay β2 (Pilot, Adam, AdamW, AdaBelief; Lion's momentum decay β2; the decay of Sophia's Hessian estimate).
+        /// Default <see langword="null"/>: the optimizer's own default (0.999; 0.99 for Lion and Sophia). Range [0, 1).
         /// </summary>
         [PilotOption("Second-moment decay beta2 (none: the optimizer's own default).", Min = 0, Max = 1, MaxExclusive = true)]
         public double? Beta2;
@@ -184,6 +184,12 @@ public sealed partial class PilotImageClassificationTrainer
         /// </summary>
         [PilotOption("Directory for per-epoch checkpoints; a new run with the same directory resumes.", ShortName = "checkpoint-dir")]
         public string? CheckpointDirectory;
+
+        /// <summary>
+        /// Sees the network at the start and after every optimizer step (the CLI's <c>bench landscape</c> records weight
+        /// trajectories with it). Internal: not an option of the public API, not saved with the model. Default <see langword="null"/>.
+        /// </summary>
+        internal Training.ITrainingObserver? Observer;
 
         /// <summary>A copy, so that later changes by the caller cannot reach a trainer (every field is a value or immutable, except the data view and callbacks, which are shared).</summary>
         internal Options Clone() => (Options)MemberwiseClone();

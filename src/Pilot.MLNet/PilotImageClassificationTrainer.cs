@@ -131,6 +131,11 @@ public sealed partial class PilotImageClassificationTrainer : IEstimator<PilotIm
         var o = _options;
         var labelColumn = CheckTrainingSchema(train.Schema, "the training data");
         int classCount = checked((int)labelColumn.Type.GetKeyCount());
+        // MapValueToKey fitted on no rows makes a key type of one class: say that the data is empty, the real problem.
+        if (classCount < 2 && !HasRows(train))
+            throw new InvalidDataException(
+                $"The training data has no rows (so label column '{o.LabelColumnName}' has {classCount} class). Check that the data " +
+                "was loaded from the right file or folder and that no filter removed every row.");
         if (classCount < 2)
             throw new ArgumentOutOfRangeException(nameof(Options.LabelColumnName),
                 $"Label column '{o.LabelColumnName}' has {classCount} class; the number of classes needs to be 2 or greater.");
@@ -188,6 +193,15 @@ public sealed partial class PilotImageClassificationTrainer : IEstimator<PilotIm
         return new PilotImageClassificationTransformer(_host, model, LabelKeyValues.FromColumn(labelColumn),
             o.LabelColumnName, o.ImageColumnName, o.ScoreColumnName, o.PredictedLabelColumnName, result.History, result.Policy,
             TrainingOptionsFormat.ForRecord(o, seed));
+    }
+
+    /// <summary>Whether <paramref name="data"/> has a row; reads at most one row, with no column active.</summary>
+    private static bool HasRows(IDataView data)
+    {
+        if (data.GetRowCount() is { } count)
+            return count > 0;
+        using var cursor = data.GetRowCursor([]);
+        return cursor.MoveNext();
     }
 
     private DataViewSchema.Column CheckTrainingSchema(DataViewSchema schema, string where)

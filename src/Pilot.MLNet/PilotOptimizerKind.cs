@@ -21,4 +21,11 @@ public enum PilotOptimizerKind
 
     /// <summary>AdaBelief (Pilot.TorchSharp's baseline); decoupled weight decay.</summary>
     AdaBelief,
+
+    /// <summary>
+    /// SophiaG (Pilot.TorchSharp's baseline, the authors' <c>sophia.py</c>); decoupled weight decay; <see cref="PilotImageClassificationTrainer.Options.Beta2"/>
+    /// is the decay of its Hessian estimate, which the trainer refreshes every <c>SophiaDefaults.HessianInterval</c> (10) steps
+    /// with an extra forward/backward pass on labels sampled from the network's own softmax.
+    /// </summary>
+    Sophia,
 }

@@ -2,7 +2,6 @@ using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 using static TorchSharp.torch.optim;
-using TorchParamGroup = TorchSharp.Modules.ParamGroup;
 
 namespace Pilot.TorchSharp;
 
@@ -45,10 +44,9 @@ public static class AdaBeliefDefaults
 /// The official code's optional rectification (RAdam-style) and AMSGrad variants are not implemented. Parameters whose
 /// <c>grad</c> is <see langword="null"/> are skipped. Defaults: <see cref="AdaBeliefDefaults"/>.
 /// </remarks>
-public sealed class AdaBelief : OptimizerHelper, IBetas
+public sealed class AdaBelief : PilotOptimizerBase<AdaBelief.Options, AdaBelief.ParamGroup, AdaBelief.State>
 {
-    internal static readonly uint StateMagic = StateFormat.Magic("ADAB");
-    internal const int StateVersion = 1;
+    private static readonly StateLayout Format = new(nameof(AdaBelief), StateFormat.Magic("ADAB"), Version: 1);
 
     /// <summary>Creates an AdaBelief optimizer over one parameter group.</summary>
     /// <param name="parameters">The parameters to optimise.</param>
@@ -77,8 +75,7 @@ public sealed class AdaBelief : OptimizerHelper, IBetas
         double beta2 = AdaBeliefDefaults.Beta2, double eps = AdaBeliefDefaults.Epsilon, double weight_decay = AdaBeliefDefaults.WeightDecay,
         bool decoupled_weight_decay = AdaBeliefDefaults.DecoupledWeightDecay)
     {
-        ArgumentNullException.ThrowIfNull(parameters);
-        var defaults = new Options
+        AddGroups(parameters, new Options
         {
             LearningRate = lr,
             InitialLearningRate = lr,
@@ -87,111 +84,36 @@ public sealed class AdaBelief : OptimizerHelper, IBetas
             eps = eps,
             weight_decay = weight_decay,
             decoupled_weight_decay = decoupled_weight_decay,
-        };
-        defaults.Validate();
-        _defaults = defaults;
-        _parameter_groups = new List<TorchParamGroup>();
-        foreach (var g in parameters) add_param_group(g);
-        if (_parameter_groups.Count == 0)
-            throw new ArgumentException("AdaBelief got an empty list of parameter groups.", nameof(parameters));
-    }
-
-    /// <summary>β1 and β2 of the defaults.</summary>
-    public (double, double) Betas
-    {
-        get => (((Options)_defaults).beta1!.Value, ((Options)_defaults).beta2!.Value);
-        set
-        {
-            Check.UnitInterval(value.Item1, "beta1");
-            Check.UnitInterval(value.Item2, "beta2");
-            ((Options)_defaults).beta1 = value.Item1;
-            ((Options)_defaults).beta2 = value.Item2;
-        }
+        });
     }
 
     /// <summary>Performs one optimisation step.</summary>
     /// <param name="closure">Optional closure that re-evaluates the model and returns the loss.</param>
-    public override Tensor step(Func<Tensor>? closure = null) => _step<ParamGroup>(group =>
+    public override Tensor step(Func<Tensor>? closure = null) => StepEachParameter(closure, (o, p, g, state) =>
     {
-        var o = group.Options;
-        o.Validate();
         double lr = o.LearningRate!.Value, beta1 = o.beta1!.Value, beta2 = o.beta2!.Value, eps = o.eps!.Value;
         double lambda = o.weight_decay!.Value;
-        bool decoupled = o.decoupled_weight_decay!.Value;
-        foreach (var p in group.Parameters)
+        state.step += 1;
+        double bias1 = 1 - Math.Pow(beta1, state.step);
+        double bias2 = 1 - Math.Pow(beta2, state.step);
+        if (lambda != 0)
         {
-            var g = p.grad;
-            if (g is null) continue;
-            using var scope = NewDisposeScope();
-            var state = (State)_state[p.Handle];
-            state.step += 1;
-            double bias1 = 1 - Math.Pow(beta1, state.step);
-            double bias2 = 1 - Math.Pow(beta2, state.step);
-            if (lambda != 0)
-            {
-                if (decoupled) p.mul_(1 - lr * lambda);
-                else g = g + lambda * p;
-            }
-            state.m.mul_(beta1).add_(g, alpha: 1 - beta1);
-            var residual = g - state.m;
-            state.s.mul_(beta2).addcmul_(residual, residual, value: 1 - beta2).add_(eps);
-            var denominator = (state.s / bias2).sqrt().add_(eps);
-            p.addcdiv_(state.m, denominator, value: -lr / bias1);
+            if (o.decoupled_weight_decay!.Value) p.mul_(1 - lr * lambda);
+            else g = g + lambda * p;
         }
-    }, closure);
+        state.m.mul_(beta1).add_(g, alpha: 1 - beta1);
+        var residual = g - state.m;
+        state.s.mul_(beta2).addcmul_(residual, residual, value: 1 - beta2).add_(eps);
+        var denominator = (state.s / bias2).sqrt().add_(eps);
+        p.addcdiv_(state.m, denominator, value: -lr / bias1);
+    });
 
-    /// <inheritdoc/>
-    public override void add_param_group(TorchParamGroup param_group)
-    {
-        ArgumentNullException.ThrowIfNull(param_group);
-        if (param_group.Options is not null and not Options)
-            throw new ArgumentException($"param_group.Options must be AdaBelief.Options or null; got {param_group.Options.GetType().FullName}", nameof(param_group));
-        var parameters = OptimizerGroups.CheckParameters(param_group, _parameter_groups, nameof(AdaBelief));
-        var options = ((Options?)param_group.Options ?? new Options()).WithDefaults((Options)_defaults);
-        options.Validate();
-        _parameter_groups.Add(new ParamGroup(parameters, options));
-        foreach (var p in parameters)
-        {
-            var state = new State(p);
-            state.Initialize(options);
-            _state[p.Handle] = state;
-        }
-    }
-
-    /// <summary>Loads state written by <c>save_state_dict</c> of an AdaBelief optimizer over the same parameters.</summary>
-    /// <exception cref="InvalidDataException">The stream holds another optimizer's state, a newer format, or does not fit.</exception>
-    public new void load_state_dict(BinaryReader reader) => StateFormat.Load(this, reader, nameof(AdaBelief), AfterLoad);
-
-    /// <summary>Loads state from a file written by <c>save_state_dict(string)</c>.</summary>
-    public new void load_state_dict(string location)
-    {
-        using var stream = File.OpenRead(location);
-        using var reader = new BinaryReader(stream);
-        load_state_dict(reader);
-    }
-
-    /// <inheritdoc/>
-    public override void load_state_dict(StateDictionary state_dict)
-    {
-        OptimizerGroups.CheckStateTypes<Options, State>(this, state_dict, nameof(AdaBelief));
-        base.load_state_dict(state_dict);
-        AfterLoad();
-    }
-
-    private void AfterLoad()
-    {
-        foreach (var g in _parameter_groups) ((Options)g.Options).Validate();
-    }
-
-    /// <inheritdoc/>
-    protected override void Dispose(bool disposing)
-    {
-        base.Dispose(disposing);
-        if (disposing) foreach (var kv in _state) (kv.Item2 as IDisposable)?.Dispose();
-    }
+    private protected override StateLayout Layout => Format;
+    private protected override ParamGroup NewGroup(Parameter[] parameters, Options options) => new(parameters, options);
+    private protected override State NewState(Parameter parameter) => new(parameter);
 
     /// <summary>Hyper-parameters of an AdaBelief parameter group; null values take the optimizer's.</summary>
-    public sealed class Options : OptimizerOptions
+    public sealed class Options : HyperParameterOptions<Options>, IBetaOptions
     {
         /// <summary>β1. Valid: [0, 1).</summary>
         public double? beta1 { get; set; }
@@ -208,69 +130,19 @@ public sealed class AdaBelief : OptimizerHelper, IBetas
         /// <summary>Decoupled (true) or L2-coupled (false) weight decay.</summary>
         public bool? decoupled_weight_decay { get; set; }
 
-        internal void Validate()
-        {
-            Check.NonNegative(LearningRate ?? double.NaN, "lr");
-            Check.UnitInterval(beta1 ?? double.NaN, nameof(beta1));
-            Check.UnitInterval(beta2 ?? double.NaN, nameof(beta2));
-            Check.NonNegative(eps ?? double.NaN, nameof(eps));
-            Check.NonNegative(weight_decay ?? double.NaN, nameof(weight_decay));
-        }
+        private static readonly HyperParameterList<Options> Parameters = new(Format) {
+            { nameof(beta1), AdaBeliefDefaults.Beta1, Check.UnitInterval, o => o.beta1, (o, v) => o.beta1 = v },
+            { nameof(beta2), AdaBeliefDefaults.Beta2, Check.UnitInterval, o => o.beta2, (o, v) => o.beta2 = v },
+            { nameof(eps), AdaBeliefDefaults.Epsilon, Check.NonNegative, o => o.eps, (o, v) => o.eps = v },
+            { nameof(weight_decay), AdaBeliefDefaults.WeightDecay, Check.NonNegative, o => o.weight_decay, (o, v) => o.weight_decay = v },
+            { nameof(decoupled_weight_decay), AdaBeliefDefaults.DecoupledWeightDecay, o => o.decoupled_weight_decay, (o, v) => o.decoupled_weight_decay = v },
+        };
 
-        internal Options WithDefaults(Options d)
-        {
-            var lr = LearningRate ?? d.LearningRate;
-            return new Options
-            {
-                LearningRate = lr,
-                InitialLearningRate = lr ?? 0,
-                beta1 = beta1 ?? d.beta1,
-                beta2 = beta2 ?? d.beta2,
-                eps = eps ?? d.eps,
-                weight_decay = weight_decay ?? d.weight_decay,
-                decoupled_weight_decay = decoupled_weight_decay ?? d.decoupled_weight_decay,
-            };
-        }
-
-        /// <inheritdoc/>
-        public override void SaveStateDict(BinaryWriter writer)
-        {
-            base.SaveStateDict(writer);
-            StateFormat.WriteHeader(writer, StateMagic, StateVersion);
-            writer.Write(beta1!.Value);
-            writer.Write(beta2!.Value);
-            writer.Write(eps!.Value);
-            writer.Write(weight_decay!.Value);
-            writer.Write(decoupled_weight_decay!.Value);
-        }
-
-        /// <inheritdoc/>
-        public override void LoadStateDict(BinaryReader reader)
-        {
-            base.LoadStateDict(reader);
-            StateFormat.ReadHeader(reader, StateMagic, StateVersion, nameof(AdaBelief));
-            beta1 = reader.ReadDouble();
-            beta2 = reader.ReadDouble();
-            eps = reader.ReadDouble();
-            weight_decay = reader.ReadDouble();
-            decoupled_weight_decay = reader.ReadBoolean();
-        }
-
-        /// <inheritdoc/>
-        public override void LoadStateDict(OptimizerOptions source)
-        {
-            var o = source as Options ?? throw new InvalidDataException($"expected AdaBelief options, found {source?.GetType().Name ?? "null"}");
-            base.LoadStateDict(source);
-            beta1 = o.beta1;
-            beta2 = o.beta2;
-            eps = o.eps;
-            weight_decay = o.weight_decay;
-            decoupled_weight_decay = o.decoupled_weight_decay;
-        }
+        private protected override HyperParameterList<Options> Declared => Parameters;
     }
 
     /// <summary>An AdaBelief parameter group.</summary>
-    public sealed class ParamGroup : ParamGroup<Options>, IBetas
+    public sealed class ParamGroup : PilotParamGroup<Options>
     {
         /// <summary>Creates an empty group.</summary>
         public ParamGroup() { }
@@ -292,87 +164,20 @@ public sealed class AdaBelief : OptimizerHelper, IBetas
             })
         {
         }
-
-        /// <summary>β1 and β2 of this group.</summary>
-        public (double, double) Betas
-        {
-            get => (Options.beta1 ?? double.NaN, Options.beta2 ?? double.NaN);
-            set
-            {
-                Check.UnitInterval(value.Item1, "beta1");
-                Check.UnitInterval(value.Item2, "beta2");
-                Options.beta1 = value.Item1;
-                Options.beta2 = value.Item2;
-            }
-        }
     }
 
     /// <summary>Per-parameter state: step count, first moment m and belief moment s.</summary>
-    public sealed class State : OptimizerState, IDisposable
+    public sealed class State : ParameterState
     {
-        internal State(Parameter parameter) : base(parameter) { }
+        internal State(Parameter parameter) : base(parameter, Format, countsSteps: true, nameof(m), nameof(s)) { }
 
         /// <summary>Steps taken for this parameter.</summary>
-        public long step { get; internal set; }
+        public long step { get => Steps; internal set => Steps = value; }
 
         /// <summary>First moment m.</summary>
-        public Tensor m { get; private set; } = null!;
+        public Tensor m => Get(0);
 
         /// <summary>Second moment of g − m, with ε inside (the "belief" s).</summary>
-        public Tensor s { get; private set; } = null!;
-
-        /// <inheritdoc/>
-        public override void Initialize(OptimizerOptions options)
-        {
-            m?.Dispose();
-            s?.Dispose();
-            step = 0;
-            m = zeros_like(_parameter).DetachFromDisposeScope();
-            s = zeros_like(_parameter).DetachFromDisposeScope();
-        }
-
-        /// <inheritdoc/>
-        public override void SaveStateDict(BinaryWriter writer)
-        {
-            writer.Write(StateVersion);
-            writer.Write(step);
-            m.Save(writer);
-            s.Save(writer);
-        }
-
-        /// <inheritdoc/>
-        public override void LoadStateDict(BinaryReader reader)
-        {
-            StateFormat.CheckVersion(reader.ReadInt32(), StateVersion, nameof(AdaBelief));
-            step = reader.ReadInt64();
-            m.Load(reader);
-            s.Load(reader);
-        }
-
-        /// <inheritdoc/>
-        public override void LoadStateDict(OptimizerState source)
-        {
-            var o = source as State ?? throw new InvalidDataException($"expected AdaBelief state, found {source?.GetType().Name ?? "null"}");
-            step = o.step;
-            PilotOptimizer.State.CopyInto(m, o.m, nameof(m));
-            PilotOptimizer.State.CopyInto(s, o.s, nameof(s));
-        }
-
-        /// <inheritdoc/>
-        public override void to(Device device)
-        {
-            m = PilotOptimizer.State.Move(m, device);
-            s = PilotOptimizer.State.Move(s, device);
-        }
-
-        /// <inheritdoc/>
-        public override bool ApproximatelyEquals(OptimizerState other) => other is State o && step == o.step && m.allclose(o.m) && s.allclose(o.s);
-
-        /// <inheritdoc/>
-        public void Dispose()
-        {
-            m?.Dispose();
-            s?.Dispose();
-        }
+        public Tensor s => Get(1);
     }
 }

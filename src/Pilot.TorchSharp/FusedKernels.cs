@@ -4,7 +4,7 @@ using System.Runtime.Intrinsics;
 
 namespace Pilot.TorchSharp;
 
-/// <summary>Per-element constants of the fused reduction pass (PILOT.md steps 2 and 4), in the parameters' element type.</summary>
+/// <summary>Per-element constants of the fused reduction pass (docs/algorithm.md steps 2 and 4), in the parameters' element type.</summary>
 internal struct ReduceCoefficients<T> where T : unmanaged
 {
     public bool Meta;                 // compute the meta-gradient sums (η_φ > 0 and some knob learned)
@@ -15,7 +15,7 @@ internal struct ReduceCoefficients<T> where T : unmanaged
     public T Lr;
 }
 
-/// <summary>Per-element constants of the fused update pass (PILOT.md steps 5–7), in the parameters' element type.</summary>
+/// <summary>Per-element constants of the fused update pass (docs/algorithm.md steps 5–7), in the parameters' element type.</summary>
 internal struct UpdateCoefficients<T> where T : unmanaged
 {
     public T Beta1, OneMinusBeta1, Beta2, OneMinusBeta2;

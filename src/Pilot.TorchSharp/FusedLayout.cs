@@ -76,6 +76,8 @@ internal sealed unsafe class FusedLayout : IDisposable
     /// <summary>Why the fused path cannot run this group, or null when it can.</summary>
     public static string? UnsupportedReason(IReadOnlyList<Parameter> parameters)
     {
+        if (!Vector256.IsHardwareAccelerated)
+            return "this CPU has no 256-bit vector instructions, which the fused kernels are written for";
         long bytes32 = 0, bytes64 = 0;
         for (int i = 0; i < parameters.Count; i++)
         {

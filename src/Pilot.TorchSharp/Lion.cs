@@ -2,7 +2,6 @@ using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 using static TorchSharp.torch.optim;
-using TorchParamGroup = TorchSharp.Modules.ParamGroup;
 
 namespace Pilot.TorchSharp;
 
@@ -35,10 +34,9 @@ public static class LionDefaults
 /// </code>
 /// Parameters whose <c>grad</c> is <see langword="null"/> are skipped. Defaults: <see cref="LionDefaults"/>.
 /// </remarks>
-public sealed class Lion : OptimizerHelper, IBetas
+public sealed class Lion : PilotOptimizerBase<Lion.Options, Lion.ParamGroup, Lion.State>
 {
-    internal static readonly uint StateMagic = StateFormat.Magic("LION");
-    internal const int StateVersion = 1;
+    private static readonly StateLayout Format = new(nameof(Lion), StateFormat.Magic("LION"), Version: 1);
 
     /// <summary>Creates a Lion optimizer over one parameter group.</summary>
     /// <param name="parameters">The parameters to optimise.</param>
@@ -61,101 +59,26 @@ public sealed class Lion : OptimizerHelper, IBetas
     public Lion(IEnumerable<ParamGroup> parameters, double lr = LionDefaults.LearningRate, double beta1 = LionDefaults.Beta1,
         double beta2 = LionDefaults.Beta2, double weight_decay = LionDefaults.WeightDecay)
     {
-        ArgumentNullException.ThrowIfNull(parameters);
-        var defaults = new Options { LearningRate = lr, InitialLearningRate = lr, beta1 = beta1, beta2 = beta2, weight_decay = weight_decay };
-        defaults.Validate();
-        _defaults = defaults;
-        _parameter_groups = new List<TorchParamGroup>();
-        foreach (var g in parameters) add_param_group(g);
-        if (_parameter_groups.Count == 0)
-            throw new ArgumentException("Lion got an empty list of parameter groups.", nameof(parameters));
-    }
-
-    /// <summary>β1 and β2 of the defaults.</summary>
-    public (double, double) Betas
-    {
-        get => (((Options)_defaults).beta1!.Value, ((Options)_defaults).beta2!.Value);
-        set
-        {
-            Check.UnitInterval(value.Item1, "beta1");
-            Check.UnitInterval(value.Item2, "beta2");
-            ((Options)_defaults).beta1 = value.Item1;
-            ((Options)_defaults).beta2 = value.Item2;
-        }
+        AddGroups(parameters, new Options { LearningRate = lr, InitialLearningRate = lr, beta1 = beta1, beta2 = beta2, weight_decay = weight_decay });
     }
 
     /// <summary>Performs one optimisation step.</summary>
     /// <param name="closure">Optional closure that re-evaluates the model and returns the loss.</param>
-    public override Tensor step(Func<Tensor>? closure = null) => _step<ParamGroup>(group =>
+    public override Tensor step(Func<Tensor>? closure = null) => StepEachParameter(closure, (o, p, g, state) =>
     {
-        var o = group.Options;
-        o.Validate();
         double lr = o.LearningRate!.Value, beta1 = o.beta1!.Value, beta2 = o.beta2!.Value, lambda = o.weight_decay!.Value;
-        foreach (var p in group.Parameters)
-        {
-            var g = p.grad;
-            if (g is null) continue;
-            using var scope = NewDisposeScope();
-            var state = (State)_state[p.Handle];
-            var update = (beta1 * state.m + (1 - beta1) * g).sign();
-            if (lambda != 0) p.mul_(1 - lr * lambda);
-            p.sub_(lr * update);
-            state.m.mul_(beta2).add_(g, alpha: 1 - beta2);
-        }
-    }, closure);
+        var update = (beta1 * state.m + (1 - beta1) * g).sign();
+        if (lambda != 0) p.mul_(1 - lr * lambda);
+        p.sub_(lr * update);
+        state.m.mul_(beta2).add_(g, alpha: 1 - beta2);
+    });
 
-    /// <inheritdoc/>
-    public override void add_param_group(TorchParamGroup param_group)
-    {
-        ArgumentNullException.ThrowIfNull(param_group);
-        if (param_group.Options is not null and not Options)
-            throw new ArgumentException($"param_group.Options must be Lion.Options or null; got {param_group.Options.GetType().FullName}", nameof(param_group));
-        var parameters = OptimizerGroups.CheckParameters(param_group, _parameter_groups, nameof(Lion));
-        var options = ((Options?)param_group.Options ?? new Options()).WithDefaults((Options)_defaults);
-        options.Validate();
-        _parameter_groups.Add(new ParamGroup(parameters, options));
-        foreach (var p in parameters)
-        {
-            var state = new State(p);
-            state.Initialize(options);
-            _state[p.Handle] = state;
-        }
-    }
-
-    /// <summary>Loads state written by <c>save_state_dict</c> of a Lion optimizer over the same parameters.</summary>
-    /// <exception cref="InvalidDataException">The stream holds another optimizer's state, a newer format, or does not fit.</exception>
-    public new void load_state_dict(BinaryReader reader) => StateFormat.Load(this, reader, nameof(Lion), AfterLoad);
-
-    /// <summary>Loads state from a file written by <c>save_state_dict(string)</c>.</summary>
-    public new void load_state_dict(string location)
-    {
-        using var stream = File.OpenRead(location);
-        using var reader = new BinaryReader(stream);
-        load_state_dict(reader);
-    }
-
-    /// <inheritdoc/>
-    public override void load_state_dict(StateDictionary state_dict)
-    {
-        OptimizerGroups.CheckStateTypes<Options, State>(this, state_dict, nameof(Lion));
-        base.load_state_dict(state_dict);
-        AfterLoad();
-    }
-
-    private void AfterLoad()
-    {
-        foreach (var g in _parameter_groups) ((Options)g.Options).Validate();
-    }
-
-    /// <inheritdoc/>
-    protected override void Dispose(bool disposing)
-    {
-        base.Dispose(disposing);
-        if (disposing) foreach (var kv in _state) (kv.Item2 as IDisposable)?.Dispose();
-    }
+    private protected override StateLayout Layout => Format;
+    private protected override ParamGroup NewGroup(Parameter[] parameters, Options options) => new(parameters, options);
+    private protected override State NewState(Parameter parameter) => new(parameter);
 
     /// <summary>Hyper-parameters of a Lion parameter group; null values take the optimizer's.</summary>
-    public sealed class Options : OptimizerOptions
+    public sealed class Options : HyperParameterOptions<Options>, IBetaOptions
     {
         /// <summary>Interpolation weight β1. Valid: [0, 1).</summary>
         public double? beta1 { get; set; }
@@ -166,60 +89,17 @@ public sealed class Lion : OptimizerHelper, IBetas
         /// <summary>Decoupled weight decay λ. Valid: ≥ 0.</summary>
         public double? weight_decay { get; set; }
 
-        internal void Validate()
-        {
-            Check.NonNegative(LearningRate ?? double.NaN, "lr");
-            Check.UnitInterval(beta1 ?? double.NaN, nameof(beta1));
-            Check.UnitInterval(beta2 ?? double.NaN, nameof(beta2));
-            Check.NonNegative(weight_decay ?? double.NaN, nameof(weight_decay));
-        }
+        private static readonly HyperParameterList<Options> Parameters = new(Format) {
+            { nameof(beta1), LionDefaults.Beta1, Check.UnitInterval, o => o.beta1, (o, v) => o.beta1 = v },
+            { nameof(beta2), LionDefaults.Beta2, Check.UnitInterval, o => o.beta2, (o, v) => o.beta2 = v },
+            { nameof(weight_decay), LionDefaults.WeightDecay, Check.NonNegative, o => o.weight_decay, (o, v) => o.weight_decay = v },
+        };
 
-        internal Options WithDefaults(Options d)
-        {
-            var lr = LearningRate ?? d.LearningRate;
-            return new Options
-            {
-                LearningRate = lr,
-                InitialLearningRate = lr ?? 0,
-                beta1 = beta1 ?? d.beta1,
-                beta2 = beta2 ?? d.beta2,
-                weight_decay = weight_decay ?? d.weight_decay,
-            };
-        }
-
-        /// <inheritdoc/>
-        public override void SaveStateDict(BinaryWriter writer)
-        {
-            base.SaveStateDict(writer);
-            StateFormat.WriteHeader(writer, StateMagic, StateVersion);
-            writer.Write(beta1!.Value);
-            writer.Write(beta2!.Value);
-            writer.Write(weight_decay!.Value);
-        }
-
-        /// <inheritdoc/>
-        public override void LoadStateDict(BinaryReader reader)
-        {
-            base.LoadStateDict(reader);
-            StateFormat.ReadHeader(reader, StateMagic, StateVersion, nameof(Lion));
-            beta1 = reader.ReadDouble();
-            beta2 = reader.ReadDouble();
-            weight_decay = reader.ReadDouble();
-        }
-
-        /// <inheritdoc/>
-        public override void LoadStateDict(OptimizerOptions source)
-        {
-            var o = source as Options ?? throw new InvalidDataException($"expected Lion options, found {source?.GetType().Name ?? "null"}");
-            base.LoadStateDict(source);
-            beta1 = o.beta1;
-            beta2 = o.beta2;
-            weight_decay = o.weight_decay;
-        }
+        private protected override HyperParameterList<Options> Declared => Parameters;
     }
 
     /// <summary>A Lion parameter group.</summary>
-    public sealed class ParamGroup : ParamGroup<Options>, IBetas
+    public sealed class ParamGroup : PilotParamGroup<Options>
     {
         /// <summary>Creates an empty group.</summary>
         public ParamGroup() { }
@@ -232,64 +112,14 @@ public sealed class Lion : OptimizerHelper, IBetas
             : base(parameters, new Options { LearningRate = lr, beta1 = beta1, beta2 = beta2, weight_decay = weight_decay })
         {
         }
-
-        /// <summary>β1 and β2 of this group.</summary>
-        public (double, double) Betas
-        {
-            get => (Options.beta1 ?? double.NaN, Options.beta2 ?? double.NaN);
-            set
-            {
-                Check.UnitInterval(value.Item1, "beta1");
-                Check.UnitInterval(value.Item2, "beta2");
-                Options.beta1 = value.Item1;
-                Options.beta2 = value.Item2;
-            }
-        }
     }
 
     /// <summary>Per-parameter state: the momentum m.</summary>
-    public sealed class State : OptimizerState, IDisposable
+    public sealed class State : ParameterState
     {
-        internal State(Parameter parameter) : base(parameter) { }
+        internal State(Parameter parameter) : base(parameter, Format, countsSteps: false, nameof(m)) { }
 
         /// <summary>Momentum m.</summary>
-        public Tensor m { get; private set; } = null!;
-
-        /// <inheritdoc/>
-        public override void Initialize(OptimizerOptions options)
-        {
-            m?.Dispose();
-            m = zeros_like(_parameter).DetachFromDisposeScope();
-        }
-
-        /// <inheritdoc/>
-        public override void SaveStateDict(BinaryWriter writer)
-        {
-            writer.Write(StateVersion);
-            m.Save(writer);
-        }
-
-        /// <inheritdoc/>
-        public override void LoadStateDict(BinaryReader reader)
-        {
-            StateFormat.CheckVersion(reader.ReadInt32(), StateVersion, nameof(Lion));
-            m.Load(reader);
-        }
-
-        /// <inheritdoc/>
-        public override void LoadStateDict(OptimizerState source)
-        {
-            var s = source as State ?? throw new InvalidDataException($"expected Lion state, found {source?.GetType().Name ?? "null"}");
-            PilotOptimizer.State.CopyInto(m, s.m, nameof(m));
-        }
-
-        /// <inheritdoc/>
-        public override void to(Device device) => m = PilotOptimizer.State.Move(m, device);
-
-        /// <inheritdoc/>
-        public override bool ApproximatelyEquals(OptimizerState other) => other is State s && m.allclose(s.m);
-
-        /// <inheritdoc/>
-        public void Dispose() => m?.Dispose();
+        public Tensor m => Get(0);
     }
 }

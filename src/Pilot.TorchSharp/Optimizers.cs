@@ -6,7 +6,7 @@ namespace Pilot.TorchSharp;
 /// <summary>
 /// <c>torch.optim</c>-style factories for the optimizers of this library (Adam and AdamW come from TorchSharp's
 /// <c>torch.optim.Adam</c> / <c>torch.optim.AdamW</c>). Defaults come from <see cref="PilotDefaults"/>,
-/// <see cref="LionDefaults"/> and <see cref="AdaBeliefDefaults"/>.
+/// <see cref="LionDefaults"/>, <see cref="AdaBeliefDefaults"/> and <see cref="SophiaDefaults"/>.
 /// </summary>
 public static class Optimizers
 {
@@ -36,4 +36,11 @@ public static class Optimizers
         double beta1 = AdaBeliefDefaults.Beta1, double beta2 = AdaBeliefDefaults.Beta2, double eps = AdaBeliefDefaults.Epsilon,
         double weight_decay = AdaBeliefDefaults.WeightDecay, bool decoupled_weight_decay = AdaBeliefDefaults.DecoupledWeightDecay)
         => new(parameters, lr, beta1, beta2, eps, weight_decay, decoupled_weight_decay);
+
+    /// <summary>Creates a <see cref="SophiaG"/> optimizer; see its constructor for each argument's default and range. The training
+    /// loop must call <see cref="SophiaG.update_hessian"/> every <see cref="SophiaDefaults.HessianInterval"/> steps.</summary>
+    public static SophiaG Sophia(IEnumerable<Parameter> parameters, double lr = SophiaDefaults.LearningRate, double beta1 = SophiaDefaults.Beta1,
+        double beta2 = SophiaDefaults.Beta2, double rho = SophiaDefaults.Rho, double weight_decay = SophiaDefaults.WeightDecay,
+        int bs = SophiaDefaults.BatchSize)
+        => new(parameters, lr, beta1, beta2, rho, weight_decay, bs);
 }

@@ -32,14 +32,16 @@ namespace Pilot.TorchSharp;
 /// reference would write NaN into φ).</para>
 /// <para>Parameters whose <c>grad</c> is <see langword="null"/> are skipped (no state change). Float32 and float64
 /// parameters are supported; all parameters of a group must be on one device.</para>
-/// <para>Two implementations compute the same step (<see cref="PilotImplementation"/>): the plain per-tensor one in this
-/// file (any device; the readable reference) and a fused CPU one (<c>PilotOptimizer.Fused.cs</c>: one vectorised
+/// <para>Three implementations compute the same step (<see cref="PilotImplementation"/>): the plain per-tensor one in this
+/// file (any device; the readable reference), a fused CPU one (<c>PilotOptimizer.Fused.cs</c>: one vectorised
 /// reduction pass and one update pass over flat buffers on all cores), which <see cref="PilotImplementation.Auto"/>
-/// picks for CPU parameters.</para>
+/// picks for CPU parameters, and a multi-tensor one (<c>PilotOptimizer.MultiTensor.cs</c>: the plain path's expressions
+/// applied once to flat buffers that hold the whole group, a fixed number of tensor operations per step), which
+/// <see cref="PilotImplementation.Auto"/> picks on CUDA.</para>
 /// <para>Defaults (<see cref="PilotDefaults"/>) are those of the reference implementation <c>pilot-optimizer</c>
 /// 0.1.0.post3. Works with <c>torch.optim.lr_scheduler</c> schedulers through <see cref="Optimizer.ParamGroups"/>.</para>
 /// </remarks>
-public sealed partial class PilotOptimizer : OptimizerHelper, IBetas
+public sealed partial class PilotOptimizer : PilotOptimizerBase<PilotOptimizer.Options, PilotOptimizer.ParamGroup, PilotOptimizer.State>
 {
     private readonly List<PilotStepDiagnostics> _diagnostics = new();
 
@@ -95,10 +97,11 @@ public sealed partial class PilotOptimizer : OptimizerHelper, IBetas
         PolicyOverrides? overrides = null, bool diagnostics = false, PilotPolicy? initialPolicy = null,
         PilotImplementation implementation = PilotImplementation.Auto)
     {
-        ArgumentNullException.ThrowIfNull(parameters);
         if (!Enum.IsDefined(implementation))
-            throw new ArgumentOutOfRangeException(nameof(implementation), implementation, $"implementation must be Auto, Plain or Fused; got {implementation}");
-        var defaults = new Options
+            throw new ArgumentOutOfRangeException(nameof(implementation), implementation, $"implementation must be Auto, Plain, Fused or MultiTensor; got {implementation}");
+        RecordDiagnostics = diagnostics;
+        Implementation = implementation;
+        AddGroups(parameters, new Options
         {
             LearningRate = lr,
             InitialLearningRate = lr,
@@ -111,16 +114,7 @@ public sealed partial class PilotOptimizer : OptimizerHelper, IBetas
             degree = degree,
             overrides = overrides,
             initial_policy = initialPolicy,
-        };
-        defaults.Validate();
-        _defaults = defaults;
-        _parameter_groups = new List<TorchParamGroup>();
-        RecordDiagnostics = diagnostics;
-        Implementation = implementation;
-
-        foreach (var group in parameters) add_param_group(group);
-        if (_parameter_groups.Count == 0)
-            throw new ArgumentException("PilotOptimizer got an empty list of parameter groups.", nameof(parameters));
+        });
     }
 
     /// <summary>The implementation requested at construction (<see cref="PilotImplementation.Auto"/> resolves per group).</summary>
@@ -131,21 +125,6 @@ public sealed partial class PilotOptimizer : OptimizerHelper, IBetas
 
     /// <summary>Per-group, per-step records of r, ρ, the knobs and φ; empty unless diagnostics are on.</summary>
     public IReadOnlyList<PilotStepDiagnostics> Diagnostics => _diagnostics;
-
-    /// <summary>β1 and β2 of the defaults (used by schedulers that cycle momentum, e.g. OneCycleLR).</summary>
-    public (double, double) Betas
-    {
-        get => (DefaultOptions.beta1!.Value, DefaultOptions.beta2!.Value);
-        set
-        {
-            Check.UnitInterval(value.Item1, "beta1");
-            Check.UnitInterval(value.Item2, "beta2");
-            DefaultOptions.beta1 = value.Item1;
-            DefaultOptions.beta2 = value.Item2;
-        }
-    }
-
-    private Options DefaultOptions => (Options)_defaults;
 
     private ParamGroup Group(int group)
     {
@@ -187,6 +166,14 @@ public sealed partial class PilotOptimizer : OptimizerHelper, IBetas
         var options = group.Options;
         options.Validate();            // options are mutable (schedulers, users); a bad value must not reach the math
         var gs = group.PilotState;
+        var implementation = ResolveImplementation(group);
+        if (implementation == PilotImplementation.MultiTensor)
+        {
+            // Finds the parameters with a gradient itself, without a managed tensor per parameter (PilotOptimizer.MultiTensor.cs).
+            if (StepMultiTensor(group, options, gs) is var (mr, mfinite) && RecordDiagnostics)
+                RecordStep(group, gs, mr.item<double>(), !mfinite.item<bool>());
+            return;
+        }
 
         var live = new List<(int Index, Parameter Param, Tensor Grad, State State)>();
         var parameters = group.ParameterList;
@@ -199,7 +186,7 @@ public sealed partial class PilotOptimizer : OptimizerHelper, IBetas
         if (live.Count == 0) return;
         gs.Configure(options, live[0].Param.device);
 
-        if (ResolveImplementation(group) == PilotImplementation.Fused)
+        if (implementation == PilotImplementation.Fused)
         {
             var (r, finite) = StepFused(group, options, gs, live);
             if (RecordDiagnostics) RecordStep(group, gs, r, !finite);
@@ -213,21 +200,29 @@ public sealed partial class PilotOptimizer : OptimizerHelper, IBetas
 
     /// <summary>
     /// The one place that decides which implementation runs a group's step: <see cref="PilotImplementation.Auto"/> picks
-    /// the fused CPU path when every parameter of the group is a contiguous CPU tensor, the plain path otherwise;
-    /// <see cref="PilotImplementation.Fused"/> on a group it cannot run throws, naming the reason.
+    /// the fused CPU path when the fused kernels can run the group (contiguous CPU tensors, a CPU with 256-bit vector
+    /// instructions), the multi-tensor path otherwise (CUDA, for one), and the plain path only for a group the multi-tensor
+    /// path cannot take (sparse parameters); <see cref="PilotImplementation.Fused"/> or
+    /// <see cref="PilotImplementation.MultiTensor"/> on a group it cannot run throws, naming the reason.
     /// </summary>
     internal PilotImplementation ResolveImplementation(ParamGroup group)
     {
         if (Implementation == PilotImplementation.Plain) return PilotImplementation.Plain;
+        string? multiTensor = MultiTensorLayout.UnsupportedReason(group.ParameterList);
+        if (Implementation == PilotImplementation.MultiTensor)
+        {
+            return multiTensor is null ? PilotImplementation.MultiTensor : throw new NotSupportedException(
+                $"Implementation = MultiTensor cannot run parameter group {_parameter_groups.IndexOf(group)}: {multiTensor}. Use Auto or Plain.");
+        }
         string? reason = FusedLayout.UnsupportedReason(group.ParameterList);
         if (reason is null) return PilotImplementation.Fused;
         if (Implementation == PilotImplementation.Fused)
             throw new NotSupportedException($"Implementation = Fused cannot run parameter group {_parameter_groups.IndexOf(group)}: {reason}. Use Auto or Plain.");
-        return PilotImplementation.Plain;
+        return multiTensor is null ? PilotImplementation.MultiTensor : PilotImplementation.Plain;
     }
 
     /// <summary>
-    /// The plain implementation of one group's step, PILOT.md steps 1–8, on any device. Group scalars are 0-d
+    /// The plain implementation of one group's step, docs/algorithm.md steps 1–8, on any device. Group scalars are 0-d
     /// float64 tensors so nothing is read back to the host; the step is committed only where the group's
     /// gradients are all finite (<c>Commit</c>).
     /// </summary>
@@ -319,7 +314,7 @@ public sealed partial class PilotOptimizer : OptimizerHelper, IBetas
     private static void Commit(Tensor finite, Tensor target, Tensor value) => target.copy_(where(finite, value, target));
 
     /// <summary>
-    /// PILOT's update direction (PILOT.md step 6): |n|₊^(1−p_s)·sign(n) / (v̂^p_v + ε), with |n|₊ = max(|n|, 1e−12).
+    /// PILOT's update direction (docs/algorithm.md step 6): |n|₊^(1−p_s)·sign(n) / (v̂^p_v + ε), with |n|₊ = max(|n|, 1e−12).
     /// p_m = 1, p_v = 0.5, p_s = 0 gives Adam's m̂/(√v̂ + ε).
     /// </summary>
     internal static Tensor Direction(Tensor n, Tensor vHat, Tensor pv, Tensor ps, double eps)
@@ -330,7 +325,7 @@ public sealed partial class PilotOptimizer : OptimizerHelper, IBetas
 
     /// <summary>
     /// The partial derivatives of one tensor's displacement d = −η·|n|₊^(1−p_s)·sign(n)/D at the previous step,
-    /// with respect to the three knobs (PILOT.md step 4), D = v̂₊^p_v + 1e−8:
+    /// with respect to the three knobs (docs/algorithm.md step 4), D = v̂₊^p_v + 1e−8:
     /// <code>
     /// ∂d/∂p_m = −η·(1 − p_s)·|n|₊^(−p_s)·(m̂ − g_prev) / D
     /// ∂d/∂p_v = +η·|n|₊^(1−p_s)·sign(n)·v̂₊^p_v·log₊(v̂) / D²
@@ -365,16 +360,10 @@ public sealed partial class PilotOptimizer : OptimizerHelper, IBetas
         });
     }
 
-    /// <inheritdoc/>
-    protected override void Dispose(bool disposing)
+    private protected override void DisposeGroup(ParamGroup group)
     {
-        base.Dispose(disposing);
-        if (!disposing) return;
-        foreach (var kv in _state) (kv.Item2 as IDisposable)?.Dispose();
-        foreach (var g in _parameter_groups)
-        {
-            (g as ParamGroup)?.PilotState?.Dispose();
-            (g as ParamGroup)?.Fused?.Dispose();
-        }
+        group.PilotState?.Dispose();
+        group.Fused?.Dispose();
+        if (_multiTensor.Remove(group, out var layout)) layout.Dispose();
     }
 }

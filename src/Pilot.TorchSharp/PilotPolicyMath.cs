@@ -4,7 +4,7 @@ using static TorchSharp.torch;
 namespace Pilot.TorchSharp;
 
 /// <summary>
-/// PILOT's small policy functions (PILOT.md steps 2, 3, 4 and 8), apart from the per-tensor moment math so they can be
+/// PILOT's small policy functions (docs/algorithm.md steps 2, 3, 4 and 8), apart from the per-tensor moment math so they can be
 /// read and tested on their own: the agreement signal, the polynomial heads (Horner), the sigmoid knobs, the chain rule
 /// from the knob meta-gradients G_k to φ, and the clipping of that meta-gradient.
 /// </summary>
@@ -15,7 +15,7 @@ namespace Pilot.TorchSharp;
 /// </remarks>
 internal static class PilotPolicyMath
 {
-    /// <summary>r = 0 unless sqrt(‖g‖²·‖g_prev‖²) is above this (PILOT.md step 2).</summary>
+    /// <summary>r = 0 unless sqrt(‖g‖²·‖g_prev‖²) is above this (docs/algorithm.md step 2).</summary>
     public const double AgreementFloor = 1e-12;
 
     /// <summary>Floor of |n|, |v̂| and of the log arguments in the meta-gradient (|x|₊ = max(|x|, 1e−12)).</summary>
@@ -24,7 +24,7 @@ internal static class PilotPolicyMath
     /// <summary>The fixed constant in D = v̂₊^p_v + 1e−8 of the meta-gradient (not the user's ε).</summary>
     public const double MetaDenominatorEpsilon = 1e-8;
 
-    /// <summary>The φ meta-gradient is clipped to this L2 norm (PILOT.md step 8).</summary>
+    /// <summary>The φ meta-gradient is clipped to this L2 norm (docs/algorithm.md step 8).</summary>
     public const double MaxMetaGradientNorm = 1.0;
 
     /// <summary>Guard in the clip scale min(1, 1/(‖G‖ + 1e−12)).</summary>

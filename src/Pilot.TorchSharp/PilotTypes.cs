@@ -11,6 +11,14 @@ public enum PilotImplementation
 
     /// <summary>The fused CPU implementation: one reduction pass and one update pass over flat buffers.</summary>
     Fused = 2,
+
+    /// <summary>
+    /// The multi-tensor implementation: the plain path's tensor operations applied once to flat buffers holding the whole
+    /// parameter group (parameters and gradients become views of them), so a step is a fixed number of operations — on a
+    /// GPU, kernel launches — however many tensors the group has; any device, no host synchronisation.
+    /// <see cref="Auto"/> picks it where the fused CPU path cannot run (CUDA).
+    /// </summary>
+    MultiTensor = 3,
 }
 
 /// <summary>The policy state of one parameter group (see <see cref="PilotOptimizer.GetPolicyState"/>).</summary>

@@ -3,13 +3,14 @@ using TorchSharp.Modules;
 namespace Pilot.TorchSharp;
 
 /// <summary>
-/// The optimizer-state stream shared by <see cref="PilotOptimizer"/>, <see cref="Lion"/> and <see cref="AdaBelief"/>.
+/// The optimizer-state stream shared by <see cref="PilotOptimizer"/>, <see cref="Lion"/>, <see cref="AdaBelief"/> and
+/// <see cref="SophiaG"/> (written through <see cref="HyperParameterOptions{TSelf}"/> and <see cref="ParameterState"/>).
 /// </summary>
 /// <remarks>
 /// <para>The stream is the one TorchSharp's <c>OptimizerHelper.save_state_dict</c> writes, so state saved or loaded through
 /// a base-class reference is the same bytes:</para>
 /// <code>
-/// string   optimizer type name ("PilotOptimizer", "Lion", "AdaBelief")   — TorchSharp's type guard
+/// string   optimizer type name ("PilotOptimizer", "Lion", "AdaBelief", "SophiaG")   — TorchSharp's type guard
 /// LEB128   number of parameter groups G
 /// LEB128   number of state records S
 /// G ×      group options:  double initial lr, double lr (TorchSharp), uint32 magic, int32 format version, hyper-parameters

@@ -129,7 +129,7 @@ public sealed class CommandLineTests
         var onnx = new ExportOnnxCommand();
         var root = new RootCommand
         {
-            evaluate.Create(_ => 0), predict.Create(_ => 0), policy.Create(_ => 0), bench.Create(_ => 0, _ => 0, _ => 0, _ => 0), onnx.Create(_ => 0),
+            evaluate.Create(_ => 0), predict.Create(_ => 0), policy.Create(_ => 0), bench.Create(_ => 0, _ => 0, _ => 0, _ => 0, _ => 0), onnx.Create(_ => 0),
         };
         Assert.AreEqual(new ExportOnnxSettings(), onnx.Bind(root.Parse(["export", "onnx"])));
         Assert.AreEqual(CliDefaults.OnnxPath, onnx.Bind(root.Parse(["export", "onnx"])).Out);
@@ -164,13 +164,19 @@ public sealed class CommandLineTests
         Assert.AreEqual(BenchDefaults.PaperEpochs, paper.Epochs);
         Assert.AreEqual(BenchDefaults.PaperResults, paper.Out);
         Assert.AreEqual(30, paper.Epochs);
+        var landscape = bench.BindLandscape(root.Parse(["bench", "landscape"]));
+        CollectionAssert.AreEqual(Enum.GetValues<PilotOptimizerKind>(), landscape.Optimizers.ToArray(), "every optimizer the trainer knows");
+        Assert.AreEqual(new BenchLandscapeSettings() with { Optimizers = landscape.Optimizers }, landscape);
+        Assert.AreEqual(BenchDefaults.LandscapeOut, landscape.Out);
+        Assert.IsNull(landscape.TrainImages);
+        Assert.IsNull(landscape.Data);
     }
 
     [TestMethod]
     public void BenchPaper_ParsesCommaSeparatedLists()
     {
         var bench = new BenchCommands();
-        var root = new RootCommand { bench.Create(_ => 0, _ => 0, _ => 0, _ => 0) };
+        var root = new RootCommand { bench.Create(_ => 0, _ => 0, _ => 0, _ => 0, _ => 0) };
         var parse = root.Parse(["bench", "paper", "--models", "SmallCnn,ResNet18", "--optimizers", "pilot, lion", "--seeds", "3,1", "--epochs", "2"]);
         Assert.IsEmpty(parse.Errors, string.Join("; ", parse.Errors.Select(e => e.Message)));
         var s = bench.BindPaper(parse);
@@ -197,6 +203,12 @@ public sealed class CommandLineTests
     [DataRow("--seeds", "-1", "bench paper")]
     [DataRow("--optimizers", "Pilot,SGD", "bench paper")]
     [DataRow("--steps", "0", "bench optimizer")]
+    [DataRow("--grid", "2", "bench landscape")]
+    [DataRow("--points", "0", "bench landscape")]
+    [DataRow("--subset", "0", "bench landscape")]
+    [DataRow("--epochs", "0", "bench landscape")]
+    [DataRow("--seed", "-1", "bench landscape")]
+    [DataRow("--optimizers", "Pilot,SGD", "bench landscape")]
     [DataRow("--top", "0", "predict a.png")]
     public void BadOptionValue_ExitsWith2_NamingTheOption(string option, string value, string command)
     {

@@ -28,6 +28,7 @@ public sealed class OptimizerBenchmarkTests
         // State per parameter: PILOT m, v, g_prev (+ the group's few scalars, amortised); Adam/AdamW exp_avg, exp_avg_sq.
         Assert.AreEqual(12.0, results.Single(r => r.Optimizer == "PILOT-fast").StateBytesPerParam, 0.2);
         Assert.AreEqual(12.0, results.Single(r => r.Optimizer == "PILOT-plain").StateBytesPerParam, 0.2);
+        Assert.AreEqual(12.0, results.Single(r => r.Optimizer == "PILOT-multitensor").StateBytesPerParam, 0.2);
         Assert.AreEqual(8.0, results.Single(r => r.Optimizer == "Adam").StateBytesPerParam, 1e-12);
         var e = Assert.ThrowsExactly<ArgumentException>(() => OptimizerBenchmark.Run("x", [[3]], optimizers: ["SGD"]));
         StringAssert.Contains(e.Message, "unknown optimizer 'SGD'");
@@ -35,4 +36,12 @@ public sealed class OptimizerBenchmarkTests
 
     [TestMethod]
     public void CopyBandwidthIsPositive() => Assert.IsTrue(OptimizerBenchmark.MeasureCopyBandwidth(megabytes: 8) > 0.1);
+
+    [TestMethod]
+    public void SophiaRowCountsMomentumAndHessian()
+    {
+        var row = OptimizerBenchmark.Run("tiny", [[64, 33], [7]], steps: 3, warmup: 1, optimizers: ["SophiaG"]).Single(r => r.Optimizer == "SophiaG");
+        Assert.AreEqual(8.0, row.StateBytesPerParam, 1e-12, "m and h in float32");
+        Assert.IsGreaterThan(0.0, row.MsPerStep);
+    }
 }

@@ -283,7 +283,8 @@ public sealed class PaperBenchmarkTests
         using var folder = new TempFolder();
         Directory.CreateDirectory(folder["fm"]);
         WriteTinyFashionMnist(folder["fm"], train: 256, test: 64);
-        var r = CliRunner.Run("bench", "train", "--data", folder["fm"], "--device", "cpu", "--optimizer", "Pilot,AdamW", "--rounds", "3");
+        var r = CliRunner.Run("bench", "train", "--data", folder["fm"], "--device", "cpu", "--optimizer", "Pilot,AdamW", "--rounds", "3",
+            "--json", folder["bench/train.json"]);
         Assert.AreEqual(0, r.ExitCode, r.ToString());
         var steps = r.Out.Split('\n').Where(l => l.Contains(": warm-up", StringComparison.Ordinal) || l.Contains(": timed epoch", StringComparison.Ordinal))
             .Select(l => l.Trim()).ToList();
@@ -296,6 +297,20 @@ public sealed class PaperBenchmarkTests
         }, steps, r.Out);
         Assert.Contains("median of 3", r.Out);
         Assert.MatchesRegex(new System.Text.RegularExpressions.Regex(@"AdamW\s.*1\.000"), r.Out);
+        using (var doc = System.Text.Json.JsonDocument.Parse(File.ReadAllText(folder["bench/train.json"])))
+        {
+            var rows = doc.RootElement.GetProperty("results").EnumerateArray().ToList();
+            CollectionAssert.AreEqual(new[] { "Pilot", "AdamW" }, rows.Select(x => x.GetProperty("optimizer").GetString()).ToArray());
+            foreach (var row in rows)
+            {
+                Assert.AreEqual("cpu", row.GetProperty("device").GetString());
+                Assert.AreEqual("SmallCnn", row.GetProperty("model").GetString());
+                Assert.AreEqual(3, row.GetProperty("seconds_each_round").GetArrayLength());
+                Assert.IsGreaterThan(0, row.GetProperty("images_per_second").GetDouble());
+                Assert.AreEqual(Path.GetFullPath(folder["fm"]), row.GetProperty("environment").GetProperty("data").GetString());
+            }
+            Assert.AreEqual(1.0, rows[1].GetProperty("time_vs_adamw").GetDouble(), 1e-12);
+        }
 
         var rounds = CliRunner.Run("bench", "train", "--data", folder["fm"], "--device", "cpu", "--rounds", "0");
         Assert.AreEqual(2, rounds.ExitCode, rounds.ToString());

@@ -45,4 +45,17 @@ public sealed class ProcessTests
             Assert.Contains(command, result.Out);
         Assert.DoesNotMatchRegex(CliRunner.Escape(), result.Out);
     }
+
+    [TestMethod]
+    public void Process_Train_PrintsNoNnpackWarning()
+    {
+        // libtorch logs "Could not initialize NNPACK! Reason: Unsupported hardware." on the first convolution on CPUs
+        // where NNPACK cannot run; TorchRuntime.EnsureLoaded turns NNPACK off there first (see TorchRuntime.QuietNnpack).
+        using var folder = new TempFolder();
+        TinyImageFolder.Write(folder["images"]);
+        var result = RunPilot("train", "--data", folder["images"], "--epochs", "1", "--batch-size", "8", "--device", "cpu",
+            "--out", folder["model.zip"], "--test-fraction", "0.25");
+        Assert.AreEqual(0, result.ExitCode, result.ToString());
+        Assert.DoesNotContain("NNPACK", result.Out + result.Error);
+    }
 }

@@ -3,7 +3,7 @@ using static TorchSharp.torch;
 
 namespace Pilot.TorchSharp.Tests;
 
-/// <summary>PILOT.md: pinning p_m = 1, p_v = 0.5, p_s = 0 with η_φ = 0 reproduces Adam (λ = 0) and AdamW (λ > 0) step for step.</summary>
+/// <summary>docs/algorithm.md (step 6): pinning p_m = 1, p_v = 0.5, p_s = 0 with η_φ = 0 reproduces Adam (λ = 0) and AdamW (λ > 0) step for step.</summary>
 [TestClass]
 public sealed class AdamParityTests
 {

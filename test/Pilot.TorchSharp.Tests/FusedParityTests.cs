@@ -15,13 +15,13 @@ public sealed class FusedParityTests
     private static readonly long[][] GroupA = [[7, 9], [2 * FusedLayout.ChunkBytes / 4 + 13], [1], [5]];
     private static readonly long[][] GroupB = [[33], [3, 4, 5]];
 
-    private sealed record Run(PilotOptimizer Opt, Parameter[] A, Parameter[] B) : IDisposable
+    internal sealed record Run(PilotOptimizer Opt, Parameter[] A, Parameter[] B) : IDisposable
     {
         public Parameter[] All => A.Concat(B).ToArray();
         public void Dispose() => Opt.Dispose();
     }
 
-    private static Run Make(ScalarType dtype, PilotImplementation implementation)
+    internal static Run Make(ScalarType dtype, PilotImplementation implementation)
     {
         var a = TestUtil.MakeParameters(10, dtype, GroupA);
         var b = TestUtil.MakeParameters(11, dtype, GroupB);
@@ -52,7 +52,7 @@ public sealed class FusedParityTests
         FusedLayout.UseVector512 = wide;
         try
         {
-            RunParity(dtype, rtol);
+            RunParity(dtype, rtol, PilotImplementation.Fused);
         }
         finally
         {
@@ -60,10 +60,11 @@ public sealed class FusedParityTests
         }
     }
 
-    private static void RunParity(ScalarType dtype, double rtol)
+    /// <summary>The plain path against <paramref name="implementation"/> on the cases above (also used by <c>MultiTensorTests</c>).</summary>
+    internal static void RunParity(ScalarType dtype, double rtol, PilotImplementation implementation)
     {
         using var plain = Make(dtype, PilotImplementation.Plain);
-        using var fused = Make(dtype, PilotImplementation.Fused);
+        using var fused = Make(dtype, implementation);
         using var gen = new Generator(123);
         var shapes = GroupA.Concat(GroupB).ToArray();
         var persistent = shapes.Select(s => randn(s, dtype: dtype, generator: gen)).ToArray();

@@ -3,7 +3,7 @@ using static TorchSharp.torch;
 
 namespace Pilot.TorchSharp.Tests;
 
-/// <summary>The optimizer against <see cref="GoldenPilot"/>, a naive double-precision transcription of PILOT.md.</summary>
+/// <summary>The optimizer against <see cref="GoldenPilot"/>, a naive double-precision transcription of docs/algorithm.md.</summary>
 [TestClass]
 public sealed class GoldenParityTests
 {

@@ -1,7 +1,7 @@
 namespace Pilot.TorchSharp.Tests;
 
 /// <summary>
-/// An independent, deliberately naive implementation of PILOT.md on plain double arrays (no TorchSharp, no shared code
+/// An independent, deliberately naive implementation of the step in docs/algorithm.md on plain double arrays (no TorchSharp, no shared code
 /// with the library), written from the spec's numbered steps. The optimizer is compared against it in float64.
 /// It also tracks, per tensor, whether the tensor has taken a step, and skips that tensor's meta-gradient literally on
 /// its first step — the library instead relies on zero state contributing zero, so this checks that claim too.
@@ -32,7 +32,7 @@ internal sealed class GoldenPilot
         if (phi is null)
         {
             Phi = new double[3 * (degree + 1)];
-            // PILOT.md: blocks m, v, s of [c_d, ..., c_0]; only the constants c_0 are non-zero.
+            // docs/algorithm.md: blocks m, v, s of [c_d, ..., c_0]; only the constants c_0 are non-zero.
             Phi[degree] = 1.4;
             Phi[(degree + 1) + degree] = 3.0;
             Phi[2 * (degree + 1) + degree] = -2.0;

@@ -3,7 +3,7 @@ using static TorchSharp.torch;
 
 namespace Pilot.TorchSharp.Tests;
 
-/// <summary>The analytic meta-gradient (PILOT.md step 4) against central finite differences, in float64.</summary>
+/// <summary>The analytic meta-gradient (docs/algorithm.md step 4) against central finite differences, in float64.</summary>
 [TestClass]
 public sealed class MetaGradientTests
 {

@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -37,6 +38,34 @@ public sealed class TorchRuntimeTests
     }
 
     [TestMethod]
+    public void Nnpack_FailedInitialisation_TurnsItOff_AndASuccessLeavesItOn()
+    {
+        int disabled = 0;
+        Assert.AreEqual(NnpackState.Disabled, TorchRuntime.DisableNnpackUnlessReady(() => 51 /* nnp_status_unsupported_hardware */, () => disabled++));
+        Assert.AreEqual(1, disabled);
+        Assert.AreEqual(NnpackState.Ready, TorchRuntime.DisableNnpackUnlessReady(() => 0, () => disabled++));
+        Assert.AreEqual(1, disabled, "a successful initialisation must leave NNPACK on");
+    }
+
+    [TestMethod]
+    public void Nnpack_IsCheckedWhenLibtorchLoads_AndItsSwitchAgrees()
+    {
+        TorchRuntime.EnsureLoaded();
+        if (!OperatingSystem.IsLinux() || !RuntimeInformation.ProcessArchitecture.Equals(Architecture.X64))
+        {
+            Assert.Inconclusive("NNPACK is checked on Linux x64 only.");
+            return;
+        }
+        // The exports were found (a renamed symbol would leave NotChecked, and the warning would come back).
+        Assert.AreNotEqual(NnpackState.NotChecked, TorchRuntime.Nnpack);
+        Assert.AreEqual(TorchRuntime.Nnpack == NnpackState.Ready, TorchRuntime.NnpackEnabled());
+        // NNPACK's own rule on x64: AVX2 and FMA3 (where cpuinfo can read them).
+        if (!(System.Runtime.Intrinsics.X86.Avx2.IsSupported && System.Runtime.Intrinsics.X86.Fma.IsSupported))
+            Assert.AreEqual(NnpackState.Disabled, TorchRuntime.Nnpack, "NNPACK cannot run without AVX2 and FMA3");
+    }
+
+    [TestMethod]
+    [TestCategory("Cuda")] // eng/gpu-check.sh runs this category on a GPU machine
     public void PlainStepOnCudaMatchesCpu()
     {
         if (!TorchRuntime.CudaAvailable)

@@ -26,7 +26,7 @@ public sealed class ValidationTests
         ["overrides", "overrides.PM must be in [0, 1]; got 1.5", (Func<object>)(() => new PilotOptimizer(P(), overrides: new PolicyOverrides(PM: 1.5)))],
         ["overrides", "overrides.PV must be in [0, 0.5]; got 0.6", (Func<object>)(() => new PilotOptimizer(P(), overrides: new PolicyOverrides(PV: 0.6)))],
         ["overrides", "overrides.PS must be in [0, 1]; got -0.1", (Func<object>)(() => new PilotOptimizer(P(), overrides: new PolicyOverrides(PS: -0.1)))],
-        ["implementation", "implementation must be Auto, Plain or Fused; got 7", (Func<object>)(() => new PilotOptimizer(P(), implementation: (PilotImplementation)7))],
+        ["implementation", "implementation must be Auto, Plain, Fused or MultiTensor; got 7", (Func<object>)(() => new PilotOptimizer(P(), implementation: (PilotImplementation)7))],
         // Per-group options are checked with the same messages.
         ["beta2", "beta2 must be in [0, 1); got 1.2", (Func<object>)(() => new PilotOptimizer([new PilotOptimizer.ParamGroup(P(), beta2: 1.2)]))],
         ["degree", "degree must be an integer ≥ 1; got -1", (Func<object>)(() => new PilotOptimizer([new PilotOptimizer.ParamGroup(P(), degree: -1)]))],

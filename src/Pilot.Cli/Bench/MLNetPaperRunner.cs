@@ -38,6 +38,7 @@ internal sealed class MLNetPaperRunner : IPaperRunner
             TestLoss = report.LogLoss,
             SecondsPerEpoch = outcome.Epochs.Count == 0 ? 0 : outcome.Epochs.Average(e => e.Seconds),
             Policy = spec.Policy,
+            Environment = BenchEnvironment.Current(data.Folder ?? "embedded FashionMNIST subset"),
             LearnedPolicy = outcome.Classifier.Policy is { } learned ? JsonNode.Parse(learned.ToJson())!.AsObject() : null,
             History = outcome.Epochs.Select(PaperEpoch.From).ToList(),
         };

@@ -8,7 +8,7 @@ using static TorchSharp.torch;
 namespace Pilot.Cli.Bench;
 
 /// <summary>One row of <see cref="OptimizerBenchmark.Run"/>: the optimizer step alone, timed on one parameter list.</summary>
-/// <param name="Optimizer">"PILOT-plain", "PILOT-fast", "Adam" or "AdamW".</param>
+/// <param name="Optimizer">"PILOT-plain", "PILOT-fast", "PILOT-multitensor", "Adam", "AdamW" or "SophiaG".</param>
 /// <param name="Model">The name given for the parameter list (e.g. "SmallCnn").</param>
 /// <param name="Device">"cpu" or "cuda".</param>
 /// <param name="Params">Number of parameters (elements).</param>
@@ -19,7 +19,7 @@ internal sealed record OptimizerBenchmarkResult(string Optimizer, string Model, 
     double StateBytesPerParam, double RatioToAdamW);
 
 /// <summary>
-/// Times the optimizer step alone for PILOT (plain and fast implementations) and TorchSharp's Adam and AdamW on a list of
+/// Times the optimizer step alone for PILOT (plain and fast implementations), TorchSharp's Adam and AdamW, and SophiaG on a list of
 /// parameter shapes: float32 parameters with random gradients set once, <c>warmup</c> untimed steps each, then
 /// <c>steps</c> individually timed steps each (CUDA: synchronised after each step), taken in round-robin blocks of ten
 /// steps per optimizer so that a busy machine slows all of them alike; the result is the median. Used by
@@ -34,7 +34,7 @@ internal static class OptimizerBenchmark
     public const int DefaultWarmup = 20;
 
     /// <summary>The optimizers compared, in table order.</summary>
-    public static IReadOnlyList<string> OptimizerNames { get; } = ["PILOT-plain", "PILOT-fast", "Adam", "AdamW"];
+    public static IReadOnlyList<string> OptimizerNames { get; } = ["PILOT-plain", "PILOT-fast", "PILOT-multitensor", "Adam", "AdamW", "SophiaG"];
 
     /// <summary>Runs the benchmark for every optimizer in <see cref="OptimizerNames"/> (or the subset given).</summary>
     /// <param name="model">Name of the parameter list, copied into the results.</param>
@@ -113,8 +113,12 @@ internal static class OptimizerBenchmark
             {
                 "PILOT-plain" => new PilotOptimizer(Parameters, implementation: PilotImplementation.Plain),
                 "PILOT-fast" => new PilotOptimizer(Parameters, implementation: PilotImplementation.Auto),
+                "PILOT-multitensor" => new PilotOptimizer(Parameters, implementation: PilotImplementation.MultiTensor),
                 "Adam" => optim.Adam(Parameters),
                 "AdamW" => optim.AdamW(Parameters, weight_decay: PilotDefaults.WeightDecay),
+                // The step alone; the Hessian refresh every k steps (one more kernel per tensor) and the extra
+                // forward/backward it needs belong to the training loop and are not timed here.
+                "SophiaG" => new SophiaG(Parameters),
                 _ => throw new ArgumentException(name),
             };
         }

@@ -59,6 +59,9 @@ internal sealed record PaperRun
 
     public required IReadOnlyList<PaperEpoch> History { get; init; }
 
+    /// <summary>Commit, threads, OpenMP wait policy and data folder of the run; absent in records written before it was kept.</summary>
+    public BenchEnvironment? Environment { get; init; }
+
     /// <summary>A file name for this run's learned policy: <c>SmallCnn-Pilot-seed0-cpu.json</c> (with <c>-frozen</c>/<c>-init</c> for transfer runs).</summary>
     public string PolicyFileName()
         => $"{Model}-{Optimizer}-seed{Seed}-{Device}{(Policy is null ? "" : "-" + Policy.Split(':')[0])}.json";

@@ -92,7 +92,7 @@ internal static class PaperReport
     }
 
     /// <summary>Distinct colours for the configurations of one plot (OxyPlot's default palette repeats near-identical reds).</summary>
-    private static readonly OxyColor[] Palette =
+    internal static readonly OxyColor[] Palette =
     [
         OxyColors.ForestGreen, OxyColors.DarkOrange, OxyColors.RoyalBlue, OxyColors.Crimson, OxyColors.Purple,
         OxyColors.Black, OxyColors.Teal, OxyColors.SaddleBrown, OxyColors.HotPink, OxyColors.Gray,

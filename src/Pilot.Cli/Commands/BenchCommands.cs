@@ -11,6 +11,7 @@ internal sealed record BenchOptimizerSettings
     public int Steps { get; init; } = BenchDefaults.OptimizerSteps;
     public string? Json { get; init; }
     public string? Plot { get; init; }
+    public string WaitPolicy { get; init; } = BenchDefaults.OptimizerWaitPolicy;
 }
 
 /// <summary>What <c>pilot bench train</c> was asked to do.</summary>
@@ -21,6 +22,7 @@ internal sealed record BenchTrainSettings
     public DeviceChoice Device { get; init; } = CliDefaults.Device;
     public string? Data { get; init; }
     public int Rounds { get; init; } = BenchDefaults.TrainRounds;
+    public string? Json { get; init; }
 }
 
 /// <summary>What <c>pilot bench report</c> was asked to do.</summary>
@@ -48,7 +50,27 @@ internal sealed record BenchPaperSettings
     public string? Data { get; init; }
 }
 
-/// <summary><c>pilot bench optimizer|train|paper|report</c>.</summary>
+/// <summary>What <c>pilot bench landscape</c> was asked to do.</summary>
+internal sealed record BenchLandscapeSettings
+{
+    public IReadOnlyList<PilotOptimizerKind> Optimizers { get; init; } = BenchDefaults.LandscapeOptimizers;
+    public int Epochs { get; init; } = BenchDefaults.LandscapeEpochs;
+
+    /// <summary>Training rows used; null: <see cref="BenchDefaults.LandscapeTrainImages"/>, or all when there are fewer.</summary>
+    public int? TrainImages { get; init; }
+    public int Points { get; init; } = BenchDefaults.LandscapePoints;
+    public int Grid { get; init; } = BenchDefaults.LandscapeGrid;
+    public int Subset { get; init; } = BenchDefaults.LandscapeSubset;
+    public int Seed { get; init; } = BenchDefaults.LandscapeSeed;
+    public DeviceChoice Device { get; init; } = CliDefaults.Device;
+    public string Out { get; init; } = BenchDefaults.LandscapeOut;
+    public string? Data { get; init; }
+
+    /// <summary>A JSON file this command wrote: redraw its figure without training; null to run.</summary>
+    public string? From { get; init; }
+}
+
+/// <summary><c>pilot bench optimizer|train|paper|report|landscape</c>.</summary>
 internal sealed class BenchCommands
 {
     // bench optimizer
@@ -62,6 +84,9 @@ internal sealed class BenchCommands
     public readonly Option<string?> Json = OptionFactory.Optional<string>("--json", "Also write the results as JSON to this file. [default: none]", "FILE");
     public readonly Option<string?> Plot = OptionFactory.Optional<string>("--plot",
         "Also draw each optimizer's step time relative to AdamW, per network, as a bar chart (PNG). [default: none]", "FILE");
+    public readonly Option<string> WaitPolicy = OptionFactory.WithDefault("--omp-wait-policy",
+        "OpenMP wait policy of libtorch's threads to time under: both (a child process each for PASSIVE and ACTIVE, since libtorch reads it once at load), PASSIVE or ACTIVE.",
+        BenchDefaults.OptimizerWaitPolicy, "both|PASSIVE|ACTIVE");
 
     // bench train
     public readonly Option<PilotArchitecture> TrainModel = OptionFactory.WithDefault("--model", "Network to train for one epoch.", BenchDefaults.Model);
@@ -73,12 +98,13 @@ internal sealed class BenchCommands
         $"FashionMNIST IDX folder. [default: {CliDefaults.SystemFashionMnistFolder}]", "PATH");
     public readonly Option<int> Rounds = OptionFactory.AtLeast("--rounds",
         "Timed epochs per optimizer, in rounds that alternate the optimizers' order; the median is reported.", BenchDefaults.TrainRounds, 1);
+    public readonly Option<string?> TrainJson = OptionFactory.Optional<string>("--json", "Also write the results as JSON to this file. [default: none]", "FILE");
 
     // bench paper
     public readonly Option<CommaList<PilotArchitecture>> Models = OptionFactory.List("--models", "Networks, comma-separated (SmallCnn, ResNet18).",
         BenchDefaults.PaperModels, OptionFactory.ParseEnum<PilotArchitecture>, "SmallCnn,ResNet18");
     public readonly Option<CommaList<PilotOptimizerKind>> Optimizers = OptionFactory.List("--optimizers", "Optimizers, comma-separated.",
-        BenchDefaults.PaperOptimizers, OptionFactory.ParseEnum<PilotOptimizerKind>, "Pilot,AdamW,Adam,Lion,AdaBelief");
+        BenchDefaults.PaperOptimizers, OptionFactory.ParseEnum<PilotOptimizerKind>, "Pilot,AdamW,Adam,Lion,AdaBelief,Sophia");
     public readonly Option<CommaList<int>> Seeds = OptionFactory.List("--seeds", "Seeds, comma-separated.", BenchDefaults.PaperSeeds, ParseSeed, "0,1,2");
     public readonly Option<int> Epochs = OptionFactory.AtLeast("--epochs", "Epochs per run (the paper's protocol is 30).", BenchDefaults.PaperEpochs, 1);
     public readonly Option<DeviceChoice> PaperDevice = OptionFactory.WithDefault("--device", "Where to train: auto, cpu or cuda.", CliDefaults.Device, "auto|cpu|cuda");
@@ -97,17 +123,48 @@ internal sealed class BenchCommands
     public readonly Option<string?> ReportOut = OptionFactory.Optional<string>("--out",
         "Folder for the Markdown summary (<results-name>.md) and the plots (PNG). [default: the folder of --in]", "DIR");
 
+    // bench landscape
+    public readonly Option<CommaList<PilotOptimizerKind>> LandscapeOptimizers = OptionFactory.List("--optimizers",
+        "Optimizers, comma-separated; each trains from the same initial weights with the paper protocol's learning rate and weight decay.",
+        BenchDefaults.LandscapeOptimizers, OptionFactory.ParseEnum<PilotOptimizerKind>, "Pilot,AdamW,...");
+    public readonly Option<int> LandscapeEpochs = OptionFactory.AtLeast("--epochs", "Epochs each optimizer trains (cosine schedule over them).",
+        BenchDefaults.LandscapeEpochs, 1);
+    public readonly Option<int?> LandscapeTrainImages = OptionFactory.Optional<int?>("--train-images",
+        $"Train on the first N training images. [default: {BenchDefaults.LandscapeTrainImages:N0}, or all when there are fewer]", "N");
+    public readonly Option<int> LandscapePoints = OptionFactory.AtLeast("--points",
+        "Weights recorded per trajectory after the start, evenly spaced over the steps (and always the last step).", BenchDefaults.LandscapePoints, 1);
+    public readonly Option<int> LandscapeGrid = OptionFactory.AtLeast("--grid", "Loss evaluated on N × N points of the plane.", BenchDefaults.LandscapeGrid, 3);
+    public readonly Option<int> LandscapeSubset = OptionFactory.AtLeast("--subset",
+        "The loss is the mean cross-entropy over the first N training images.", BenchDefaults.LandscapeSubset, 1);
+    public readonly Option<int> LandscapeSeed = OptionFactory.AtLeast("--seed",
+        "Seed of the initial weights and batch order, shared by every optimizer.", BenchDefaults.LandscapeSeed, 0);
+    public readonly Option<DeviceChoice> LandscapeDevice = OptionFactory.WithDefault("--device", "Where to train and evaluate: auto, cpu or cuda.",
+        CliDefaults.Device, "auto|cpu|cuda");
+    public readonly Option<string> LandscapeOut = OptionFactory.WithDefault("--out",
+        "The figure (PNG); the numbers behind it go beside it as JSON (same name, .json).", BenchDefaults.LandscapeOut, "FILE.png");
+    public readonly Option<string?> LandscapeData = OptionFactory.Optional<string>("--data",
+        $"FashionMNIST IDX folder (or any data 'pilot train' reads). [default: {CliDefaults.SystemFashionMnistFolder} when installed, else the embedded subset]",
+        "PATH");
+
+    public readonly Option<string?> LandscapeFrom = OptionFactory.Optional<string>("--from",
+        "Redraw the figure from a JSON file this command wrote, without training (the other options but --out are ignored). [default: none]", "FILE.json");
+
+    public IReadOnlyList<Option> LandscapeOptions =>
+    [
+        LandscapeOptimizers, LandscapeEpochs, LandscapeTrainImages, LandscapePoints, LandscapeGrid, LandscapeSubset, LandscapeSeed,
+        LandscapeDevice, LandscapeOut, LandscapeData, LandscapeFrom,
+    ];
     public IReadOnlyList<Option> ReportOptions => [ReportIn, ReportOut];
-    public IReadOnlyList<Option> OptimizerOptions => [OptimizerDevice, OptimizerModel, Steps, Json, Plot];
-    public IReadOnlyList<Option> TrainOptions => [TrainModel, TrainOptimizers, TrainDevice, TrainData, Rounds];
+    public IReadOnlyList<Option> OptimizerOptions => [OptimizerDevice, OptimizerModel, Steps, Json, Plot, WaitPolicy];
+    public IReadOnlyList<Option> TrainOptions => [TrainModel, TrainOptimizers, TrainDevice, TrainData, Rounds, TrainJson];
     public IReadOnlyList<Option> PaperOptions => [Models, Optimizers, Seeds, Epochs, PaperDevice, Out, Policy, FreezePolicy, PaperData];
 
     public Command Create(
         Func<BenchOptimizerSettings, int> optimizer, Func<BenchTrainSettings, int> train, Func<BenchPaperSettings, int> paper,
-        Func<BenchReportSettings, int> report)
+        Func<BenchReportSettings, int> report, Func<BenchLandscapeSettings, int> landscape)
     {
         var optimizerCommand = new Command("optimizer",
-            "Median milliseconds per optimizer step and state bytes per parameter for PILOT (plain and fast paths), Adam and AdamW, with the ratio to AdamW.");
+            "Median milliseconds per optimizer step and state bytes per parameter for PILOT (plain, fast and multi-tensor paths), Adam and AdamW, with the ratio to AdamW.");
         foreach (var o in OptimizerOptions)
             optimizerCommand.Options.Add(o);
         optimizerCommand.SetAction(p => optimizer(BindOptimizer(p)));
@@ -129,22 +186,28 @@ internal sealed class BenchCommands
             reportCommand.Options.Add(o);
         reportCommand.SetAction(p => report(BindReport(p)));
 
-        return new Command("bench", "Benchmarks: optimizer step time, training epoch time, the paper's protocol.")
+        var landscapeCommand = new Command("landscape",
+            "Loss landscape of SmallCnn: every optimizer from the same initial weights, trajectories projected on their two principal directions, loss contours on a grid (PNG + JSON).");
+        foreach (var o in LandscapeOptions)
+            landscapeCommand.Options.Add(o);
+        landscapeCommand.SetAction(p => landscape(BindLandscape(p)));
+
+        return new Command("bench", "Benchmarks: optimizer step time, training epoch time, the paper's protocol, the loss landscape.")
         {
-            optimizerCommand, trainCommand, paperCommand, reportCommand,
+            optimizerCommand, trainCommand, paperCommand, reportCommand, landscapeCommand,
         };
     }
 
     public BenchOptimizerSettings BindOptimizer(ParseResult p) => new()
     {
         Device = p.GetValue(OptimizerDevice), Models = p.GetValue(OptimizerModel)!.Items, Steps = p.GetValue(Steps), Json = p.GetValue(Json),
-        Plot = p.GetValue(Plot),
+        Plot = p.GetValue(Plot), WaitPolicy = p.GetValue(WaitPolicy)!,
     };
 
     public BenchTrainSettings BindTrain(ParseResult p) => new()
     {
         Model = p.GetValue(TrainModel), Optimizers = p.GetValue(TrainOptimizers)!.Items, Device = p.GetValue(TrainDevice), Data = p.GetValue(TrainData),
-        Rounds = p.GetValue(Rounds),
+        Rounds = p.GetValue(Rounds), Json = p.GetValue(TrainJson),
     };
 
     public BenchReportSettings BindReport(ParseResult p) => new() { In = p.GetValue(ReportIn)!, Out = p.GetValue(ReportOut) };
@@ -154,6 +217,13 @@ internal sealed class BenchCommands
         Models = p.GetValue(Models)!.Items, Optimizers = p.GetValue(Optimizers)!.Items, Seeds = p.GetValue(Seeds)!.Items, Epochs = p.GetValue(Epochs),
         Device = p.GetValue(PaperDevice), Out = p.GetValue(Out)!, Policy = p.GetValue(Policy), FreezePolicy = p.GetValue(FreezePolicy),
         Data = p.GetValue(PaperData),
+    };
+
+    public BenchLandscapeSettings BindLandscape(ParseResult p) => new()
+    {
+        Optimizers = p.GetValue(LandscapeOptimizers)!.Items, Epochs = p.GetValue(LandscapeEpochs), TrainImages = p.GetValue(LandscapeTrainImages),
+        Points = p.GetValue(LandscapePoints), Grid = p.GetValue(LandscapeGrid), Subset = p.GetValue(LandscapeSubset), Seed = p.GetValue(LandscapeSeed),
+        Device = p.GetValue(LandscapeDevice), Out = p.GetValue(LandscapeOut)!, Data = p.GetValue(LandscapeData), From = p.GetValue(LandscapeFrom),
     };
 
     private static int ParseSeed(string text)

@@ -1,3 +1,4 @@
+using Pilot.TorchSharp;
 using TorchSharp;
 
 namespace Pilot.Cli.Training;
@@ -7,14 +8,19 @@ internal static class Devices
 {
     /// <summary>Returns <c>cpu</c> or <c>cuda</c>.</summary>
     /// <exception cref="CliInputException"><see cref="DeviceChoice.Cuda"/> was asked for and TorchSharp sees no CUDA device.</exception>
-    public static string Resolve(DeviceChoice choice, string optionName) => choice switch
+    /// <remarks>Loads libtorch first (<see cref="TorchRuntime.EnsureLoaded"/>): a clear error when it cannot load, and no NNPACK noise.</remarks>
+    public static string Resolve(DeviceChoice choice, string optionName)
     {
-        DeviceChoice.Cpu => "cpu",
-        DeviceChoice.Cuda => torch.cuda.is_available()
-            ? "cuda"
-            : throw new CliInputException(
-                $"{optionName} cuda: TorchSharp sees no CUDA device (a CPU-only build, no GPU, or no driver). Use {optionName} cpu or auto."),
-        DeviceChoice.Auto => torch.cuda.is_available() ? "cuda" : "cpu",
-        _ => throw new CliInputException($"{optionName}: unknown device {choice}; use auto, cpu or cuda."),
-    };
+        TorchRuntime.EnsureLoaded();
+        return choice switch
+        {
+            DeviceChoice.Cpu => "cpu",
+            DeviceChoice.Cuda => torch.cuda.is_available()
+                ? "cuda"
+                : throw new CliInputException(
+                    $"{optionName} cuda: TorchSharp sees no CUDA device (a CPU-only build, no GPU, or no driver). Use {optionName} cpu or auto."),
+            DeviceChoice.Auto => torch.cuda.is_available() ? "cuda" : "cpu",
+            _ => throw new CliInputException($"{optionName}: unknown device {choice}; use auto, cpu or cuda."),
+        };
+    }
 }

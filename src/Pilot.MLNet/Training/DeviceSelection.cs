@@ -1,4 +1,5 @@
 using Microsoft.ML.Runtime;
+using Pilot.TorchSharp;
 using TorchSharp;
 
 namespace Pilot.MLNet.Training;
@@ -14,9 +15,13 @@ namespace Pilot.MLNet.Training;
 /// </summary>
 internal static class DeviceSelection
 {
-    public static torch.Device Choose(IHostEnvironment env) =>
-        Choose(((IHostEnvironmentInternal)env).GpuDeviceId, ((IHostEnvironmentInternal)env).FallbackToCpu,
+    /// <remarks>Loads libtorch first (<see cref="TorchRuntime.EnsureLoaded"/>): a clear error when it cannot load, and no NNPACK noise.</remarks>
+    public static torch.Device Choose(IHostEnvironment env)
+    {
+        TorchRuntime.EnsureLoaded();
+        return Choose(((IHostEnvironmentInternal)env).GpuDeviceId, ((IHostEnvironmentInternal)env).FallbackToCpu,
             torch.cuda.is_available() ? torch.cuda.device_count() : 0);
+    }
 
     /// <summary>The rule above, given how many CUDA devices there are (0: CUDA unavailable).</summary>
     internal static torch.Device Choose(int? gpuDeviceId, bool fallbackToCpu, int cudaDevices)

@@ -28,19 +28,27 @@ internal static class OptimizerFactory
                 beta1: o.Beta1 ?? LionDefaults.Beta1, beta2: o.Beta2 ?? LionDefaults.Beta2, weight_decay: wd),
             PilotOptimizerKind.AdaBelief => new AdaBelief(parameters, lr,
                 beta1: o.Beta1 ?? AdaBeliefDefaults.Beta1, beta2: o.Beta2 ?? AdaBeliefDefaults.Beta2, weight_decay: wd),
+            // B = the batch size: the Hessian pass averages its loss over one mini-batch.
+            PilotOptimizerKind.Sophia => new SophiaG(parameters, lr,
+                beta1: o.Beta1 ?? SophiaDefaults.Beta1, beta2: o.Beta2 ?? SophiaDefaults.Beta2, weight_decay: wd, bs: o.BatchSize),
             _ => throw new ArgumentOutOfRangeException(nameof(o.Optimizer), o.Optimizer, $"Unknown optimizer {o.Optimizer}."),
         };
-        return new TrainingOptimizer(optimizer);
+        IStepHook? hook = optimizer is SophiaG sophia ? new SophiaHessianRefresh(sophia, SophiaDefaults.HessianInterval) : null;
+        return new TrainingOptimizer(optimizer, hook);
     }
 }
 
 /// <summary>
 /// The optimizer of a training run with what the loop needs from it: learning-rate control, state for checkpoints
-/// (through each type's own, versioned reader) and, for PILOT, the policy.
+/// (through each type's own, versioned reader), the work it needs after each step (SophiaG's Hessian refresh) and, for
+/// PILOT, the policy.
 /// </summary>
-internal sealed class TrainingOptimizer(OptimizerHelper optimizer) : IDisposable
+internal sealed class TrainingOptimizer(OptimizerHelper optimizer, IStepHook? hook = null) : IDisposable
 {
     public OptimizerHelper Optimizer { get; } = optimizer;
+
+    /// <summary>Runs after every optimizer step; <see langword="null"/> when the optimizer needs nothing more.</summary>
+    public IStepHook? Hook { get; } = hook;
 
     /// <summary>The PILOT optimizer, or <see langword="null"/> for a baseline.</summary>
     public PilotOptimizer? Pilot => Optimizer as PilotOptimizer;
@@ -59,18 +67,14 @@ internal sealed class TrainingOptimizer(OptimizerHelper optimizer) : IDisposable
         return stream.ToArray();
     }
 
-    /// <summary>Restores <see cref="SaveState"/>'s bytes with the optimizer type's own reader (which checks type and version).</summary>
+    /// <summary>Restores <see cref="SaveState"/>'s bytes: this library's optimizers with their checked reader (type, version,
+    /// option ranges; <see cref="PilotOptimizerBase"/>), TorchSharp's with its own.</summary>
     public void LoadState(byte[] state)
     {
         using var stream = new MemoryStream(state, writable: false);
         using var reader = new BinaryReader(stream);
-        switch (Optimizer)
-        {
-            case PilotOptimizer p: p.load_state_dict(reader); break;
-            case Lion l: l.load_state_dict(reader); break;
-            case AdaBelief a: a.load_state_dict(reader); break;
-            default: Optimizer.load_state_dict(reader); break;
-        }
+        if (Optimizer is PilotOptimizerBase own) own.load_state_dict(reader);
+        else Optimizer.load_state_dict(reader);
     }
 
     /// <summary>Index into PILOT's diagnostics where the current epoch starts.</summary>

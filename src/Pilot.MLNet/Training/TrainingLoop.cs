@@ -57,6 +57,7 @@ internal static class TrainingLoop
         private readonly TrainingOptimizer _optimizer;
         private readonly Generator _generator;
         private readonly Tensor _images, _labels, _mean, _std;
+        private readonly InMemoryImageSet _train;
         private readonly Tensor? _validationImages, _validationLabels;
         private readonly List<(string, string)>? _fingerprint;
         private readonly int _count, _stepsPerEpoch;
@@ -79,6 +80,7 @@ internal static class TrainingLoop
             network.to(device);
             _optimizer = OptimizerFactory.Create(plan, network.parameters());
             _generator = new Generator(unchecked((ulong)plan.Seed ^ ShuffleSeedMix));
+            _train = train;
             _images = train.Images.to(device);
             _labels = train.Labels.to(device);
             _mean = torch.tensor(train.Statistics.Mean, [1, train.Shape.Channels, 1, 1]).to(device);
@@ -96,6 +98,8 @@ internal static class TrainingLoop
         {
             if (_o.CheckpointDirectory is { } directory && Checkpoint.TryRead(directory, _fingerprint!, message => _channel.Warning(message)) is { } checkpoint)
                 Restore(directory, checkpoint);
+            else
+                _o.Observer?.OnStart(_network, _train, _totalSteps);
 
             for (int epoch = _history.Count; epoch < _o.Epochs && !_finished; epoch++)
             {
@@ -166,6 +170,8 @@ internal static class TrainingLoop
                 var loss = nn.functional.cross_entropy(logits, y);
                 loss.backward();
                 _optimizer.Optimizer.step();
+                AfterStep((long)epoch * _stepsPerEpoch + batch, x);
+                _o.Observer?.OnStep((long)epoch * _stepsPerEpoch + batch + 1, _network);
 
                 using (no_grad())
                 {
@@ -176,6 +182,13 @@ internal static class TrainingLoop
                     onBatch(new PilotBatchProgress(epoch + 1, _o.Epochs, batch + 1, _stepsPerEpoch, lossSum.item<double>() / (start + count)));
             }
             return (lossSum.item<double>() / n, (double)correct.item<long>() / n, learningRate);
+        }
+
+        /// <summary>The optimizer's work after a step (<see cref="IStepHook"/>), if it has any.</summary>
+        private void AfterStep(long step, Tensor x)
+        {
+            if (_optimizer.Hook?.AfterStep(new TrainingStep(step, () => _random.Use(() => _network.forward(x)), _generator)) is { } note)
+                _channel.Trace(note);
         }
 
         private void Restore(string directory, CheckpointState checkpoint)

@@ -28,6 +28,24 @@ internal sealed class TempFolder : IDisposable
 
 internal static class DataTestHelpers
 {
+    /// <summary>Set (to 1) by CI, which installs the full FashionMNIST (<c>eng/setup.sh --data</c>): its absence is then a failure, not a skip.</summary>
+    public const string RequireDataVariable = "PILOT_REQUIRE_FULL_FASHION_MNIST";
+
+    /// <summary>
+    /// Skips the calling test (inconclusive) when the Debian package dataset-fashion-mnist is not installed, or fails it
+    /// when <see cref="RequireDataVariable"/> is 1.
+    /// </summary>
+    public static void RequireFullFashionMnist()
+    {
+        if (File.Exists(System.IO.Path.Combine(PilotDatasets.DebianFashionMnistFolder, "train-images-idx3-ubyte.gz")))
+            return;
+        string message = $"The full FashionMNIST is not installed in {PilotDatasets.DebianFashionMnistFolder} (Debian package " +
+            "dataset-fashion-mnist; bash eng/setup.sh --data installs it).";
+        if (Environment.GetEnvironmentVariable(RequireDataVariable) == "1")
+            Assert.Fail(message + $" {RequireDataVariable}=1 says it must be.");
+        Assert.Inconclusive(message);
+    }
+
     /// <summary>Writes an IDX file: big-endian magic, sizes, then <paramref name="payload"/>; gzip-compressed when asked.</summary>
     public static void WriteIdx(string path, uint magic, int[] sizes, byte[] payload, bool gzip = false)
     {

@@ -67,8 +67,7 @@ public sealed class DetectFormatTests
     [TestMethod]
     public void DebianFashionMnistIsAnIdxFolder()
     {
-        if (!Directory.Exists(PilotDatasets.DebianFashionMnistFolder))
-            Assert.Inconclusive($"{PilotDatasets.DebianFashionMnistFolder} is not installed (Debian package dataset-fashion-mnist).");
+        DataTestHelpers.RequireFullFashionMnist();
         Assert.AreEqual(DatasetFormat.Idx, PilotDatasets.DetectFormat(PilotDatasets.DebianFashionMnistFolder));
     }
 }

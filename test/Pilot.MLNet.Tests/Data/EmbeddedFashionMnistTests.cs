@@ -37,8 +37,7 @@ public sealed class EmbeddedFashionMnistTests
     [DataRow(false)]
     public void EmbeddedSampleIsTheStartOfTheDebianPackage(bool train)
     {
-        if (!File.Exists(Path.Combine(PilotDatasets.DebianFashionMnistFolder, "train-images-idx3-ubyte.gz")))
-            Assert.Inconclusive($"The full FashionMNIST is not installed in {PilotDatasets.DebianFashionMnistFolder} (Debian package dataset-fashion-mnist).");
+        DataTestHelpers.RequireFullFashionMnist();
 
         var full = PilotDatasets.LoadFashionMnist(Ml, PilotDatasets.DebianFashionMnistFolder, train);
         var sample = PilotDatasets.EmbeddedFashionMnist(Ml, train);

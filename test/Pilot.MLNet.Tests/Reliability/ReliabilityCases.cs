@@ -223,6 +223,12 @@ internal static class ReliabilityCases
                 var mapper = ml.Transforms.Conversion.MapValueToKey("Label").Fit(ml.Data.LoadFromEnumerable(TrainerTestData.Synthetic(30, 1)));
                 Fit(mapper.Transform(ml.Data.LoadFromEnumerable(Array.Empty<SyntheticRow>())));
             }, null, "training data has no rows");
+        yield return Throws<InvalidDataException>("training-set-empty-key-from-no-rows", "no rows, MapValueToKey(\"Label\") fitted on them (a key of 1 class)",
+            () =>
+            {
+                var empty = ml.Data.LoadFromEnumerable(Array.Empty<SyntheticRow>());
+                Fit(ml.Transforms.Conversion.MapValueToKey("Label").Fit(empty).Transform(empty));
+            }, null, "training data has no rows", "'Label' has 1 class");
         yield return Throws<ArgumentOutOfRangeException>("validation-missing-image-column", "validation set without the image column",
             () =>
             {

@@ -13,6 +13,7 @@ public sealed class OptimizerChoiceTests
     [DataRow(PilotOptimizerKind.AdamW)]
     [DataRow(PilotOptimizerKind.Lion)]
     [DataRow(PilotOptimizerKind.AdaBelief)]
+    [DataRow(PilotOptimizerKind.Sophia)]
     public void EveryOptimizerTrains(PilotOptimizerKind optimizer)
     {
         var ml = new MLContext(seed: 1);
@@ -68,5 +69,28 @@ public sealed class OptimizerChoiceTests
         Assert.IsNotNull(model.Policy);
         Assert.AreEqual(PilotImageClassificationDefaults.PolicyDegree, model.Policy.Degree);
         Assert.AreNotEqual(PilotPolicy.Default(), model.Policy, "η_φ > 0: the policy learns");
+    }
+
+    [TestMethod]
+    public void SophiaRefreshesItsHessianEveryTenStepsThroughTheStepHook()
+    {
+        // 100 images in batches of 8: 13 steps per epoch, 26 in two epochs; k = 10 gives refreshes after steps 10 and 20
+        // (the second one in the middle of epoch 2: the step count runs over epochs).
+        Assert.AreEqual(10, SophiaDefaults.HessianInterval);
+        var ml = new MLContext(seed: 1);
+        var refreshes = new List<string>();
+        ml.Log += (_, e) => { if (e.Message.Contains("Hessian estimate refreshed")) lock (refreshes) refreshes.Add(e.Message); };
+        var options = TrainerTestData.FastOptions(epochs: 2);
+        options.Optimizer = PilotOptimizerKind.Sophia;
+        options.BatchSize = 8;
+        ml.Pilot.ImageClassification(options).Fit(TrainerTestData.SyntheticKeyed(ml, 100, seed: 1)).Dispose();
+        CollectionAssert.AreEqual(new[] { "after step 10.", "after step 20." }, refreshes.Select(m => m[m.IndexOf("after", StringComparison.Ordinal)..]).ToArray(),
+            string.Join(" | ", refreshes));
+
+        // Other optimizers have no step hook.
+        refreshes.Clear();
+        options.Optimizer = PilotOptimizerKind.AdamW;
+        ml.Pilot.ImageClassification(options).Fit(TrainerTestData.SyntheticKeyed(ml, 100, seed: 1)).Dispose();
+        Assert.IsEmpty(refreshes);
     }
 }

@@ -1,6 +1,7 @@
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using Options = Pilot.MLNet.PilotImageClassificationTrainer.Options;
+using Network = TorchSharp.torch.nn.Module<TorchSharp.torch.Tensor, TorchSharp.torch.Tensor>;
 
 namespace Pilot.MLNet.Tests.Trainer;
 
@@ -48,6 +49,49 @@ public sealed class TrainingBehaviourTests
         using var b2 = parallel[1];
         AssertSameScores(Scores(a, data), Scores(a2, data), "seed 21, alone vs concurrent");
         AssertSameScores(Scores(b, data), Scores(b2, data), "seed 22, alone vs concurrent");
+    }
+
+    /// <summary>Records what <see cref="Pilot.MLNet.Training.ITrainingObserver"/> is told.</summary>
+    private sealed class RecordingObserver : Pilot.MLNet.Training.ITrainingObserver
+    {
+        public long TotalSteps = -1;
+        public int StartImages;
+        public readonly List<long> Steps = [];
+        public readonly List<float> FirstWeight = [];
+
+        private static float First(Network network)
+            => network.parameters().First().flatten()[0].item<float>();
+
+        public void OnStart(Network network, Pilot.MLNet.Training.InMemoryImageSet train, long totalSteps)
+        {
+            TotalSteps = totalSteps;
+            StartImages = train.Count;
+            FirstWeight.Add(First(network));
+        }
+
+        public void OnStep(long step, Network network)
+        {
+            Steps.Add(step);
+            FirstWeight.Add(First(network));
+        }
+    }
+
+    [TestMethod]
+    public void Observer_SeesTheStartAndEveryStep_AndChangesNothing()
+    {
+        var ml = new MLContext(seed: 1);
+        var data = TrainerTestData.SyntheticKeyed(ml, 70, seed: 1); // 70 rows, batch 32: 3 steps per epoch
+        var observer = new RecordingObserver();
+        var watched = TrainerTestData.FastOptions(epochs: 2, seed: 31);
+        watched.Observer = observer;
+        using var a = ml.Pilot.ImageClassification(watched).Fit(data);
+        using var b = ml.Pilot.ImageClassification(TrainerTestData.FastOptions(epochs: 2, seed: 31)).Fit(data);
+
+        Assert.AreEqual(6L, observer.TotalSteps);
+        Assert.AreEqual(70, observer.StartImages);
+        CollectionAssert.AreEqual(new long[] { 1, 2, 3, 4, 5, 6 }, observer.Steps);
+        Assert.AreNotEqual(observer.FirstWeight[0], observer.FirstWeight[1], "the network it is shown after a step has been updated");
+        AssertSameScores(Scores(b, data), Scores(a, data), "with and without an observer");
     }
 
     [TestMethod]
@@ -135,6 +179,7 @@ public sealed class TrainingBehaviourTests
     [DataRow(PilotOptimizerKind.AdamW)]
     [DataRow(PilotOptimizerKind.Lion)]
     [DataRow(PilotOptimizerKind.AdaBelief)]
+    [DataRow(PilotOptimizerKind.Sophia)]
     public void CheckpointResumeContinuesAndMatchesAnUninterruptedRun(PilotOptimizerKind optimizer)
     {
         var ml = new MLContext(seed: 1);

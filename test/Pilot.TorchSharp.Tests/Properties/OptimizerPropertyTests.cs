@@ -146,6 +146,7 @@ public sealed class OptimizerPropertyTests
     [TestMethod]
     [DataRow(PilotImplementation.Plain)]
     [DataRow(PilotImplementation.Fused)]
+    [DataRow(PilotImplementation.MultiTensor)]
     public void InvariantsHoldForRandomGradientSequences(PilotImplementation implementation) =>
         Cases.Sample((knobs, steps) => RunCase(knobs, steps, implementation), iter: Iterations, seed: "0N0XIzNsQ0O2", threads: 1,
             print: c => $"{c.Item1}; steps: [{string.Join("], [", c.Item2.Select(g => string.Join(", ", g.Select(v => v.ToString("R")))))}]");
@@ -153,6 +154,7 @@ public sealed class OptimizerPropertyTests
     [TestMethod]
     [DataRow(PilotImplementation.Plain)]
     [DataRow(PilotImplementation.Fused)]
+    [DataRow(PilotImplementation.MultiTensor)]
     public void NonFiniteStepsChangeNothing(PilotImplementation implementation)
     {
         // Every case ends with a step holding NaN or ±∞ somewhere; RunCase checks that it changes nothing.
