@@ -32,7 +32,9 @@ internal sealed class CliApp
         var split = runner.LoadForTraining(data, s.TestFraction, s.ValidationFraction);
         _console.WriteLine($"data: {data.Description}: {split.Describe()}");
         var trainer = s.Trainer.Clone();
-        if (s.ImageSize is { } side && split.Shape is null)
+        // Image files are resized to --image-size; IDX and CIFAR-10 pixels keep their size, except for a pretrained network,
+        // which resizes every source to its input size.
+        if (s.ImageSize is { } side && (split.Shape is null || Pilot.MLNet.Models.Backbones.IsPretrained(trainer.Architecture)))
         {
             trainer.ImageWidth ??= side;
             trainer.ImageHeight ??= side;

@@ -35,11 +35,27 @@ public sealed record PilotEpochReport(
 
 /// <summary>
 /// Progress inside an epoch, reported after every training batch to
-/// <see cref="PilotImageClassificationTrainer.Options.BatchProgressCallback"/> (for a live progress bar).
+/// <see cref="PilotImageClassificationTrainer.Options.BatchProgressCallback"/> (for a live progress bar), and after every
+/// batch of the feature pass of <see cref="PilotFineTuning.Head"/> fine-tuning.
 /// </summary>
-/// <param name="Epoch">The current epoch, 1-based.</param>
+/// <param name="Epoch">The current epoch, 1-based; 0 during the feature pass, which comes before the first epoch.</param>
 /// <param name="Epochs">The number of epochs the run was configured for.</param>
-/// <param name="Batch">Batches completed in this epoch, in [1, <paramref name="BatchCount"/>].</param>
-/// <param name="BatchCount">Batches per epoch.</param>
-/// <param name="RunningLoss">Mean training loss over the epoch's batches so far.</param>
-public readonly record struct PilotBatchProgress(int Epoch, int Epochs, int Batch, int BatchCount, double RunningLoss);
+/// <param name="Batch">Batches completed in this epoch (or feature pass), in [1, <paramref name="BatchCount"/>].</param>
+/// <param name="BatchCount">Batches per epoch; in the feature pass, its batches over the training and validation images.</param>
+/// <param name="RunningLoss">Mean training loss over the epoch's batches so far; <see cref="double.NaN"/> in the feature pass.</param>
+/// <param name="Stage">What the batch belongs to. Default <see cref="PilotTrainingStage.Training"/>.</param>
+public readonly record struct PilotBatchProgress(int Epoch, int Epochs, int Batch, int BatchCount, double RunningLoss,
+    PilotTrainingStage Stage = PilotTrainingStage.Training);
+
+/// <summary>What a <see cref="PilotBatchProgress"/> reports on.</summary>
+public enum PilotTrainingStage
+{
+    /// <summary>A training step of an epoch.</summary>
+    Training,
+
+    /// <summary>
+    /// A batch of images run through the frozen backbone before the first epoch of <see cref="PilotFineTuning.Head"/>
+    /// fine-tuning (training images first, then validation images).
+    /// </summary>
+    FeaturePass,
+}

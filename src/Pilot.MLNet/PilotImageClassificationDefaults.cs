@@ -88,8 +88,34 @@ public static class PilotImageClassificationDefaults
     /// <summary>Padding, in pixels, of the random-crop augmentation: 4.</summary>
     public const int AugmentPadding = 4;
 
+    /// <summary>
+    /// Default <see cref="PilotImageClassificationTrainer.Options.FineTuning"/> of a pretrained architecture:
+    /// <see cref="PilotFineTuning.Head"/> (backbone frozen, features cached, only the new classifier trains), what a CPU
+    /// can afford; networks trained from scratch always use <see cref="PilotFineTuning.Full"/>.
+    /// </summary>
+    public const PilotFineTuning PretrainedFineTuning = PilotFineTuning.Head;
+
+    /// <summary>
+    /// Default factor on <see cref="PilotImageClassificationTrainer.Options.LearningRate"/> for the pretrained backbone's
+    /// parameters in <see cref="PilotFineTuning.Full"/> fine-tuning: 0.1 (the new head trains at the full rate).
+    /// </summary>
+    public const double BackboneLearningRateScale = 0.1;
+
     /// <summary>Default network input height and width for encoded images and <c>MLImage</c> columns: 32 pixels.</summary>
     public const int ImageSide = 32;
+
+    /// <summary>
+    /// Default network input height and width of a pretrained architecture (<see cref="PilotArchitecture.PretrainedResNet18"/>),
+    /// for every kind of image column, unless <see cref="PilotImageClassificationTrainer.Options.ImageHeight"/>/<see cref="PilotImageClassificationTrainer.Options.ImageWidth"/>
+    /// (or, for encoded images, <see cref="PilotImageClassificationTrainer.Options.ImageShape"/>) say otherwise: 128 pixels.
+    /// </summary>
+    /// <remarks>
+    /// The ImageNet weights were trained at 224, and on a CPU the network's cost grows with the square of the side. On
+    /// FashionMNIST (28×28 images, docs/transfer.md) 64 and 128 gave the same accuracy (128 took three times as long); 128 is
+    /// the default because a folder of photos has detail that 64 pixels lose, a judgment that no photo data set on the
+    /// measuring machine could check. Set ImageWidth/ImageHeight to 64 for small images, 224 for the most detail.
+    /// </remarks>
+    public const int PretrainedImageSide = 128;
 
     /// <summary>Largest network input height or width: 4096 pixels (the limit of <see cref="ImageShape.Validate"/>).</summary>
     public const int MaxImageSide = 4096;

@@ -113,6 +113,24 @@ public sealed partial class PilotImageClassificationTrainer
         public int WarmupEpochs = D.WarmupEpochs;
 
         /// <summary>
+        /// Which weights train: <see cref="PilotFineTuning.Head"/> (a pretrained backbone frozen, its features computed once
+        /// and cached, only the new classifier trains) or <see cref="PilotFineTuning.Full"/> (every layer). Default
+        /// <see langword="null"/>: <see cref="PilotImageClassificationDefaults.PretrainedFineTuning"/> (Head) for a pretrained
+        /// architecture, Full for a network trained from scratch (which accepts only Full). Head cannot be combined with
+        /// <see cref="Augment"/>.
+        /// </summary>
+        [PilotOption("Which weights train: Head (pretrained backbone frozen, features cached) or Full (default: Head for pretrained networks, Full otherwise).")]
+        public PilotFineTuning? FineTuning;
+
+        /// <summary>
+        /// Factor on <see cref="LearningRate"/> for the pretrained backbone in <see cref="PilotFineTuning.Full"/> fine-tuning
+        /// (the new classifier trains at <see cref="LearningRate"/>). Ignored by networks trained from scratch and by Head.
+        /// Default 0.1; range (0, 1].
+        /// </summary>
+        [PilotOption("Full fine-tuning: learning-rate factor of the pretrained backbone (the new head trains at the full rate).", Min = 0, MinExclusive = true, Max = 1)]
+        public double BackboneLearningRateScale = D.BackboneLearningRateScale;
+
+        /// <summary>
         /// Augment training images: random crop with 4-pixel zero padding and random horizontal flip (validation and scoring
         /// images are never augmented). Default <see langword="false"/>.
         /// </summary>
@@ -121,14 +139,15 @@ public sealed partial class PilotImageClassificationTrainer
 
         /// <summary>
         /// Network input width in pixels; images are resized (bilinear) to it. Default <see langword="null"/>: 32 for encoded
-        /// images and <c>MLImage</c> columns (unless <see cref="ImageShape"/> is set), the native width for pixel vectors.
-        /// Range [1, 4096] (the architecture may need more: 4 for SmallCnn, 8 for the ResNets).
+        /// images and <c>MLImage</c> columns (unless <see cref="ImageShape"/> is set), the native width for pixel vectors;
+        /// <see cref="PilotImageClassificationDefaults.PretrainedImageSide"/> (128) for a pretrained architecture.
+        /// Range [1, 4096] (the architecture may need more: 4 for SmallCnn, 8 for the ResNets, 32 for PretrainedResNet18).
         /// </summary>
-        [PilotOption("Network input width in pixels (none: 32 for encoded images, native for pixel vectors).", Min = 1, Max = D.MaxImageSide)]
+        [PilotOption("Network input width in pixels (default: 32 for encoded images, native for pixel vectors, 128 for pretrained networks).", Min = 1, Max = D.MaxImageSide)]
         public int? ImageWidth;
 
         /// <summary>Network input height in pixels; as <see cref="ImageWidth"/>.</summary>
-        [PilotOption("Network input height in pixels (none: 32 for encoded images, native for pixel vectors).", Min = 1, Max = D.MaxImageSide)]
+        [PilotOption("Network input height in pixels (default: 32 for encoded images, native for pixel vectors, 128 for pretrained networks).", Min = 1, Max = D.MaxImageSide)]
         public int? ImageHeight;
 
         /// <summary>
@@ -184,6 +203,23 @@ public sealed partial class PilotImageClassificationTrainer
         /// </summary>
         [PilotOption("Directory for per-epoch checkpoints; a new run with the same directory resumes.", ShortName = "checkpoint-dir")]
         public string? CheckpointDirectory;
+
+        /// <summary>
+        /// The ImageNet weights file of <see cref="PilotArchitecture.PretrainedResNet18"/>: <c>ResNet18.onnx</c> of the NuGet package
+        /// <c>Microsoft.ML.DnnImageFeaturizer.ResNet18</c> 0.24.0 (checked by its SHA-256). Default <see langword="null"/>:
+        /// <c>DnnImageModels/ResNet18Onnx/ResNet18.onnx</c> under the app's folder (where building a project that references
+        /// Pilot.MLNet, or that package, puts it), then the package in the NuGet global packages folder. Read by training only;
+        /// other architectures ignore it.
+        /// </summary>
+        [PilotOption("PretrainedResNet18's weights file, ResNet18.onnx of Microsoft.ML.DnnImageFeaturizer.ResNet18 0.24.0 (default: next to the app).")]
+        public string? PretrainedWeightsPath;
+
+        /// <summary>
+        /// Full fine-tuning of a pretrained network: update the backbone's batch-norm running statistics from the training
+        /// batches (true) instead of keeping the pretrained ones (false, the default; docs/transfer.md has the measurements).
+        /// Internal: for the measurements only.
+        /// </summary>
+        internal bool UpdateBatchNormStatistics;
 
         /// <summary>
         /// Sees the network at the start and after every optimizer step (the CLI's <c>bench landscape</c> records weight

@@ -9,7 +9,8 @@ using D = Pilot.MLNet.PilotImageClassificationDefaults;
 namespace Pilot.MLNet;
 
 /// <summary>
-/// Trains an image classifier (a TorchSharp <see cref="PilotArchitecture"/> network, from scratch) with the PILOT optimizer
+/// Trains an image classifier (a TorchSharp <see cref="PilotArchitecture"/> network, from scratch or, for
+/// <see cref="PilotArchitecture.PretrainedResNet18"/>, from ImageNet weights; see <see cref="Options.FineTuning"/>) with the PILOT optimizer
 /// or a baseline, on the CPU or a CUDA GPU. Create it with <c>mlContext.Pilot.ImageClassification(...)</c>.
 /// </summary>
 /// <remarks>
@@ -57,10 +58,25 @@ public sealed partial class PilotImageClassificationTrainer : IEstimator<PilotIm
             if (OptionRules.Problem(field, value, field.Name) is { } problem)
                 throw new ArgumentOutOfRangeException(field.Name, value, problem);
         }
+        if (!(o.BackboneLearningRateScale > 0 && o.BackboneLearningRateScale <= 1))
+            throw new ArgumentOutOfRangeException(nameof(o.BackboneLearningRateScale), o.BackboneLearningRateScale, $"BackboneLearningRateScale must be in (0, 1]; got {o.BackboneLearningRateScale}.");
+        if (Backbones.ResolveFineTuning(o.Architecture, o.FineTuning) == PilotFineTuning.Head)
+        {
+            if (!Backbones.IsPretrained(o.Architecture))
+                throw new ArgumentException(
+                    $"FineTuning Head trains only the classifier on a frozen pretrained backbone, but {o.Architecture} starts from random weights. " +
+                    "Leave FineTuning null (Full), or choose a pretrained architecture.", nameof(o.FineTuning));
+            if (o.Augment)
+                throw new ArgumentException(
+                    "Augment does not apply to FineTuning Head (each image's features are computed once); set FineTuning to Full to augment, or Augment to false.",
+                    nameof(o.Augment));
+        }
         CheckRange(o.WarmupEpochs, 0, o.Epochs, nameof(o.WarmupEpochs));
         o.ImageShape?.Validate(nameof(o.ImageShape));
         if (o.CheckpointDirectory is { } directory && string.IsNullOrWhiteSpace(directory))
             throw new ArgumentException("CheckpointDirectory must be null (no checkpoints) or a directory path; got an empty string.", nameof(o.CheckpointDirectory));
+        if (o.PretrainedWeightsPath is { } weightsPath && string.IsNullOrWhiteSpace(weightsPath))
+            throw new ArgumentException("PretrainedWeightsPath must be null (the default places) or the path of ResNet18.onnx; got an empty string.", nameof(o.PretrainedWeightsPath));
 
         static void CheckName(string? name, string option)
         {
@@ -158,9 +174,12 @@ public sealed partial class PilotImageClassificationTrainer : IEstimator<PilotIm
             throw new ArgumentException("EarlyStoppingPatience needs a validation set: set Options.ValidationSet or call Fit(train, validation).",
                 nameof(Options.EarlyStoppingPatience));
 
+        // A pretrained network has its own default input size (whatever the images' size); others take pixel vectors at
+        // their native size and encoded images at ImageShape's size, else D.ImageSide.
+        int? pretrainedSide = Backbones.IsPretrained(o.Architecture) ? D.PretrainedImageSide : null;
         var (height, width) = spec.Kind == ImageSourceKind.PixelVector
-            ? (o.ImageHeight ?? spec.VectorShape!.Value.Height, o.ImageWidth ?? spec.VectorShape!.Value.Width)
-            : (o.ImageHeight ?? o.ImageShape?.Height ?? D.ImageSide, o.ImageWidth ?? o.ImageShape?.Width ?? D.ImageSide);
+            ? (o.ImageHeight ?? pretrainedSide ?? spec.VectorShape!.Value.Height, o.ImageWidth ?? pretrainedSide ?? spec.VectorShape!.Value.Width)
+            : (o.ImageHeight ?? o.ImageShape?.Height ?? pretrainedSide ?? D.ImageSide, o.ImageWidth ?? o.ImageShape?.Width ?? pretrainedSide ?? D.ImageSide);
         int? channels = spec.Kind == ImageSourceKind.PixelVector ? spec.VectorShape!.Value.Channels : o.ImageShape?.Channels;
         try
         {
@@ -173,11 +192,15 @@ public sealed partial class PilotImageClassificationTrainer : IEstimator<PilotIm
                 $"Architecture {o.Architecture} cannot be built for {height}×{width} images and {classCount} classes: " +
                 e.Message.Replace($" (Parameter '{e.ParamName}')", ""));
         }
+        // A missing weights file fails before the data is read (training reads and checks it).
+        if (Backbones.TakesRawPixels(o.Architecture))
+            PretrainedWeights.Locate(o.PretrainedWeightsPath);
         int seed = o.Seed ?? ((IHostEnvironmentInternal)_host).Seed ?? _host.Rand.Next();
-        var plan = new TrainingPlan(o, seed, DeviceSelection.Choose(_host), classCount);
+        var plan = new TrainingPlan(o, seed, DeviceSelection.Choose(_host), classCount, Backbones.ResolveFineTuning(o.Architecture, o.FineTuning));
 
         using var ch = _host.Start("Training");
-        ch.Info($"Training {o.Architecture} with {o.Optimizer} on {plan.Device} (seed {seed}).");
+        string fineTuning = Backbones.IsPretrained(o.Architecture) ? $" ({plan.FineTuning} fine-tuning)" : "";
+        ch.Info($"Training {o.Architecture}{fineTuning} with {o.Optimizer} on {plan.Device} (seed {seed}).");
         using var trainSet = InMemoryImageSet.Read(train, o.LabelColumnName, o.ImageColumnName, spec, channels, height, width, classCount, "training");
         if (trainSet.SkippedMissingLabels > 0)
             ch.Warning($"Skipped {trainSet.SkippedMissingLabels} training rows with a missing label.");
@@ -185,11 +208,15 @@ public sealed partial class PilotImageClassificationTrainer : IEstimator<PilotIm
             : InMemoryImageSet.Read(validation, o.LabelColumnName, o.ImageColumnName, spec, trainSet.Shape.Channels, height, width, classCount, "validation");
         if (validationSet?.SkippedMissingLabels > 0)
             ch.Warning($"Skipped {validationSet.SkippedMissingLabels} validation rows with a missing label.");
+        if (Backbones.TakesRawPixels(o.Architecture) && spec.Domain == PixelDomain.Floats
+            && trainSet.Statistics.Mean.All(m => Math.Abs(m) <= 1) && trainSet.Statistics.Std.All(v => v <= 1))
+            ch.Warning($"{o.Architecture} takes pixel values 0–255 (its ImageNet weights expect them), but the training pixels of column " +
+                $"'{o.ImageColumnName}' look scaled to [0, 1] (channel means {string.Join(", ", trainSet.Statistics.Mean)}): extract pixels without scaling.");
         ch.Info($"Read {trainSet.Count} training images{(validationSet is null ? "" : $" and {validationSet.Count} validation images")} of shape {trainSet.Shape}.");
 
         var result = TrainingLoop.Run(plan, trainSet, validationSet, ch);
         var model = new PilotImageModel(result.Network, plan.Device, o.Architecture, trainSet.Shape, classCount, spec.Domain,
-            spec.VectorShape, trainSet.Statistics);
+            spec.VectorShape, Backbones.InputNormalization(o.Architecture, trainSet.Statistics));
         return new PilotImageClassificationTransformer(_host, model, LabelKeyValues.FromColumn(labelColumn),
             o.LabelColumnName, o.ImageColumnName, o.ScoreColumnName, o.PredictedLabelColumnName, result.History, result.Policy,
             TrainingOptionsFormat.ForRecord(o, seed));

@@ -45,6 +45,18 @@ public sealed class CommandLineTests
     }
 
     [TestMethod]
+    [DataRow("Head", PilotFineTuning.Head)]
+    [DataRow("Full", PilotFineTuning.Full)]
+    public void Train_FineTuningFlagParses(string value, PilotFineTuning expected)
+    {
+        var command = new TrainCommand();
+        var root = new RootCommand { command.Create(_ => 0) };
+        var parsed = command.Bind(root.Parse(["train", "--arch", "PretrainedResNet18", "--fine-tuning", value])).Trainer;
+        Assert.AreEqual(PilotArchitecture.PretrainedResNet18, parsed.Architecture);
+        Assert.AreEqual(expected, parsed.FineTuning);
+    }
+
+    [TestMethod]
     public void Train_HelpStatesEveryDefault()
     {
         var result = CliRunner.Run("train", "--help");
@@ -52,7 +64,7 @@ public sealed class CommandLineTests
         var inv = CultureInfo.InvariantCulture;
         string[] expected =
         [
-            $"--arch <ResNet18|ResNet34|SmallCnn>", $"[default: {CliDefaults.Architecture}]",
+            $"--arch <PretrainedResNet18|ResNet18|ResNet34|SmallCnn>", $"[default: {CliDefaults.Architecture}]", "--fine-tuning",
             $"[default: {PilotImageClassificationDefaults.Optimizer}]",
             $"[default: {CliDefaults.Epochs}]", $"[default: {PilotImageClassificationDefaults.BatchSize}]",
             $"[default: {PilotImageClassificationDefaults.LearningRate.ToString(inv)}]", $"[default: {CliDefaults.Device}]",

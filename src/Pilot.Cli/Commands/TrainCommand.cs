@@ -53,8 +53,8 @@ internal sealed class TrainCommand
     {
         var option = new Option<int?>("--image-size")
         {
-            Description = "Side in pixels that images of an image folder are resized to, unless --image-width/--image-height say otherwise " +
-                $"(IDX and CIFAR-10 keep their native size). [default: the trainer's, {PilotImageClassificationDefaults.ImageSide}]",
+            Description = "Side in pixels that images of an image folder are resized to (IDX and CIFAR-10 keep their native size, except for PretrainedResNet18). " +
+                $"[default: the trainer's, {PilotImageClassificationDefaults.ImageSide}; {PilotImageClassificationDefaults.PretrainedImageSide} for PretrainedResNet18, whatever the data]",
             HelpName = "N",
         };
         option.Validators.Add(r =>

@@ -20,9 +20,18 @@ internal sealed record BatchProgress(
     int Epoch, int Batch, int BatchesPerEpoch, double Loss, double ImagesPerSecond, double? Accuracy = null,
     double? Rho = null, double? PM = null, double? PV = null, double? PS = null);
 
+/// <summary>Progress of the feature pass of Head fine-tuning (every image once through the frozen backbone, before epoch 1).</summary>
+/// <param name="Batch">Batches done, in [1, <paramref name="Batches"/>].</param>
+/// <param name="Batches">Batches of the pass (training and validation images).</param>
+/// <param name="ImagesPerSecond">Images per second so far.</param>
+internal sealed record FeatureProgress(int Batch, int Batches, double ImagesPerSecond);
+
 /// <summary>Receives training progress; implementations draw it.</summary>
 internal interface ITrainingProgress
 {
+    /// <summary>Called after each batch of the feature pass (Head fine-tuning only).</summary>
+    void OnFeatureBatch(FeatureProgress features);
+
     /// <summary>Called after each training batch (when the trainer reports batches).</summary>
     void OnBatch(BatchProgress batch);
 
@@ -104,6 +113,17 @@ internal sealed class PlainProgress : ITrainingProgress
         _interval = batchLineInterval;
     }
 
+    public void OnFeatureBatch(FeatureProgress f)
+    {
+        var now = _clock.Elapsed;
+        if (now - _lastLine < _interval && f.Batch != f.Batches)
+            return;
+        _lastLine = now;
+        _out.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"  features {f.Batch}/{f.Batches} batches  {f.ImagesPerSecond:N1} img/s{(f.Batch == f.Batches ? "  done" : "")}"));
+        _out.Flush();
+    }
+
     public void OnBatch(BatchProgress b)
     {
         var now = _clock.Elapsed;
@@ -133,6 +153,7 @@ internal sealed class LiveProgress : ITrainingProgress
     private readonly int _epochs;
     private readonly ProgressTask _total;
     private ProgressTask? _current;
+    private ProgressTask? _features;
     private int _currentEpoch;
 
     public LiveProgress(ProgressContext ctx, int epochs)
@@ -140,6 +161,15 @@ internal sealed class LiveProgress : ITrainingProgress
         _ctx = ctx;
         _epochs = epochs;
         _total = ctx.AddTask("all epochs", maxValue: epochs);
+    }
+
+    public void OnFeatureBatch(FeatureProgress f)
+    {
+        _features ??= _ctx.AddTask("features (frozen backbone)", maxValue: f.Batches);
+        _features.Value = f.Batch;
+        _features.Tag = string.Create(CultureInfo.InvariantCulture, $"{f.ImagesPerSecond:N1} img/s");
+        if (f.Batch == f.Batches)
+            _features.StopTask();
     }
 
     public void OnBatch(BatchProgress b)

@@ -91,6 +91,7 @@ internal sealed class TrainingRunner
 
         var epochs = new List<EpochRecord>();
         var epochClock = Stopwatch.StartNew();
+        var featureClock = new Stopwatch();
         int lastEpochSeen = 0;
         var options = trainer.Clone();
         options.LabelColumnName = Label;
@@ -108,6 +109,17 @@ internal sealed class TrainingRunner
         };
         options.BatchProgressCallback = b =>
         {
+            if (b.Stage == PilotTrainingStage.FeaturePass)
+            {
+                // The rate counts the batches after the first, timed from the end of the first.
+                if (b.Batch == 1)
+                    featureClock.Restart();
+                double featureSeconds = Math.Max(featureClock.Elapsed.TotalSeconds, 1e-9);
+                progress.OnFeatureBatch(new FeatureProgress(b.Batch, b.BatchCount,
+                    b.Batch == 1 ? 0 : (b.Batch - 1.0) * PilotImageClassificationDefaults.ScoringBatchSize / featureSeconds));
+                epochClock.Restart();
+                return;
+            }
             if (b.Epoch != lastEpochSeen)
             {
                 lastEpochSeen = b.Epoch;

@@ -1,3 +1,4 @@
+using Pilot.MLNet.Training;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -25,6 +26,12 @@ internal static class Backbones
     /// <summary>Smallest image side for a ResNet with the standard stem, for the same reason (total stride 32).</summary>
     internal const int ResNetStandardStemMinSide = 32;
 
+    /// <summary>
+    /// Smallest image side for <see cref="PilotArchitecture.PretrainedResNet18"/>: its total stride is 32, so a 32-pixel side
+    /// leaves a 1×1 map after <c>layer4</c>.
+    /// </summary>
+    internal const int PretrainedMinSide = 32;
+
     /// <summary>Smallest number of classes a classifier can have.</summary>
     internal const int MinClasses = 2;
 
@@ -37,19 +44,63 @@ internal static class Backbones
     /// <summary>Creates an untrained network mapping N×C×H×W float input to N×<paramref name="numClasses"/> logits.</summary>
     /// <param name="architecture">Which network.</param>
     /// <param name="input">Shape of one image: 1 or 3 channels; each side at least 4 for <see cref="PilotArchitecture.SmallCnn"/>,
-    /// at least 8 for the ResNets when both sides are ≤ <see cref="SmallImageMaxSide"/> and at least 32 otherwise; small
+    /// at least 8 for the ResNets when both sides are ≤ <see cref="SmallImageMaxSide"/> and at least 32 otherwise (always at least 32 for PretrainedResNet18); small
     /// enough that no linear layer exceeds <see cref="MaxLayerWeights"/> (SmallCnn's first one grows with the image area).</param>
     /// <param name="numClasses">Number of classes, ≥ 2 (the classifier layer must not exceed <see cref="MaxLayerWeights"/>).</param>
-    /// <returns>A new module in training mode on the CPU; the caller owns (and disposes) it.</returns>
+    /// <returns>A new module in training mode on the CPU; the caller owns (and disposes) it. For
+    /// <see cref="PilotArchitecture.PretrainedResNet18"/> the weights are random too (model loading fills them from the model
+    /// file); <see cref="CreateForTraining"/> loads the ImageNet weights.</returns>
     /// <exception cref="ArgumentOutOfRangeException">An argument is outside the ranges above; the message names it.</exception>
     public static nn.Module<Tensor, Tensor> Create(PilotArchitecture architecture, ImageShape input, int numClasses)
     {
         Validate(architecture, input, numClasses);
         if (architecture == PilotArchitecture.SmallCnn)
             return new SmallCnn(input, numClasses);
+        if (architecture == PilotArchitecture.PretrainedResNet18)
+            return new ResNet(input.Channels, PretrainedWeights.BlocksPerStage, numClasses, smallImageStem: false, imageNetInput: true);
         var blocks = architecture == PilotArchitecture.ResNet18 ? ResNet.ResNet18Blocks : ResNet.ResNet34Blocks;
         return new ResNet(input.Channels, blocks, numClasses, UsesSmallImageStem(input));
     }
+
+    /// <summary>
+    /// The network a training run starts from: <see cref="Create"/>, and for <see cref="PilotArchitecture.PretrainedResNet18"/>
+    /// the ImageNet weights of the trunk read from the weights file (<see cref="PretrainedWeights.Locate"/>); the head stays random.
+    /// </summary>
+    /// <param name="architecture">Which network.</param>
+    /// <param name="input">As for <see cref="Create"/>.</param>
+    /// <param name="numClasses">As for <see cref="Create"/>.</param>
+    /// <param name="pretrainedWeightsPath">The weights file, or <see langword="null"/> for the default places; ignored by the other architectures.</param>
+    /// <exception cref="FileNotFoundException">PretrainedResNet18's weights file was not found; the message names the places looked at.</exception>
+    /// <exception cref="InvalidDataException">The weights file is damaged or another file; the message names it.</exception>
+    public static nn.Module<Tensor, Tensor> CreateForTraining(PilotArchitecture architecture, ImageShape input, int numClasses, string? pretrainedWeightsPath)
+    {
+        string? path = architecture == PilotArchitecture.PretrainedResNet18 ? PretrainedWeights.Locate(pretrainedWeightsPath) : null;
+        var network = Create(architecture, input, numClasses);
+        if (path is null)
+            return network;
+        try
+        {
+            PretrainedWeights.Load((ResNet)network, path);
+            return network;
+        }
+        catch
+        {
+            network.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>True for the architectures that take raw pixels and prepare them themselves (<see cref="PilotArchitecture.PretrainedResNet18"/>).</summary>
+    internal static bool TakesRawPixels(PilotArchitecture architecture) => architecture == PilotArchitecture.PretrainedResNet18;
+
+    /// <summary>
+    /// The per-channel normalisation the trainer applies before the network: the data's statistics, or for an architecture
+    /// that takes raw pixels (<see cref="TakesRawPixels"/>) the identity (mean 0, standard deviation 1).
+    /// </summary>
+    internal static ChannelStatistics InputNormalization(PilotArchitecture architecture, ChannelStatistics data) =>
+        TakesRawPixels(architecture)
+            ? new ChannelStatistics(new float[data.Mean.Length], Enumerable.Repeat(1f, data.Std.Length).ToArray())
+            : data;
 
     /// <summary>The checks of <see cref="Create"/>, without building anything (to fail before reading a data set).</summary>
     /// <exception cref="ArgumentOutOfRangeException">An argument is outside the ranges of <see cref="Create"/>; the message names it.</exception>
@@ -78,11 +129,32 @@ internal static class Backbones
                 RequireLayerSize((long)ResNet.FeatureCount * numClasses, nameof(numClasses), $"{numClasses} classes are too many for {architecture}");
                 break;
 
+            case PilotArchitecture.PretrainedResNet18:
+                RequireMinSide(input, PretrainedMinSide, $"{architecture} (7×7 stride-2 stem and max-pool, total stride 32)");
+                RequireLayerSize((long)ResNet.FeatureCount * numClasses, nameof(numClasses), $"{numClasses} classes are too many for {architecture}");
+                break;
+
             default:
                 throw new ArgumentOutOfRangeException(nameof(architecture), architecture,
                     $"Unknown {nameof(architecture)} {architecture}; expected one of {string.Join(", ", Enum.GetNames<PilotArchitecture>())}.");
         }
     }
+
+    /// <summary>True when <paramref name="architecture"/> starts from pretrained weights (and so has a head to fine-tune alone).</summary>
+    internal static bool IsPretrained(PilotArchitecture architecture) => architecture switch
+    {
+        PilotArchitecture.SmallCnn or PilotArchitecture.ResNet18 or PilotArchitecture.ResNet34 => false,
+        PilotArchitecture.PretrainedResNet18 => true,
+        _ => throw new ArgumentOutOfRangeException(nameof(architecture), architecture, $"Unknown {nameof(architecture)} {architecture}."),
+    };
+
+    /// <summary>
+    /// The fine-tuning <paramref name="requested"/> resolves to: itself when set, else
+    /// <see cref="PilotImageClassificationDefaults.PretrainedFineTuning"/> for a pretrained architecture and
+    /// <see cref="PilotFineTuning.Full"/> for one trained from scratch.
+    /// </summary>
+    internal static PilotFineTuning ResolveFineTuning(PilotArchitecture architecture, PilotFineTuning? requested) =>
+        requested ?? (IsPretrained(architecture) ? PilotImageClassificationDefaults.PretrainedFineTuning : PilotFineTuning.Full);
 
     /// <summary>True when a ResNet for <paramref name="input"/> uses the small-image stem (both sides ≤ <see cref="SmallImageMaxSide"/>).</summary>
     internal static bool UsesSmallImageStem(ImageShape input) => Math.Max(input.Height, input.Width) <= SmallImageMaxSide;

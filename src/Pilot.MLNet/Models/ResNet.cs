@@ -21,8 +21,16 @@ namespace Pilot.MLNet.Models;
 /// Initialisation follows torchvision: convolutions Kaiming-normal with fan-out and the ReLU gain, batch-norm weight 1 and
 /// bias 0; <c>fc</c> keeps the default linear initialisation. Convolutions have no bias (batch norm follows each).
 /// </para>
+/// <para>
+/// With <see cref="ImageNetInput"/> (<see cref="PilotArchitecture.PretrainedResNet18"/>) the network takes raw 0–255 RGB
+/// (or gray) pixels and prepares them as the ImageNet weights expect before <c>conv1</c>: a gray plane is repeated to three
+/// channels, RGB is reordered to BGR and the per-channel means <see cref="PretrainedWeights.BgrMean"/> are subtracted (no
+/// division). The preparation has no parameters and no module, so parameter names stay torchvision's. The network then
+/// splits into the trunk <see cref="Features"/> (everything up to the flattened 512 averages) and the <see cref="Head"/>
+/// <c>fc</c>: <c>forward(x) = Head.forward(Features(x))</c>.
+/// </para>
 /// </remarks>
-internal sealed class ResNet : nn.Module<Tensor, Tensor>
+internal sealed class ResNet : nn.Module<Tensor, Tensor>, IHeadedNetwork
 {
     /// <summary>Output channels of the stem and of <c>layer1</c>; each later stage doubles them.</summary>
     internal const int BaseChannels = 64;
@@ -53,9 +61,16 @@ internal sealed class ResNet : nn.Module<Tensor, Tensor>
     /// <param name="blocksPerStage">Four block counts, e.g. <see cref="ResNet18Blocks"/>.</param>
     /// <param name="numClasses">Number of outputs of <c>fc</c>.</param>
     /// <param name="smallImageStem">Use the 3×3 stride-1 stem without max-pool.</param>
-    internal ResNet(int inputChannels, IReadOnlyList<int> blocksPerStage, int numClasses, bool smallImageStem) : base(nameof(ResNet))
+    /// <param name="imageNetInput">Prepare raw 0–255 pixels for ImageNet weights (gray → 3 channels, RGB → BGR, minus
+    /// <see cref="PretrainedWeights.BgrMean"/>); <c>conv1</c> then always has 3 input channels.</param>
+    internal ResNet(int inputChannels, IReadOnlyList<int> blocksPerStage, int numClasses, bool smallImageStem, bool imageNetInput = false)
+        : base(nameof(ResNet))
     {
         SmallImageStem = smallImageStem;
+        ImageNetInput = imageNetInput;
+        InputChannels = inputChannels;
+        if (imageNetInput)
+            inputChannels = 3;
         conv1 = smallImageStem
             ? nn.Conv2d(inputChannels, BaseChannels, kernel_size: 3, stride: 1, padding: 1, bias: false)
             : nn.Conv2d(inputChannels, BaseChannels, kernel_size: 7, stride: 2, padding: 3, bias: false);
@@ -91,18 +106,68 @@ internal sealed class ResNet : nn.Module<Tensor, Tensor>
     /// <summary>True when the stem is the 3×3 stride-1 convolution without max-pool.</summary>
     internal bool SmallImageStem { get; }
 
-    /// <summary>Maps an N×C×H×W batch to N×K logits.</summary>
+    /// <summary>True when the network prepares raw 0–255 pixels for ImageNet weights itself (see the remarks).</summary>
+    internal bool ImageNetInput { get; }
+
+    /// <summary>Channels of the input the network takes (1 or 3); with <see cref="ImageNetInput"/> a gray input is repeated to 3.</summary>
+    internal int InputChannels { get; }
+
+    /// <summary>The classifier <c>fc</c>: <see cref="FeatureCount"/> features → K logits.</summary>
+    internal Linear Head => fc;
+
+    /// <summary>Maps an N×C×H×W batch to N×K logits: <c>Head.forward(Features(input))</c>.</summary>
     public override Tensor forward(Tensor input)
     {
-        using var stem = StemForward(input);
+        using var features = Features(input);
+        return fc.forward(features);
+    }
+
+    /// <summary>
+    /// The trunk: an N×C×H×W batch (raw 0–255 pixels with <see cref="ImageNetInput"/>, else normalised input) to the N×512
+    /// global averages of <c>layer4</c>, the input of <see cref="Head"/>. Runs in the module's current mode (call
+    /// <c>eval()</c> for frozen batch-norm statistics) and records gradients unless the caller disables them.
+    /// </summary>
+    internal Tensor Features(Tensor input)
+    {
+        using var prepared = ImageNetInput ? PrepareImageNetInput(input) : null;
+        using var stem = StemForward(prepared ?? input);
         using var x1 = layer1.forward(stem);
         using var x2 = layer2.forward(x1);
         using var x3 = layer3.forward(x2);
         using var x4 = layer4.forward(x3);
         using var pooled = avgpool.forward(x4);
-        using var flat = flatten.forward(pooled);
-        return fc.forward(flat);
+        return flatten.forward(pooled);
     }
+
+    /// <summary>
+    /// Raw 0–255 RGB (or gray) N×C×H×W pixels → BGR minus <see cref="PretrainedWeights.BgrMean"/>, N×3×H×W: what the ImageNet
+    /// weights were trained on.
+    /// </summary>
+    internal static Tensor PrepareImageNetInput(Tensor input)
+    {
+        using var scope = NewDisposeScope();
+        long channels = input.shape[1];
+        var bgr = channels switch
+        {
+            1 => input.expand(-1, 3, -1, -1),
+            3 => input.flip(1),
+            _ => throw new ArgumentException($"The input has {channels} channels; PretrainedResNet18 takes 1 (gray) or 3 (RGB).", nameof(input)),
+        };
+        var mean = torch.tensor(PretrainedWeights.BgrMean, [1, 3, 1, 1], dtype: input.dtype, device: input.device);
+        return (bgr - mean).MoveToOuterDisposeScope();
+    }
+
+    /// <inheritdoc/>
+    Tensor IHeadedNetwork.Features(Tensor input) => Features(input);
+
+    /// <inheritdoc/>
+    int IHeadedNetwork.FeatureCount => FeatureCount;
+
+    /// <inheritdoc/>
+    nn.Module<Tensor, Tensor> IHeadedNetwork.Head => fc;
+
+    /// <summary>True for the ImageNet-pretrained network (<see cref="ImageNetInput"/>).</summary>
+    bool IHeadedNetwork.IsPretrained => ImageNetInput;
 
     private Tensor StemForward(Tensor input)
     {

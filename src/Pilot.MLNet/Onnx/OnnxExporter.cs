@@ -2,7 +2,6 @@ using System.Globalization;
 using System.Reflection;
 using System.Text.Json;
 using Google.Protobuf;
-using Pilot.MLNet.Models;
 using Pilot.MLNet.Onnx.Proto;
 using TorchSharp;
 using TorchSharp.Modules;
@@ -102,11 +101,9 @@ internal static class OnnxExporter
         string normalized = walker.EmitNormalization(PilotOnnxModel.InputName);
         string logits = description.Architecture switch
         {
-            PilotArchitecture.SmallCnn => walker.EmitNetwork(network, normalized, blocks: false),
-            PilotArchitecture.ResNet18 or PilotArchitecture.ResNet34 => network is ResNet
-                ? walker.EmitNetwork(network, normalized, blocks: true)
-                : throw new NotSupportedException(
-                    $"The network is a {network.GetType().Name}, not the {description.Architecture} (ResNet) that the description names."),
+            PilotArchitecture.SmallCnn => walker.EmitChain(network, normalized),
+            PilotArchitecture.ResNet18 or PilotArchitecture.ResNet34 => walker.EmitResNet(network, normalized),
+            PilotArchitecture.PretrainedResNet18 => walker.EmitResNet(network, walker.EmitImageNetInput(network, normalized)),
             _ => throw new ArgumentOutOfRangeException(nameof(description), description.Architecture,
                 $"Architecture {description.Architecture} is not one the ONNX exporter knows."),
         };
@@ -198,36 +195,45 @@ internal static class OnnxExporter
         }
 
         /// <summary>
-        /// The network's layers, walked by type in registration order (the forward order of SmallCnn and ResNet): a
-        /// convolution with the batch normalisation after it folded in, simple layers, and with <paramref name="blocks"/>
-        /// the ResNets' stages (<see cref="Sequential"/>) and residual blocks (<see cref="BasicBlock"/>).
+        /// PretrainedResNet18's input preparation (<c>ResNet.PrepareImageNetInput</c>): gray repeated to 3 channels, RGB → BGR,
+        /// minus the ImageNet channel means, written as one 1×1 convolution whose weight is the 0/1 channel map and whose
+        /// bias is minus the means (x·1 + 0 + 0 − m rounds exactly as x − m does).
         /// </summary>
-        internal string EmitNetwork(nn.Module network, string input, bool blocks)
+        internal string EmitImageNetInput(nn.Module network, string input)
         {
-            if (!network.named_children().Any())
-                throw new NotSupportedException($"The {description.Architecture} network ({network.GetType().Name}) has no layers to export.");
-            string x = EmitChain(network, "", input, blocks);
-            RequireFlat("the last layer");
-            return x;
+            if (network is not Models.ResNet { ImageNetInput: true })
+                throw new NotSupportedException($"The {description.Architecture} network ({network.GetType().Name}) does not prepare ImageNet input itself.");
+            int inChannels = (int)channels;
+            var weight = new float[3 * inChannels];
+            for (int o = 0; o < 3; o++)
+                weight[o * inChannels + (inChannels == 1 ? 0 : 2 - o)] = 1; // output B, G, R from input R, G, B (or gray)
+            float[] bias = [.. Models.PretrainedWeights.BgrMean.Select(m => -m)];
+            string w = builder.AddInitializer("imagenet_input.weight", [3, inChannels, 1, 1], weight,
+                inChannels == 1 ? "gray repeated to B, G, R" : "RGB reordered to BGR");
+            string b = builder.AddInitializer("imagenet_input.bias", [3], bias, "minus the ImageNet channel means (B, G, R), 0-255 units");
+            channels = 3;
+            return builder.AddNode("Conv", "imagenet_input", [input, w, b], [OnnxGraphBuilder.Ints("kernel_shape", [1, 1])],
+                doc: "ImageNet input: BGR minus channel means");
         }
 
-        /// <summary>The children of <paramref name="module"/> in registration order, each a supported layer; node names are <paramref name="prefix"/> + the child's name.</summary>
-        private string EmitChain(nn.Module module, string prefix, string input, bool blocks)
+        /// <summary>SmallCnn: the children in registration order, each a supported layer.</summary>
+        internal string EmitChain(nn.Module network, string input)
         {
-            var children = module.named_children().ToList();
+            var children = network.named_children().ToList();
+            if (children.Count == 0)
+                throw new NotSupportedException($"The {description.Architecture} network ({network.GetType().Name}) has no layers to export.");
             string x = input;
             for (int i = 0; i < children.Count; i++)
             {
-                var (child, layer) = children[i];
-                string name = prefix + child;
-                switch (layer)
+                var (name, module) = children[i];
+                switch (module)
                 {
                     case Conv2d conv:
                         BatchNorm2d? bn = null;
                         string? bnName = null;
                         if (i + 1 < children.Count && children[i + 1].module is BatchNorm2d next)
                         {
-                            (bnName, bn) = (prefix + children[i + 1].name, next);
+                            (bnName, bn) = (children[i + 1].name, next);
                             i++;
                         }
                         x = EmitConv(name, conv, bnName, bn, x);
@@ -235,39 +241,65 @@ internal static class OnnxExporter
                     case BatchNorm2d:
                         throw new NotSupportedException(
                             $"Layer '{name}' (BatchNorm2d) does not follow a Conv2d; the ONNX exporter only folds batch normalisation into the convolution before it.");
-                    case Sequential stage when blocks:
-                        if (!stage.named_children().Any())
-                            throw new NotSupportedException($"Layer '{name}' has no blocks.");
-                        x = EmitChain(stage, name + ".", x, blocks);
-                        break;
-                    case BasicBlock block when blocks:
-                        x = EmitBasicBlock(name, block, x);
-                        break;
                     default:
-                        x = EmitSimpleLayer(name, layer, x);
+                        x = EmitSimpleLayer(name, module, x);
                         break;
                 }
             }
+            RequireFlat("the last layer");
             return x;
         }
 
-        /// <summary>A residual block: conv–BN–ReLU–conv–BN, plus the shortcut (identity, or its 1×1 conv–BN), then ReLU.</summary>
-        private string EmitBasicBlock(string path, BasicBlock block, string input)
+        /// <summary>ResNet-18/34 in torchvision's layout.</summary>
+        internal string EmitResNet(nn.Module network, string input)
         {
+            var children = Children(network, "", "conv1", "bn1", "relu", "maxpool", "layer1", "layer2", "layer3", "layer4", "avgpool", "flatten", "fc");
+            string x = EmitConv("conv1", Required<Conv2d>(children, "", "conv1"), "bn1", Required<BatchNorm2d>(children, "", "bn1"), input);
+            x = EmitSimpleLayer("relu", Required<ReLU>(children, "", "relu"), x);
+            if (children.TryGetValue("maxpool", out var maxpool))
+                x = EmitSimpleLayer("maxpool", maxpool, x);
+            foreach (string stage in new[] { "layer1", "layer2", "layer3", "layer4" })
+            {
+                var blocks = Required<Sequential>(children, "", stage).named_children().ToList();
+                if (blocks.Count == 0)
+                    throw new NotSupportedException($"Layer '{stage}' has no blocks.");
+                foreach (var (index, block) in blocks)
+                    x = EmitBasicBlock($"{stage}.{index}", block, x);
+            }
+            x = EmitSimpleLayer("avgpool", Required<AdaptiveAvgPool2d>(children, "", "avgpool"), x);
+            x = EmitSimpleLayer("flatten", Required<Flatten>(children, "", "flatten"), x);
+            return EmitSimpleLayer("fc", Required<Linear>(children, "", "fc"), x);
+        }
+
+        private string EmitBasicBlock(string path, nn.Module block, string input)
+        {
+            var children = Children(block, path + ".", "conv1", "bn1", "relu", "conv2", "bn2", "downsample");
             long inChannels = channels, inHeight = height, inWidth = width;
-            string x = EmitConv($"{path}.conv1", block.Conv1, $"{path}.bn1", block.Bn1, input);
-            x = EmitSimpleLayer($"{path}.relu", block.Relu, x);
-            x = EmitConv($"{path}.conv2", block.Conv2, $"{path}.bn2", block.Bn2, x);
+            var relu = Required<ReLU>(children, path + ".", "relu");
+
+            string x = EmitConv($"{path}.conv1", Required<Conv2d>(children, path + ".", "conv1"), $"{path}.bn1", Required<BatchNorm2d>(children, path + ".", "bn1"), input);
+            x = EmitSimpleLayer($"{path}.relu", relu, x);
+            x = EmitConv($"{path}.conv2", Required<Conv2d>(children, path + ".", "conv2"), $"{path}.bn2", Required<BatchNorm2d>(children, path + ".", "bn2"), x);
             var (mainChannels, mainHeight, mainWidth) = (channels, height, width);
 
-            (channels, height, width) = (inChannels, inHeight, inWidth);
-            string shortcut = block.Downsample is { } downsample ? EmitChain(downsample, $"{path}.downsample.", input, blocks: false) : input;
+            string shortcut = input;
+            if (children.TryGetValue("downsample", out var downsample))
+            {
+                string dpath = path + ".downsample";
+                var parts = Children(downsample, dpath + ".", "0", "1");
+                (channels, height, width) = (inChannels, inHeight, inWidth);
+                shortcut = EmitConv($"{dpath}.0", Required<Conv2d>(parts, dpath + ".", "0"), $"{dpath}.1", Required<BatchNorm2d>(parts, dpath + ".", "1"), input);
+            }
+            else
+            {
+                (channels, height, width) = (inChannels, inHeight, inWidth);
+            }
             if ((channels, height, width) != (mainChannels, mainHeight, mainWidth))
                 throw new NotSupportedException(
                     $"Block '{path}': the residual branch gives {mainChannels}×{mainHeight}×{mainWidth} but the shortcut gives {channels}×{height}×{width}.");
 
             string sum = builder.AddNode("Add", $"{path}.add", [x, shortcut], doc: "residual connection");
-            return EmitSimpleLayer($"{path}.relu", block.Relu, sum);
+            return EmitSimpleLayer($"{path}.relu", relu, sum);
         }
 
         /// <summary>ReLU, MaxPool2d, AdaptiveAvgPool2d(1), Flatten, Linear and Dropout (dropped: evaluation mode).</summary>
@@ -424,6 +456,29 @@ internal static class OnnxExporter
         private long CheckedSize(string name, long size) => size >= 1
             ? size
             : throw new ArgumentException($"Layer '{name}' would produce an empty map for {description.InputShape} images.", nameof(description));
+    }
+
+    /// <summary>The named children of <paramref name="module"/>, all of which must be among <paramref name="known"/>.</summary>
+    private static Dictionary<string, nn.Module> Children(nn.Module module, string prefix, params string[] known)
+    {
+        var children = new Dictionary<string, nn.Module>(StringComparer.Ordinal);
+        foreach (var (name, child) in module.named_children())
+        {
+            if (Array.IndexOf(known, name) < 0)
+                throw new NotSupportedException(
+                    $"Layer '{prefix}{name}' ({Describe(child)}) is not part of the layout the ONNX exporter knows for this module " +
+                    $"({(prefix.Length == 0 ? "the network" : prefix.TrimEnd('.'))}: {string.Join(", ", known)}).");
+            children.Add(name, child);
+        }
+        return children;
+    }
+
+    private static T Required<T>(Dictionary<string, nn.Module> children, string prefix, string name) where T : nn.Module
+    {
+        if (!children.TryGetValue(name, out var module))
+            throw new NotSupportedException($"The network has no layer '{prefix}{name}' ({typeof(T).Name}), which the ONNX exporter's layout requires.");
+        return module as T ?? throw new NotSupportedException(
+            $"Layer '{prefix}{name}' is a {Describe(module)} where the ONNX exporter expects a {typeof(T).Name}.");
     }
 
     private static string Describe(nn.Module module) => module switch

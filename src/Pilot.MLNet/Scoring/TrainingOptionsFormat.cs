@@ -12,8 +12,8 @@ namespace Pilot.MLNet.Scoring;
 /// <remarks>
 /// <para>Recorded: every option that is a value (architecture, epochs, batch size, learning rate, weight decay, optimizer and
 /// its hyper-parameters, initial policy, warm-up, augmentation, image size and shape, early-stopping patience) and the seed
-/// actually used. Not recorded: the column names (the transformer stores those itself), the validation data, the callbacks
-/// and the checkpoint directory.</para>
+/// actually used. Not recorded: the column names (the transformer stores those itself), the validation data, the callbacks,
+/// the checkpoint directory and the pretrained weights path.</para>
 /// <para>Format: one JSON object, property names as the <see cref="PilotImageClassificationTrainer.Options"/> fields
 /// (<see cref="RecordedFields"/>); <c>null</c> for an option that was not set; enums by name; <c>InitialPolicy</c> as the policy's own JSON object
 /// (<see cref="PilotPolicy.ToJson"/>); <c>ImageShape</c> as <c>{"Channels":c,"Height":h,"Width":w}</c>. A property that is
@@ -37,6 +37,7 @@ internal static class TrainingOptionsFormat
         copy.ProgressCallback = null;
         copy.BatchProgressCallback = null;
         copy.CheckpointDirectory = null;
+        copy.PretrainedWeightsPath = null;
         return copy;
     }
 
@@ -47,6 +48,7 @@ internal static class TrainingOptionsFormat
         nameof(PilotImageClassificationTrainer.Options.ProgressCallback),
         nameof(PilotImageClassificationTrainer.Options.BatchProgressCallback),
         nameof(PilotImageClassificationTrainer.Options.CheckpointDirectory),
+        nameof(PilotImageClassificationTrainer.Options.PretrainedWeightsPath),
     };
 
     /// <summary>The column-name options, which the transformer stores itself.</summary>

@@ -12,29 +12,39 @@ internal static class OptimizerFactory
     /// The optimizer for <paramref name="plan"/>. β1/β2 left unset take each optimizer's own default; ε is each optimizer's
     /// default. PILOT records per-step diagnostics on the CPU only (reading them every step would stall a GPU).
     /// </summary>
-    public static TrainingOptimizer Create(TrainingPlan plan, IEnumerable<Parameter> parameters)
+    public static TrainingOptimizer Create(TrainingPlan plan, IEnumerable<Parameter> parameters) =>
+        Create(plan, [(parameters.ToList(), 1.0)]);
+
+    /// <summary>
+    /// The optimizer for <paramref name="plan"/> over several parameter groups, group i at learning rate
+    /// <c>LearningRate × groups[i].Scale</c> (PILOT keeps a policy per group; the first group's is the one reported and
+    /// exported).
+    /// </summary>
+    public static TrainingOptimizer Create(TrainingPlan plan, IReadOnlyList<(IReadOnlyList<Parameter> Parameters, double Scale)> groups)
     {
         var o = plan.Options;
         double lr = o.LearningRate, wd = o.WeightDecay;
         OptimizerHelper optimizer = o.Optimizer switch
         {
-            PilotOptimizerKind.Pilot => new PilotOptimizer(parameters, lr,
+            PilotOptimizerKind.Pilot => new PilotOptimizer(groups.Select(g => new PilotOptimizer.ParamGroup(g.Parameters)), lr,
                 beta1: o.Beta1 ?? PilotDefaults.Beta1, beta2: o.Beta2 ?? PilotDefaults.Beta2, weight_decay: wd,
                 gamma: o.Gamma, eta_phi: o.FreezePolicy ? 0 : o.EtaPhi, degree: o.InitialPolicy?.Degree ?? o.PolicyDegree,
                 diagnostics: plan.Device.type == DeviceType.CPU, initialPolicy: o.InitialPolicy),
-            PilotOptimizerKind.Adam => optim.Adam(parameters, lr, beta1: o.Beta1 ?? 0.9, beta2: o.Beta2 ?? 0.999, weight_decay: wd),
-            PilotOptimizerKind.AdamW => optim.AdamW(parameters, lr, beta1: o.Beta1 ?? 0.9, beta2: o.Beta2 ?? 0.999, weight_decay: wd),
-            PilotOptimizerKind.Lion => new Lion(parameters, lr,
+            PilotOptimizerKind.Adam => optim.Adam(groups.Select(g => new Adam.ParamGroup(g.Parameters)), lr,
+                beta1: o.Beta1 ?? 0.9, beta2: o.Beta2 ?? 0.999, weight_decay: wd),
+            PilotOptimizerKind.AdamW => optim.AdamW(groups.Select(g => new AdamW.ParamGroup(g.Parameters)), lr,
+                beta1: o.Beta1 ?? 0.9, beta2: o.Beta2 ?? 0.999, weight_decay: wd),
+            PilotOptimizerKind.Lion => new Lion(groups.Select(g => new Lion.ParamGroup(g.Parameters)), lr,
                 beta1: o.Beta1 ?? LionDefaults.Beta1, beta2: o.Beta2 ?? LionDefaults.Beta2, weight_decay: wd),
-            PilotOptimizerKind.AdaBelief => new AdaBelief(parameters, lr,
+            PilotOptimizerKind.AdaBelief => new AdaBelief(groups.Select(g => new AdaBelief.ParamGroup(g.Parameters)), lr,
                 beta1: o.Beta1 ?? AdaBeliefDefaults.Beta1, beta2: o.Beta2 ?? AdaBeliefDefaults.Beta2, weight_decay: wd),
             // B = the batch size: the Hessian pass averages its loss over one mini-batch.
-            PilotOptimizerKind.Sophia => new SophiaG(parameters, lr,
+            PilotOptimizerKind.Sophia => new SophiaG(groups.Select(g => new SophiaG.ParamGroup(g.Parameters)), lr,
                 beta1: o.Beta1 ?? SophiaDefaults.Beta1, beta2: o.Beta2 ?? SophiaDefaults.Beta2, weight_decay: wd, bs: o.BatchSize),
             _ => throw new ArgumentOutOfRangeException(nameof(o.Optimizer), o.Optimizer, $"Unknown optimizer {o.Optimizer}."),
         };
         IStepHook? hook = optimizer is SophiaG sophia ? new SophiaHessianRefresh(sophia, SophiaDefaults.HessianInterval) : null;
-        return new TrainingOptimizer(optimizer, hook);
+        return new TrainingOptimizer(optimizer, groups.Select(g => g.Scale).ToArray(), hook);
     }
 }
 
@@ -43,7 +53,7 @@ internal static class OptimizerFactory
 /// (through each type's own, versioned reader), the work it needs after each step (SophiaG's Hessian refresh) and, for
 /// PILOT, the policy.
 /// </summary>
-internal sealed class TrainingOptimizer(OptimizerHelper optimizer, IStepHook? hook = null) : IDisposable
+internal sealed class TrainingOptimizer(OptimizerHelper optimizer, IReadOnlyList<double> scales, IStepHook? hook = null) : IDisposable
 {
     public OptimizerHelper Optimizer { get; } = optimizer;
 
@@ -53,10 +63,12 @@ internal sealed class TrainingOptimizer(OptimizerHelper optimizer, IStepHook? ho
     /// <summary>The PILOT optimizer, or <see langword="null"/> for a baseline.</summary>
     public PilotOptimizer? Pilot => Optimizer as PilotOptimizer;
 
+    /// <summary>Sets each parameter group's learning rate to <paramref name="learningRate"/> times the group's factor.</summary>
     public void SetLearningRate(double learningRate)
     {
+        int i = 0;
         foreach (var group in Optimizer.ParamGroups)
-            group.LearningRate = learningRate;
+            group.LearningRate = learningRate * scales[i++];
     }
 
     public byte[] SaveState()

@@ -22,6 +22,15 @@ internal sealed record TrainingResult(nn.Module<Tensor, Tensor> Network, IReadOn
 /// seeded from the plan; warm-up + cosine learning rate per step; cross-entropy; metrics summed on the device and read once
 /// per epoch; validation over the whole validation set; early stopping on validation loss; checkpoints after every epoch.
 /// </summary>
+/// <remarks>
+/// With <see cref="PilotFineTuning.Head"/> the loop first runs every training and validation image through the frozen
+/// backbone once (the feature pass, reported to the batch callback as <see cref="PilotTrainingStage.FeaturePass"/>), keeps the
+/// features on the device and trains only the head on them: batches, validation, checkpoints (the head's weights only) and
+/// early stopping work on features instead of images. With <see cref="PilotFineTuning.Full"/> on a pretrained network the
+/// head and the backbone are two parameter groups (the backbone's learning rate scaled by
+/// <see cref="PilotImageClassificationTrainer.Options.BackboneLearningRateScale"/>) and the backbone's batch-norm layers keep
+/// their pretrained running statistics.
+/// </remarks>
 internal static class TrainingLoop
 {
     /// <summary>Odd constant mixed into the seed of the shuffling generator so its stream differs from the default generator's.</summary>
@@ -33,7 +42,7 @@ internal static class TrainingLoop
         var random = new DefaultGeneratorSession(plan.Seed);
         if (plan.Device.type == DeviceType.CUDA)
             torch.cuda.manual_seed_all(plan.Seed);
-        var network = random.Use(() => Backbones.Create(plan.Options.Architecture, train.Shape, plan.ClassCount));
+        var network = random.Use(() => Backbones.CreateForTraining(plan.Options.Architecture, train.Shape, plan.ClassCount, plan.Options.PretrainedWeightsPath));
         try
         {
             using var run = new TrainingRun(plan, network, random, train, validation, channel);
@@ -52,13 +61,18 @@ internal static class TrainingLoop
         private readonly TrainingPlan _plan;
         private readonly PilotImageClassificationTrainer.Options _o;
         private readonly nn.Module<Tensor, Tensor> _network;
+        private readonly nn.Module<Tensor, Tensor> _trained; // the network, or its head alone with Head fine-tuning
+        private readonly IHeadedNetwork? _headed; // set when the network is pretrained (or fine-tuned by its head)
+        private readonly bool _headOnly;
         private readonly DefaultGeneratorSession _random;
         private readonly IChannel _channel;
         private readonly TrainingOptimizer _optimizer;
         private readonly Generator _generator;
-        private readonly Tensor _images, _labels, _mean, _std;
+        private readonly Tensor _labels, _mean, _std;
+        private readonly Tensor? _validationLabels;
+        private Tensor _inputs; // images N × C × H × W; with Head fine-tuning, features N × F after the feature pass
+        private Tensor? _validationInputs;
         private readonly InMemoryImageSet _train;
-        private readonly Tensor? _validationImages, _validationLabels;
         private readonly List<(string, string)>? _fingerprint;
         private readonly int _count, _stepsPerEpoch;
         private readonly long _totalSteps, _warmupSteps;
@@ -78,14 +92,20 @@ internal static class TrainingLoop
             _channel = channel;
             var device = plan.Device;
             network.to(device);
-            _optimizer = OptimizerFactory.Create(plan, network.parameters());
+            _headOnly = plan.FineTuning == PilotFineTuning.Head;
+            _headed = network as IHeadedNetwork is { } h && (h.IsPretrained || _headOnly) ? h : null;
+            if (_headOnly && _headed is null)
+                throw new InvalidOperationException($"{plan.Options.Architecture} has no separate head to train.");
+            _trained = _headOnly ? _headed!.Head : network;
+            _optimizer = OptimizerFactory.Create(plan, ParameterGroups(plan, network, _headed, _headOnly));
             _generator = new Generator(unchecked((ulong)plan.Seed ^ ShuffleSeedMix));
             _train = train;
-            _images = train.Images.to(device);
+            _inputs = train.Images.to(device);
             _labels = train.Labels.to(device);
-            _mean = torch.tensor(train.Statistics.Mean, [1, train.Shape.Channels, 1, 1]).to(device);
-            _std = torch.tensor(train.Statistics.Std, [1, train.Shape.Channels, 1, 1]).to(device);
-            _validationImages = validation?.Images.to(device);
+            var normalization = Backbones.InputNormalization(_o.Architecture, train.Statistics);
+            _mean = torch.tensor(normalization.Mean, [1, train.Shape.Channels, 1, 1]).to(device);
+            _std = torch.tensor(normalization.Std, [1, train.Shape.Channels, 1, 1]).to(device);
+            _validationInputs = validation?.Images.to(device);
             _validationLabels = validation?.Labels.to(device);
             _count = train.Count;
             _stepsPerEpoch = (_count + _o.BatchSize - 1) / _o.BatchSize;
@@ -94,12 +114,34 @@ internal static class TrainingLoop
             _fingerprint = _o.CheckpointDirectory is null ? null : Fingerprint(plan, train, validation);
         }
 
+        /// <summary>
+        /// The optimizer's parameter groups with their learning-rate factors: the head at 1 and the backbone at
+        /// <see cref="PilotImageClassificationTrainer.Options.BackboneLearningRateScale"/> for a pretrained network trained
+        /// fully; the head alone for Head fine-tuning; one group of every parameter for a network trained from scratch.
+        /// </summary>
+        private static List<(IReadOnlyList<Parameter> Parameters, double Scale)> ParameterGroups(TrainingPlan plan,
+            nn.Module<Tensor, Tensor> network, IHeadedNetwork? headed, bool headOnly)
+        {
+            if (headed is null)
+                return [(network.parameters().ToList(), 1.0)];
+            var head = headed.Head.parameters().ToList();
+            if (headOnly)
+            {
+                foreach (var p in HeadedNetwork.BackboneParameters(network, headed))
+                    p.requires_grad = false;
+                return [(head, 1.0)];
+            }
+            return [(head, 1.0), (HeadedNetwork.BackboneParameters(network, headed), plan.Options.BackboneLearningRateScale)];
+        }
+
         public TrainingResult Execute()
         {
             if (_o.CheckpointDirectory is { } directory && Checkpoint.TryRead(directory, _fingerprint!, message => _channel.Warning(message)) is { } checkpoint)
                 Restore(directory, checkpoint);
             else
                 _o.Observer?.OnStart(_network, _train, _totalSteps);
+            if (_headOnly && !_finished)
+                ComputeFeatures();
 
             for (int epoch = _history.Count; epoch < _o.Epochs && !_finished; epoch++)
             {
@@ -109,15 +151,17 @@ internal static class TrainingLoop
                 double trainSeconds = clock.Elapsed.TotalSeconds;
 
                 double? validationLoss = null, validationAccuracy = null;
-                if (_validationImages is not null)
+                if (_validationInputs is not null)
                 {
-                    (validationLoss, validationAccuracy) = Evaluate(_network, _validationImages, _validationLabels!, _mean, _std, _o.BatchSize);
+                    (validationLoss, validationAccuracy) = _headOnly
+                        ? Evaluate(_trained, _validationInputs, _validationLabels!, null, null, _o.BatchSize)
+                        : Evaluate(_network, _validationInputs, _validationLabels!, _mean, _std, _o.BatchSize);
                     if (validationLoss < _bestLoss)
                     {
                         _bestLoss = validationLoss.Value;
                         _sinceBest = 0;
                         if (_o.EarlyStoppingPatience is not null)
-                            _bestWeights = NetworkWeights.Save(_network);
+                            _bestWeights = NetworkWeights.Save(_trained);
                     }
                     else
                         _sinceBest++;
@@ -138,7 +182,7 @@ internal static class TrainingLoop
             }
 
             if (_bestWeights.Length > 0)
-                NetworkWeights.Load(_network, _bestWeights, expectedDigest: null, "the best epoch's network");
+                NetworkWeights.Load(_trained, _bestWeights, expectedDigest: null, "the best epoch's network");
             _network.eval();
             return new TrainingResult(_network, _history, _optimizer.Pilot?.ExportPolicy());
         }
@@ -146,7 +190,9 @@ internal static class TrainingLoop
         /// <summary>One pass over the shuffled training data; returns mean loss, accuracy and the last step's learning rate.</summary>
         private (double Loss, double Accuracy, double LearningRate) TrainEpoch(int epoch)
         {
-            _network.train();
+            _trained.train();
+            if (_headed is not null && !_headOnly && !_o.UpdateBatchNormStatistics)
+                HeadedNetwork.FreezeBatchNormStatistics(_network, _headed);
             int n = _count, batchSize = _o.BatchSize;
             double learningRate = 0;
             using var lossSum = torch.zeros(1, ScalarType.Float64, _plan.Device);
@@ -157,16 +203,19 @@ internal static class TrainingLoop
                 using var scope = NewDisposeScope();
                 int start = batch * batchSize, count = Math.Min(batchSize, n - start);
                 var index = order.narrow(0, start, count);
-                var x = _images.index_select(0, index).to(ScalarType.Float32);
-                if (_o.Augment)
-                    x = Augmentation.Apply(x, _generator);
-                x = (x - _mean) / _std;
+                var x = _inputs.index_select(0, index).to(ScalarType.Float32);
+                if (!_headOnly)
+                {
+                    if (_o.Augment)
+                        x = Augmentation.Apply(x, _generator);
+                    x = (x - _mean) / _std;
+                }
                 var y = _labels.index_select(0, index);
 
                 learningRate = LearningRateSchedule.At(_o.LearningRate, (long)epoch * _stepsPerEpoch + batch, _totalSteps, _warmupSteps);
                 _optimizer.SetLearningRate(learningRate);
                 _optimizer.Optimizer.zero_grad();
-                var logits = _random.Use(() => _network.forward(x));
+                var logits = _random.Use(() => _trained.forward(x));
                 var loss = nn.functional.cross_entropy(logits, y);
                 loss.backward();
                 _optimizer.Optimizer.step();
@@ -184,16 +233,57 @@ internal static class TrainingLoop
             return (lossSum.item<double>() / n, (double)correct.item<long>() / n, learningRate);
         }
 
+        /// <summary>
+        /// Head fine-tuning: replaces the training and validation images by their backbone features (evaluation mode, no
+        /// gradients, <see cref="PilotImageClassificationDefaults.ScoringBatchSize"/> images at a time), reporting each batch.
+        /// </summary>
+        private void ComputeFeatures()
+        {
+            var clock = Stopwatch.StartNew();
+            long total = _inputs.shape[0] + (_validationInputs?.shape[0] ?? 0);
+            int batchSize = PilotImageClassificationDefaults.ScoringBatchSize;
+            int batches = (int)((_inputs.shape[0] + batchSize - 1) / batchSize + ((_validationInputs?.shape[0] ?? 0) + batchSize - 1) / batchSize);
+            int done = 0;
+            _network.eval();
+            Tensor Pass(Tensor images)
+            {
+                long n = images.shape[0];
+                var parts = new List<Tensor>();
+                using (no_grad())
+                {
+                    for (long start = 0; start < n; start += batchSize)
+                    {
+                        using var scope = NewDisposeScope();
+                        var x = (images.narrow(0, start, Math.Min(batchSize, n - start)).to(ScalarType.Float32) - _mean) / _std;
+                        parts.Add(_headed!.Features(x).MoveToOuterDisposeScope());
+                        done++;
+                        _o.BatchProgressCallback?.Invoke(new PilotBatchProgress(0, _o.Epochs, done, batches, double.NaN, PilotTrainingStage.FeaturePass));
+                    }
+                }
+                var features = torch.cat(parts, 0);
+                foreach (var part in parts)
+                    part.Dispose();
+                images.Dispose();
+                return features;
+            }
+            _inputs = Pass(_inputs);
+            if (_validationInputs is not null)
+                _validationInputs = Pass(_validationInputs);
+            double seconds = clock.Elapsed.TotalSeconds;
+            _channel.Info(string.Create(CultureInfo.InvariantCulture,
+                $"Feature pass: {total} images through the frozen backbone in {seconds:F1} s ({total / Math.Max(seconds, 1e-9):F1} images/s)."));
+        }
+
         /// <summary>The optimizer's work after a step (<see cref="IStepHook"/>), if it has any.</summary>
         private void AfterStep(long step, Tensor x)
         {
-            if (_optimizer.Hook?.AfterStep(new TrainingStep(step, () => _random.Use(() => _network.forward(x)), _generator)) is { } note)
+            if (_optimizer.Hook?.AfterStep(new TrainingStep(step, () => _random.Use(() => _trained.forward(x)), _generator)) is { } note)
                 _channel.Trace(note);
         }
 
         private void Restore(string directory, CheckpointState checkpoint)
         {
-            NetworkWeights.Load(_network, checkpoint.Weights, expectedDigest: null, "network of the checkpoint's run");
+            NetworkWeights.Load(_trained, checkpoint.Weights, expectedDigest: null, "network of the checkpoint's run");
             _optimizer.LoadState(checkpoint.OptimizerState);
             using (var state = torch.tensor(checkpoint.GeneratorState))
                 _generator.set_state(state);
@@ -213,7 +303,7 @@ internal static class TrainingLoop
             BestValidationLoss = _bestLoss,
             EpochsSinceBest = _sinceBest,
             History = _history,
-            Weights = NetworkWeights.Save(_network),
+            Weights = NetworkWeights.Save(_trained),
             BestWeights = _bestWeights,
             OptimizerState = _optimizer.SaveState(),
             GeneratorState = StateBytes(_generator.get_state()),
@@ -224,18 +314,21 @@ internal static class TrainingLoop
         {
             _optimizer.Dispose();
             _generator.Dispose();
-            _images.Dispose();
+            _inputs.Dispose();
             _labels.Dispose();
             _mean.Dispose();
             _std.Dispose();
-            _validationImages?.Dispose();
+            _validationInputs?.Dispose();
             _validationLabels?.Dispose();
         }
     }
 
-    /// <summary>Mean cross-entropy and accuracy of <paramref name="network"/> over all of <paramref name="images"/> (evaluation mode).</summary>
+    /// <summary>
+    /// Mean cross-entropy and accuracy of <paramref name="network"/> over all of <paramref name="images"/> (evaluation mode),
+    /// normalised by <paramref name="mean"/> and <paramref name="std"/> unless they are <see langword="null"/> (features).
+    /// </summary>
     internal static (double Loss, double Accuracy) Evaluate(nn.Module<Tensor, Tensor> network, Tensor images, Tensor labels,
-        Tensor mean, Tensor std, int batchSize)
+        Tensor? mean, Tensor? std, int batchSize)
     {
         network.eval();
         long n = images.shape[0];
@@ -247,7 +340,9 @@ internal static class TrainingLoop
             {
                 using var scope = NewDisposeScope();
                 long count = Math.Min(batchSize, n - start);
-                var x = (images.narrow(0, start, count).to(ScalarType.Float32) - mean) / std;
+                var x = images.narrow(0, start, count).to(ScalarType.Float32);
+                if (mean is not null && std is not null)
+                    x = (x - mean) / std;
                 var y = labels.narrow(0, start, count);
                 var logits = network.forward(x);
                 lossSum.add_(nn.functional.cross_entropy(logits, y, reduction: nn.Reduction.Sum).to(ScalarType.Float64));
@@ -300,6 +395,24 @@ internal static class TrainingLoop
             ("Classes", plan.ClassCount.ToString(CultureInfo.InvariantCulture)),
             ("TrainingData", DataHash(train)),
             ("ValidationData", validation is null ? "none" : DataHash(validation)),
+            .. FineTuningFingerprint(plan),
+        ];
+    }
+
+    /// <summary>
+    /// The fine-tuning entries of the fingerprint, for pretrained networks only (so that checkpoints of networks trained
+    /// from scratch, written before fine-tuning existed, still resume).
+    /// </summary>
+    private static List<(string, string)> FineTuningFingerprint(TrainingPlan plan)
+    {
+        var o = plan.Options;
+        if (!Backbones.IsPretrained(o.Architecture))
+            return [];
+        return
+        [
+            (nameof(o.FineTuning), plan.FineTuning.ToString()),
+            (nameof(o.BackboneLearningRateScale), o.BackboneLearningRateScale.ToString("R", CultureInfo.InvariantCulture)),
+            (nameof(o.UpdateBatchNormStatistics), o.UpdateBatchNormStatistics.ToString()),
         ];
     }
 

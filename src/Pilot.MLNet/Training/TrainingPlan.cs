@@ -10,4 +10,6 @@ namespace Pilot.MLNet.Training;
 /// <param name="Seed">The seed actually used: <c>Options.Seed</c>, else the MLContext's, else a random one.</param>
 /// <param name="Device">Where to train.</param>
 /// <param name="ClassCount">Number of classes (the label's key count).</param>
-internal sealed record TrainingPlan(PilotImageClassificationTrainer.Options Options, int Seed, torch.Device Device, int ClassCount);
+/// <param name="FineTuning">The resolved <see cref="PilotImageClassificationTrainer.Options.FineTuning"/> (never null).</param>
+internal sealed record TrainingPlan(PilotImageClassificationTrainer.Options Options, int Seed, torch.Device Device, int ClassCount,
+    PilotFineTuning FineTuning);

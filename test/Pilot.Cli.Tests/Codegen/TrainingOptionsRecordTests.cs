@@ -53,7 +53,8 @@ public sealed class TrainingOptionsRecordTests
     {
         var options = new PilotImageClassificationTrainer.Options
         {
-            Architecture = PilotArchitecture.ResNet34, Epochs = 3, BatchSize = 5, LearningRate = 1.5e-5, WeightDecay = 0.25,
+            Architecture = PilotArchitecture.ResNet34, FineTuning = PilotFineTuning.Full, BackboneLearningRateScale = 0.5,
+            Epochs = 3, BatchSize = 5, LearningRate = 1.5e-5, WeightDecay = 0.25,
             Optimizer = PilotOptimizerKind.AdaBelief, Beta1 = 0.5, Beta2 = 0.75, Gamma = 0.125, EtaPhi = 0.0625, PolicyDegree = 3,
             InitialPolicy = PilotPolicy.Default(3), FreezePolicy = true, WarmupEpochs = 2, Augment = true, ImageWidth = 40,
             ImageHeight = 24, ImageShape = new ImageShape(3, 24, 40), EarlyStoppingPatience = 4, Seed = -17,

@@ -30,6 +30,7 @@ public sealed class SampleTests
         string model = Path.Combine(output, "model.zip");
         Assert.IsTrue(File.Exists(model), $"train-folder.cs wrote no {model}:\n{train.Output}");
         StringAssert.Contains(train.Output, "Wrote 100 FashionMNIST images (10 per class)");
+        StringAssert.Contains(train.Output, "features of every image computed");
         StringAssert.Contains(train.Output, "epoch 1/1: loss");
         StringAssert.Contains(train.Output, "macro-F1");
         StringAssert.Contains(train.Output, "Confusion table");

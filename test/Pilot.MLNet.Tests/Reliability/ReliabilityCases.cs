@@ -23,7 +23,7 @@ internal static class ReliabilityCases
     public static IReadOnlyList<ReliabilityCase> All(F f) =>
     [
         .. LabelCases(f), .. ImageColumnCases(f), .. ImageBytesCases(f), .. FloatPixelCases(f), .. DataSetCases(f),
-        .. ScoringCases(f), .. ModelFileCases(f), .. OptionCases(), .. OptimizerCases(),
+        .. ScoringCases(f), .. ModelFileCases(f), .. OptionCases(), .. OptimizerCases(), .. PretrainedCases(f),
     ];
 
     private static ReliabilityCase Throws<T>(string name, string input, Action act, string? paramName, params string[] fragments)
@@ -498,6 +498,35 @@ internal static class ReliabilityCases
                 o.Architecture = PilotArchitecture.ResNet18;
                 Fit(new MLContext(seed: 1).Data.LoadFromEnumerable(TrainerTestData.Synthetic(9, 1).Select((r, i) => new ManyClassRow { Label = (uint)(i + 1), Image = r.Image })), o);
             }, nameof(Options.Architecture), "200000 classes", "too many");
+        yield return Throws<ArgumentException>("options-pretrained-weights-blank", "PretrainedWeightsPath = \" \"",
+            () => new MLContext(seed: 1).Pilot.ImageClassification(new Options { PretrainedWeightsPath = " " }),
+            nameof(Options.PretrainedWeightsPath), "PretrainedWeightsPath");
+        yield return Throws<FileNotFoundException>("pretrained-weights-missing", "PretrainedResNet18 with PretrainedWeightsPath naming no file",
+            () =>
+            {
+                var o = F.Fast();
+                o.Architecture = PilotArchitecture.PretrainedResNet18;
+                o.ImageWidth = o.ImageHeight = 32;
+                o.PretrainedWeightsPath = Path.Combine(Path.GetTempPath(), "pilot-no-such-folder-" + Guid.NewGuid().ToString("N"), "ResNet18.onnx");
+                Fit(F.PixelData(new MLContext(seed: 1), 9), o);
+            }, null, "ResNet18.onnx", "does not exist", "Microsoft.ML.DnnImageFeaturizer.ResNet18");
+        yield return Throws<InvalidDataException>("pretrained-weights-damaged", "PretrainedResNet18 with a weights file whose bytes differ (the first 1 MB of the real one)",
+            () =>
+            {
+                using var folder = new TestFolder();
+                string damaged = folder.File("damaged-ResNet18.onnx");
+                using (var source = File.OpenRead(Pilot.MLNet.Models.PretrainedWeights.Locate(null)))
+                using (var target = File.Create(damaged))
+                {
+                    var buffer = new byte[1 << 20];
+                    target.Write(buffer, 0, source.Read(buffer));
+                }
+                var o = F.Fast();
+                o.Architecture = PilotArchitecture.PretrainedResNet18;
+                o.ImageWidth = o.ImageHeight = 32;
+                o.PretrainedWeightsPath = damaged;
+                Fit(F.PixelData(new MLContext(seed: 1), 9), o);
+            }, null, "damaged-ResNet18.onnx", "damaged", "SHA-256");
         yield return ReliabilityCase.Working("training-large-network-input", "3 images read at 3×1200×1200 (a 4.4-billion-value chunk before the fix)",
             "reads them into one 3×3×1200×1200 tensor",
             () =>
@@ -542,6 +571,71 @@ internal static class ReliabilityCases
     private static void IntoLion(IEnumerable<Parameter> p, BinaryReader r) { using var o = Optimizers.Lion(p); o.load_state_dict(r); }
     private static void IntoAdaBelief(IEnumerable<Parameter> p, BinaryReader r) { using var o = Optimizers.AdaBelief(p); o.load_state_dict(r); }
     private static void IntoAdam(IEnumerable<Parameter> p, BinaryReader r) { using var o = optim.Adam(p); o.load_state_dict(r); }
+
+    /// <summary>PretrainedResNet18 and its fine-tuning modes: the same promises, with its own limits.</summary>
+    private static IEnumerable<ReliabilityCase> PretrainedCases(F f)
+    {
+        var ml = f.Ml;
+        Options Pretrained(PilotFineTuning? fineTuning = null)
+        {
+            var o = F.Fast();
+            o.Architecture = PilotArchitecture.PretrainedResNet18;
+            o.FineTuning = fineTuning;
+            o.ImageWidth = o.ImageHeight = 32;
+            return o;
+        }
+        yield return Throws<ArgumentException>("pretrained-head-on-scratch-network", "FineTuning = Head with ResNet18 (random weights)",
+            () =>
+            {
+                var o = F.Fast();
+                o.Architecture = PilotArchitecture.ResNet18;
+                o.FineTuning = PilotFineTuning.Head;
+                new MLContext(seed: 1).Pilot.ImageClassification(o);
+            }, nameof(Options.FineTuning), "FineTuning Head", "ResNet18", "random weights");
+        yield return Throws<ArgumentException>("pretrained-head-with-augment", "PretrainedResNet18, FineTuning Head (default), Augment = true",
+            () =>
+            {
+                var o = Pretrained();
+                o.Augment = true;
+                new MLContext(seed: 1).Pilot.ImageClassification(o);
+            }, nameof(Options.Augment), "Augment", "FineTuning Head", "Full");
+        yield return Throws<ArgumentOutOfRangeException>("pretrained-backbone-scale-0", "BackboneLearningRateScale = 0",
+            () =>
+            {
+                var o = Pretrained(PilotFineTuning.Full);
+                o.BackboneLearningRateScale = 0;
+                new MLContext(seed: 1).Pilot.ImageClassification(o);
+            }, nameof(Options.BackboneLearningRateScale), "(0, 1]", "got 0");
+        yield return Throws<ArgumentOutOfRangeException>("pretrained-input-too-small", "PretrainedResNet18 with ImageWidth = ImageHeight = 16",
+            () =>
+            {
+                var o = Pretrained();
+                o.ImageWidth = o.ImageHeight = 16;
+                Fit(F.PixelData(new MLContext(seed: 1), 9), o);
+            }, nameof(Options.Architecture), "PretrainedResNet18", "16×16", "at least 32");
+        yield return ReliabilityCase.Working("pretrained-head-mixed-images",
+            "PretrainedResNet18 (Head) on PNG gray 10×14, RGB 20×8, RGBA 12×12, JPEG 16×16 in one column",
+            "trains the head on a colour network and scores every row",
+            () =>
+            {
+                var rows = MixedImages();
+                var data = F.Keyed(ml, rows);
+                var o = Pretrained();
+                o.BatchSize = 4;
+                using var model = F.Train(data, o);
+                Assert.AreEqual(3, model.InputShape.Channels);
+                Assert.AreEqual(rows.Length, F.ScoreAll(model, data, 3));
+            });
+        yield return ReliabilityCase.Working("pretrained-full-gray-pixels", "PretrainedResNet18 (Full) on 1×12×12 gray byte vectors",
+            "trains every layer at 32×32 (gray repeated to 3 channels inside the network) and scores every row",
+            () =>
+            {
+                var data = F.PixelData(ml, 12);
+                using var model = F.Train(data, Pretrained(PilotFineTuning.Full));
+                Assert.AreEqual(1, model.InputShape.Channels);
+                Assert.AreEqual(12, F.ScoreAll(model, data, 3));
+            });
+    }
 
     private static IEnumerable<ReliabilityCase> OptimizerCases()
     {

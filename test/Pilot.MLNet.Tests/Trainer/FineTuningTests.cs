@@ -1,0 +1,128 @@
+using Microsoft.ML;
+using Pilot.MLNet.Models;
+using Pilot.MLNet.Training;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+using Options = Pilot.MLNet.PilotImageClassificationTrainer.Options;
+
+namespace Pilot.MLNet.Tests.Trainer;
+
+/// <summary>
+/// The fine-tuning machinery that does not need pretrained weights: option checks, the split of a network into backbone
+/// and head, frozen batch-norm statistics, per-group learning rates. (Training runs of both modes are in
+/// PretrainedTrainingTests.)
+/// </summary>
+[TestClass]
+[DoNotParallelize] // builds networks from TorchSharp's default generator
+public sealed class FineTuningTests
+{
+    [TestMethod]
+    [DataRow(PilotArchitecture.SmallCnn)]
+    [DataRow(PilotArchitecture.ResNet18)]
+    public void HeadOnANetworkTrainedFromScratch_IsRejectedNamingTheOption(PilotArchitecture architecture)
+    {
+        var o = new Options { Architecture = architecture, FineTuning = PilotFineTuning.Head };
+        var e = Assert.ThrowsExactly<ArgumentException>(() => new MLContext(1).Pilot.ImageClassification(o));
+        Assert.AreEqual(nameof(Options.FineTuning), e.ParamName);
+        StringAssert.Contains(e.Message, architecture.ToString());
+        StringAssert.Contains(e.Message, "random weights");
+    }
+
+    [TestMethod]
+    public void FullOnANetworkTrainedFromScratch_IsTheDefaultAndAccepted()
+    {
+        Assert.AreEqual(PilotFineTuning.Full, Backbones.ResolveFineTuning(PilotArchitecture.SmallCnn, null));
+        Assert.AreEqual(PilotFineTuning.Full, Backbones.ResolveFineTuning(PilotArchitecture.ResNet18, PilotFineTuning.Full));
+        var trainer = new MLContext(1).Pilot.ImageClassification(new Options { Architecture = PilotArchitecture.SmallCnn, FineTuning = PilotFineTuning.Full });
+        Assert.AreEqual(PilotFineTuning.Full, trainer.GetOptions().FineTuning);
+    }
+
+    [TestMethod]
+    [DataRow(0.0)]
+    [DataRow(-0.1)]
+    [DataRow(1.5)]
+    [DataRow(double.NaN)]
+    public void BackboneLearningRateScale_OutsideZeroToOne_IsRejected(double scale)
+    {
+        var o = new Options { BackboneLearningRateScale = scale };
+        var e = Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => new MLContext(1).Pilot.ImageClassification(o));
+        Assert.AreEqual(nameof(Options.BackboneLearningRateScale), e.ParamName);
+        StringAssert.Contains(e.Message, "(0, 1]");
+    }
+
+    [TestMethod]
+    public void UndefinedFineTuning_IsRejected()
+    {
+        var o = new Options { FineTuning = (PilotFineTuning)7 };
+        var e = Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => new MLContext(1).Pilot.ImageClassification(o));
+        Assert.AreEqual(nameof(Options.FineTuning), e.ParamName);
+    }
+
+    [TestMethod]
+    public void ResNet_HeadOfFeatures_EqualsForward()
+    {
+        torch.random.manual_seed(3);
+        using var network = Backbones.Create(PilotArchitecture.ResNet18, new ImageShape(3, 16, 16), 4);
+        var headed = (IHeadedNetwork)network;
+        network.eval();
+        using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
+        var x = torch.randn(2, 3, 16, 16);
+        var features = headed.Features(x);
+        CollectionAssert.AreEqual(new long[] { 2, headed.FeatureCount }, features.shape);
+        Assert.IsTrue(headed.Head.forward(features).allclose(network.forward(x), rtol: 0, atol: 0));
+    }
+
+    [TestMethod]
+    public void BackboneParameters_AreEveryParameterButTheHeads()
+    {
+        torch.random.manual_seed(3);
+        using var network = Backbones.Create(PilotArchitecture.ResNet18, new ImageShape(3, 16, 16), 4);
+        var headed = (IHeadedNetwork)network;
+        var backbone = HeadedNetwork.BackboneParameters(network, headed);
+        long all = network.parameters().Sum(p => p.numel()), head = headed.Head.parameters().Sum(p => p.numel());
+        Assert.AreEqual(512L * 4 + 4, head);
+        Assert.AreEqual(all - head, backbone.Sum(p => p.numel()));
+    }
+
+    [TestMethod]
+    public void FreezeBatchNormStatistics_KeepsRunningStatisticsInTrainingMode()
+    {
+        torch.random.manual_seed(3);
+        using var network = Backbones.Create(PilotArchitecture.ResNet18, new ImageShape(3, 16, 16), 4);
+        var headed = (IHeadedNetwork)network;
+        var bn = network.modules().OfType<BatchNorm2d>().First();
+        network.train();
+        HeadedNetwork.FreezeBatchNormStatistics(network, headed);
+        using var before = bn.running_mean!.clone();
+        using (var scope = NewDisposeScope())
+            network.forward(torch.randn(4, 3, 16, 16) * 5 + 3).sum().backward();
+        Assert.IsTrue(before.allclose(bn.running_mean!, rtol: 0, atol: 0), "a frozen batch norm must not update its running mean");
+        Assert.IsFalse(bn.training);
+
+        network.train(); // without freezing, the same forward pass moves the statistics
+        using (var scope = NewDisposeScope())
+            network.forward(torch.randn(4, 3, 16, 16) * 5 + 3);
+        Assert.IsFalse(before.allclose(bn.running_mean!, rtol: 0, atol: 0));
+    }
+
+    [TestMethod]
+    [DataRow(PilotOptimizerKind.Pilot)]
+    [DataRow(PilotOptimizerKind.AdamW)]
+    [DataRow(PilotOptimizerKind.Adam)]
+    [DataRow(PilotOptimizerKind.Lion)]
+    [DataRow(PilotOptimizerKind.AdaBelief)]
+    [DataRow(PilotOptimizerKind.Sophia)]
+    public void ParameterGroups_GetTheirScaledLearningRates(PilotOptimizerKind kind)
+    {
+        using var head = torch.nn.Linear(3, 2);
+        using var backbone = torch.nn.Linear(4, 3);
+        var plan = new TrainingPlan(new Options { Optimizer = kind }, 1, torch.CPU, 2, PilotFineTuning.Full);
+        using var optimizer = OptimizerFactory.Create(plan,
+            [(head.parameters().ToList(), 1.0), (backbone.parameters().ToList(), 0.25)]);
+        optimizer.SetLearningRate(0.004);
+        var rates = optimizer.Optimizer.ParamGroups.Select(g => g.LearningRate).ToArray();
+        CollectionAssert.AreEqual(new[] { 0.004, 0.001 }, rates);
+    }
+}

@@ -1,0 +1,213 @@
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using Pilot.MLNet.Models;
+using Pilot.MLNet.Training;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+using Options = Pilot.MLNet.PilotImageClassificationTrainer.Options;
+
+namespace Pilot.MLNet.Tests.Trainer;
+
+/// <summary>
+/// Both fine-tuning modes of <see cref="PilotArchitecture.PretrainedResNet18"/>, kept fast: 12×12 synthetic images resized to
+/// the network's smallest input (32×32), a few dozen rows.
+/// </summary>
+[TestClass]
+[DoNotParallelize] // training draws from TorchSharp's default generator; these tests compare runs bit for bit
+public sealed class PretrainedTrainingTests
+{
+    private static Options Pretrained(PilotFineTuning? fineTuning, int epochs)
+    {
+        var o = TrainerTestData.FastOptions(epochs);
+        o.Architecture = PilotArchitecture.PretrainedResNet18;
+        o.FineTuning = fineTuning;
+        o.ImageHeight = o.ImageWidth = 32;
+        o.BatchSize = 16;
+        return o;
+    }
+
+    /// <summary>
+    /// The network training starts from (ImageNet trunk, head initialised from the seed of <see cref="Pretrained"/>'s
+    /// options, as the training loop does), to compare trained weights against.
+    /// </summary>
+    private static Dictionary<string, Tensor> Initial()
+    {
+        using var network = new DefaultGeneratorSession(TrainerTestData.FastOptions().Seed!.Value).Use(() =>
+            Backbones.CreateForTraining(PilotArchitecture.PretrainedResNet18, new ImageShape(1, 32, 32), 3, null));
+        return network.state_dict().ToDictionary(kv => kv.Key, kv => kv.Value.detach().clone());
+    }
+
+    private static bool Same(Tensor a, Tensor b) => a.cpu().allclose(b.cpu(), rtol: 0, atol: 0);
+
+    [TestMethod]
+    public void DefaultFineTuningOfThePretrainedNetworkIsHead()
+    {
+        Assert.AreEqual(PilotImageClassificationDefaults.PretrainedFineTuning, Backbones.ResolveFineTuning(PilotArchitecture.PretrainedResNet18, null));
+        Assert.AreEqual(PilotFineTuning.Head, Backbones.ResolveFineTuning(PilotArchitecture.PretrainedResNet18, null), "Head, as documented");
+    }
+
+    [TestMethod]
+    public void HeadWithAugment_IsRejectedNamingAugment()
+    {
+        var o = Pretrained(null, 1);
+        o.Augment = true;
+        var e = Assert.ThrowsExactly<ArgumentException>(() => new MLContext(1).Pilot.ImageClassification(o));
+        Assert.AreEqual(nameof(Options.Augment), e.ParamName);
+        o.FineTuning = PilotFineTuning.Full;
+        new MLContext(1).Pilot.ImageClassification(o); // Full augments
+    }
+
+    [TestMethod]
+    public void Head_TrainsOnlyTheHead_ReportsTheFeaturePassFirst_AndLearns()
+    {
+        var ml = new MLContext(seed: 1);
+        var train = TrainerTestData.SyntheticKeyed(ml, 60, seed: 1);
+        var batches = new List<PilotBatchProgress>();
+        var o = Pretrained(PilotFineTuning.Head, epochs: 30);
+        o.BatchProgressCallback = batches.Add;
+        using var model = ml.Pilot.ImageClassification(o).Fit(train);
+
+        // Feature pass: 60 images in batches of ScoringBatchSize, all reported before the first training batch.
+        int featureBatches = (60 + PilotImageClassificationDefaults.ScoringBatchSize - 1) / PilotImageClassificationDefaults.ScoringBatchSize;
+        var features = batches.TakeWhile(b => b.Stage == PilotTrainingStage.FeaturePass).ToList();
+        Assert.HasCount(featureBatches, features);
+        CollectionAssert.AreEqual(Enumerable.Range(1, featureBatches).ToArray(), features.Select(b => b.Batch).ToArray());
+        Assert.IsTrue(features.All(b => b.Epoch == 0 && b.BatchCount == featureBatches && double.IsNaN(b.RunningLoss)));
+        Assert.IsTrue(batches.Skip(features.Count).All(b => b.Stage == PilotTrainingStage.Training));
+        Assert.HasCount(30 * 4, batches.Skip(features.Count).ToList()); // 60 rows / batch 16 = 4 steps per epoch
+
+        // The trunk is the ImageNet trunk, bit for bit; the head moved.
+        var initial = Initial();
+        var trained = model.Model.Network.state_dict();
+        foreach (var (name, value) in trained)
+        {
+            if (name.StartsWith("fc.", StringComparison.Ordinal))
+                Assert.IsFalse(Same(initial[name], value), $"{name} should have trained");
+            else
+                Assert.IsTrue(Same(initial[name], value), $"{name} is part of the frozen backbone and changed");
+        }
+        foreach (var t in initial.Values)
+            t.Dispose();
+
+        // The easy synthetic classes are learnt from ImageNet features by a linear head.
+        Assert.IsGreaterThan(0.9, model.TrainingHistory[^1].TrainAccuracy, $"train accuracy {model.TrainingHistory[^1].TrainAccuracy}");
+        Assert.IsLessThan(model.TrainingHistory[0].TrainLoss, model.TrainingHistory[^1].TrainLoss);
+    }
+
+    [TestMethod]
+    public void Full_TrainsEveryLayer_AndKeepsThePretrainedBatchNormStatistics()
+    {
+        var ml = new MLContext(seed: 1);
+        var train = TrainerTestData.SyntheticKeyed(ml, 32, seed: 1);
+        using var model = ml.Pilot.ImageClassification(Pretrained(PilotFineTuning.Full, epochs: 1)).Fit(train);
+        var initial = Initial();
+        var trained = model.Model.Network.state_dict();
+        Assert.IsFalse(Same(initial["conv1.weight"], trained["conv1.weight"]), "the backbone trains in Full");
+        Assert.IsFalse(Same(initial["layer4.2.conv2.weight"], trained["layer4.2.conv2.weight"]));
+        Assert.IsFalse(Same(initial["fc.weight"], trained["fc.weight"]));
+        foreach (var name in trained.Keys.Where(k => k.EndsWith("running_mean", StringComparison.Ordinal) || k.EndsWith("running_var", StringComparison.Ordinal)))
+            Assert.IsTrue(Same(initial[name], trained[name]), $"{name}: Full keeps the pretrained batch-norm statistics");
+        foreach (var t in initial.Values)
+            t.Dispose();
+    }
+
+    [TestMethod]
+    public void Full_BackboneStepsAreSmallerByTheScale()
+    {
+        // One step of AdamW from the same start: its update is lr × (about ±1) per weight, so the backbone's largest change
+        // is about BackboneLearningRateScale times the head's learning rate.
+        var ml = new MLContext(seed: 1);
+        var train = TrainerTestData.SyntheticKeyed(ml, 16, seed: 1);
+        var o = Pretrained(PilotFineTuning.Full, epochs: 1);
+        o.Optimizer = PilotOptimizerKind.AdamW;
+        o.WeightDecay = 0;
+        o.LearningRate = 1e-3;
+        o.BackboneLearningRateScale = 0.1;
+        using var model = ml.Pilot.ImageClassification(o).Fit(train);
+        var initial = Initial();
+        var trained = model.Model.Network.state_dict();
+        double Change(string name) => (trained[name].cpu() - initial[name]).abs().max().item<float>();
+        Assert.AreEqual(1e-3, Change("fc.weight"), 1e-4, "head: one AdamW step of lr 1e-3");
+        Assert.AreEqual(1e-4, Change("layer4.2.conv2.weight"), 1e-5, "backbone: one AdamW step of lr 1e-4");
+        foreach (var t in initial.Values)
+            t.Dispose();
+    }
+
+    [TestMethod]
+    public void Head_ResumingFromACheckpointGivesTheUninterruptedModel()
+    {
+        using var folder = new TestFolder();
+        var ml = new MLContext(seed: 1);
+        var train = TrainerTestData.SyntheticKeyed(ml, 40, seed: 1);
+        using var reference = ml.Pilot.ImageClassification(Pretrained(PilotFineTuning.Head, epochs: 4)).Fit(train);
+
+        string directory = folder.File("checkpoints");
+        var interrupted = Pretrained(PilotFineTuning.Head, epochs: 4);
+        interrupted.CheckpointDirectory = directory;
+        interrupted.ProgressCallback = r => { if (r.Epoch == 2) throw new OperationCanceledException("stop after epoch 2"); };
+        Assert.ThrowsExactly<OperationCanceledException>(() => ml.Pilot.ImageClassification(interrupted).Fit(train));
+        // The checkpoint holds the head alone, not the 64 MB trunk.
+        Assert.IsLessThan(1L << 20, new FileInfo(Path.Combine(directory, Checkpoint.FileName)).Length);
+
+        var resumed = Pretrained(PilotFineTuning.Head, epochs: 4);
+        resumed.CheckpointDirectory = directory;
+        var reports = new List<PilotEpochReport>();
+        resumed.ProgressCallback = reports.Add;
+        using var model = ml.Pilot.ImageClassification(resumed).Fit(train);
+        CollectionAssert.AreEqual(new[] { 3, 4 }, reports.Select(r => r.Epoch).ToArray());
+        foreach (var (name, value) in reference.Model.Network.state_dict())
+            Assert.IsTrue(Same(value, model.Model.Network.state_dict()[name]), name);
+    }
+
+    [TestMethod]
+    public void Head_EarlyStoppingKeepsTheBestEpochsHead()
+    {
+        var ml = new MLContext(seed: 1);
+        var train = TrainerTestData.SyntheticKeyed(ml, 30, seed: 1);
+        var validation = TrainerTestData.SyntheticKeyed(ml, 30, seed: 2);
+        var o = Pretrained(PilotFineTuning.Head, epochs: 40);
+        o.LearningRate = 0.05; // large enough that validation loss stops falling and the patience runs out
+        o.EarlyStoppingPatience = 2;
+        using var model = ml.Pilot.ImageClassification(o).Fit(train, validation);
+        var history = model.TrainingHistory;
+        double best = history.Min(r => r.ValidationLoss!.Value);
+
+        // The returned model's validation loss is the best epoch's, computed here from its scores.
+        var scored = model.Transform(validation);
+        var labels = ml.Data.CreateEnumerable<KeyAndScore>(scored, reuseRowObject: false).ToList();
+        double loss = labels.Average(r => -Math.Log(r.Score[r.Label - 1]));
+        Assert.AreEqual(best, loss, 1e-4, $"history: {string.Join(", ", history.Select(r => r.ValidationLoss))}");
+    }
+
+    [TestMethod]
+    public void Head_BatchedTransformAndPredictionEngineAgree()
+    {
+        var ml = new MLContext(seed: 1);
+        var rows = ml.Data.LoadFromEnumerable(TrainerTestData.Synthetic(40, seed: 1));
+        var model = ml.Transforms.Conversion.MapValueToKey("Label").Append(ml.Pilot.ImageClassification(Pretrained(null, 3))).Fit(rows);
+        var test = TrainerTestData.Synthetic(10, seed: 3);
+        var batched = SaveLoadTests.ScoreRows(model.Transform(ml.Data.LoadFromEnumerable(test)));
+        using var engine = ml.Model.CreatePredictionEngine<SyntheticRow, ScoreOnly>(model);
+        for (int i = 0; i < test.Length; i++)
+        {
+            var single = engine.Predict(test[i]).Score;
+            for (int k = 0; k < single.Length; k++)
+                Assert.AreEqual(batched[i].Score[k], single[k], 1e-6, $"row {i} class {k}");
+        }
+        model.LastTransformer.Dispose();
+    }
+
+    private sealed class KeyAndScore
+    {
+        [KeyType(3)]
+        public uint Label { get; set; }
+
+        public float[] Score { get; set; } = [];
+    }
+
+    private sealed class ScoreOnly
+    {
+        public float[] Score { get; set; } = [];
+    }
+}
