@@ -140,7 +140,8 @@ public abstract class HyperParameterOptions<TSelf> : OptimizerOptions where TSel
         base.LoadStateDict(reader);
         var layout = Declared.Layout;
         int version = StateFormat.ReadHeader(reader, layout.Magic, layout.Version, layout.Optimizer);
-        foreach (var p in Declared) {
+        foreach (var p in Declared)
+        {
             if (version >= p.Since) p.Read(reader, Self);
             else p.SetDefault(Self);
         }
