@@ -3,11 +3,12 @@
 #
 #   1. the CUDA tests of Pilot.TorchSharp (TestCategory=Cuda: the plain path on CUDA against the CPU, the multi-tensor path
 #      on CUDA against the plain path on CUDA, Auto picking MultiTensor on CUDA)      -> tests.trx, tests.log
-#   2. pilot bench optimizer --device D --model SmallCnn,ResNet18                      -> bench-optimizer-D.json
+#   2. pilot bench optimizer --device D --model SmallCnn,ResNet18 (--models)            -> bench-optimizer-D.json
 #   3. pilot bench train --device D (FashionMNIST from .gpu/data)                       -> bench-train-D.json
 #
-# Usage: bash .gpu/gpu-check.sh [--device cuda|cpu] [--out DIR] [--steps N] [--rounds N] [--libtorch DIR]
+# Usage: bash .gpu/gpu-check.sh [--device cuda|cpu] [--out DIR] [--models LIST] [--steps N] [--rounds N] [--libtorch DIR]
 #   --device     cuda (default) or cpu (a dry run of the same commands on the CPU)
+#   --models     networks of bench optimizer (default SmallCnn,ResNet18; a CPU dry run may keep to SmallCnn)
 #   --out        where results go (default: $OUT when set, else .gpu/results)
 #   --steps      timed steps of bench optimizer (default: its own, 200)
 #   --rounds     timed epochs per optimizer of bench train (default: its own, 2)
@@ -17,6 +18,7 @@ set -uo pipefail
 
 device=cuda
 out=${OUT:-}
+models=SmallCnn,ResNet18
 steps=()
 rounds=()
 libtorch=
@@ -24,10 +26,11 @@ while [ $# -gt 0 ]; do
   case $1 in
     --device) device=$2; shift 2 ;;
     --out) out=$2; shift 2 ;;
+    --models) models=$2; shift 2 ;;
     --steps) steps=(--steps "$2"); shift 2 ;;
     --rounds) rounds=(--rounds "$2"); shift 2 ;;
     --libtorch) libtorch=$2; shift 2 ;;
-    *) sed -n '2,15p' "$0"; exit 2 ;;
+    *) sed -n '2,16p' "$0"; exit 2 ;;
   esac
 done
 case $device in cuda|cpu) ;; *) echo "gpu-check: --device must be cuda or cpu; got '$device'" >&2; exit 2 ;; esac
@@ -73,7 +76,7 @@ if [ "$device" = cuda ] && [ "$rc" -ne 0 ]; then status=1; fi
 if [ "$device" = cpu ] && [ "$rc" -ne 0 ] && [ "$rc" -ne 8 ]; then status=1; fi
 
 echo "== 2. bench optimizer"
-"$dotnet" "$work/cli/pilot.dll" bench optimizer --device "$device" --model SmallCnn,ResNet18 "${steps[@]}" \
+"$dotnet" "$work/cli/pilot.dll" bench optimizer --device "$device" --model "$models" "${steps[@]}" \
   --json "$out/bench-optimizer-$device.json" 2>&1 | tee "$out/bench-optimizer-$device.log" || status=1
 
 echo "== 3. bench train"

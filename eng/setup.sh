@@ -4,9 +4,9 @@
 #
 # 1. TorchSharp 0.107's native glue (libLibTorchSharp.so) needs the C++ runtime of GCC 13+
 #    (symbol version GLIBCXX_3.4.32). Debian 12 ships GCC 12's. When the loaded libstdc++ lacks
-#    it and this is Debian 12, we add Debian's `trixie` suite at a low pin priority (so nothing
-#    else is upgraded from it), reusing the URI of the Debian source apt already uses, and install
-#    libstdc++6 from it. Ubuntu 24.04+, Debian 13+, Windows and macOS need nothing.
+#    it and this is Debian 12, we add Debian's `trixie` suite at a low pin priority (so only
+#    libstdc++6 and what it needs, such as libc6, come from it), reusing the URI of the Debian source
+#    apt already uses, and install libstdc++6 from it. Ubuntu 24.04+, Debian 13+, Windows and macOS need nothing.
 # 2. With --data, also installs the Debian package dataset-fashion-mnist (full FashionMNIST, used by
 #    `pilot train` when present, by `pilot bench paper` and by three tests that CI runs).
 #
@@ -79,7 +79,7 @@ else
   [ -n "$uri" ] || uri=$(grep -hE '^deb ' /etc/apt/sources.list 2>/dev/null | awk '{print $2}' | grep -v security | head -1 || true)
   [ -n "$uri" ] || { echo "setup: no Debian source found in apt's configuration" >&2; exit 1; }
   echo "setup: TorchSharp needs libstdc++ with GLIBCXX_3.4.32 (GCC 13+); Debian 12 has GCC 12's."
-  echo "setup: installing libstdc++6 from Debian trixie, added from $uri at pin priority 100 (nothing else is upgraded from it)"
+  echo "setup: installing libstdc++6 from Debian trixie, added from $uri at pin priority 100 (only it and its dependencies, e.g. libc6, come from trixie)"
   printf 'Types: deb\nURIs: %s\nSuites: trixie\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' "$uri" \
     | write_root_file /etc/apt/sources.list.d/pilot-trixie.sources
   printf 'Package: *\nPin: release n=trixie\nPin-Priority: 100\n' \

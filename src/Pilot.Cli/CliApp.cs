@@ -27,29 +27,22 @@ internal sealed class CliApp
         s.Validate();
         var data = DataChoice.Resolve(s.Data, _services.SystemFashionMnistFolder);
         string device = Devices.Resolve(s.Device, "--device");
-        var trainer = new TrainerSettings
-        {
-            Architecture = s.Architecture,
-            FineTuning = s.FineTuning,
-            Optimizer = s.Optimizer,
-            Epochs = s.Epochs,
-            BatchSize = s.BatchSize,
-            LearningRate = s.LearningRate,
-            Device = device,
-            Seed = s.Seed,
-            PolicyFile = s.Policy,
-            FreezePolicy = s.FreezePolicy,
-            CheckpointDirectory = s.CheckpointDir,
-            ImageSize = s.ImageSize,
-        };
 
         var runner = new TrainingRunner(s.Seed);
         var split = runner.LoadForTraining(data, s.TestFraction, s.ValidationFraction);
         _console.WriteLine($"data: {data.Description}: {split.Describe()}");
+        var trainer = s.Trainer.Clone();
+        // Image files are resized to --image-size; IDX and CIFAR-10 pixels keep their size, except for a pretrained network,
+        // which resizes every source to its input size.
+        if (s.ImageSize is { } side && (split.Shape is null || Pilot.MLNet.Models.Backbones.IsPretrained(trainer.Architecture)))
+        {
+            trainer.ImageWidth ??= side;
+            trainer.ImageHeight ??= side;
+        }
         _console.WriteLine(string.Create(Inv,
-            $"training {s.Architecture} with {s.Optimizer} for {s.Epochs} epoch{(s.Epochs == 1 ? "" : "s")} on {device}, batch {s.BatchSize}, lr {s.LearningRate:0.###e+0}, seed {s.Seed}"));
+            $"training {trainer.Architecture} with {trainer.Optimizer} for {trainer.Epochs} epoch{(trainer.Epochs == 1 ? "" : "s")} on {device}, batch {trainer.BatchSize}, lr {trainer.LearningRate:0.###e+0}, seed {s.Seed}"));
 
-        using var outcome = TrainingProgress.Run(_console, s.Epochs, progress => runner.Train(split, trainer, progress));
+        using var outcome = TrainingProgress.Run(_console, trainer.Epochs, progress => runner.Train(split, trainer, device, progress));
         var report = runner.Evaluate(outcome.Model, split.Test, split.ImageFolder);
         MetricsTable.Write(_console.Ansi, report, $"test metrics, {split.TestDescription}");
 
@@ -60,8 +53,8 @@ internal sealed class CliApp
 
         var history = new TrainingHistory
         {
-            Model = s.Architecture.ToString(),
-            Optimizer = s.Optimizer.ToString(),
+            Model = trainer.Architecture.ToString(),
+            Optimizer = trainer.Optimizer.ToString(),
             Data = data.Description,
             ValidationRows = split.ValidationDescription,
             Seed = s.Seed,
@@ -161,7 +154,7 @@ internal sealed class CliApp
     /// <summary><c>pilot bench report</c>.</summary>
     public int BenchReport(BenchReportSettings s)
     {
-        PaperReport.Write(new PaperResultsFile(s.In), Path.GetFullPath(s.Out), _console);
+        PaperReport.Write(new PaperResultsFile(s.In), s.OutFolder, _console);
         return ExitCodes.Success;
     }
 

@@ -10,24 +10,21 @@ namespace Pilot.Cli;
 /// 30 epochs, the paper's protocol): the README's first command, <c>pilot train</c> with no arguments, has to finish
 /// in a few minutes on a 2-core CPU. A SmallCnn epoch over the 60,000 FashionMNIST training images takes about half
 /// a minute on such a machine, so the CLI trains SmallCnn for <see cref="Epochs"/> epochs. Every other training
-/// default (batch size, learning rate, optimizer) is the library's.
+/// default (batch size, learning rate, optimizer, …) is the library's: <see cref="Trainer"/>.
 /// </remarks>
 internal static class CliDefaults
 {
     /// <summary>Network of <c>pilot train</c>: SmallCnn (about 0.42 M parameters), fast on a CPU.</summary>
     public const PilotArchitecture Architecture = PilotArchitecture.SmallCnn;
 
-    /// <summary>Optimizer of <c>pilot train</c>: PILOT.</summary>
-    public const PilotOptimizerKind Optimizer = PilotOptimizerKind.Pilot;
-
     /// <summary>Epochs of <c>pilot train</c>: 3, about a minute and a half of SmallCnn training on full FashionMNIST on 2 cores.</summary>
     public const int Epochs = 3;
 
-    /// <summary>Mini-batch size: 128, the paper's.</summary>
-    public const int BatchSize = 128;
-
-    /// <summary>Peak learning rate: 1e-3, the paper's (cosine schedule).</summary>
-    public const double LearningRate = 1e-3;
+    /// <summary>
+    /// The trainer options <c>pilot train</c> starts from: the library's defaults with <see cref="Architecture"/> and
+    /// <see cref="Epochs"/>. Its flags show these defaults.
+    /// </summary>
+    public static PilotImageClassificationTrainer.Options Trainer() => new() { Architecture = Architecture, Epochs = Epochs };
 
     /// <summary>Device: <see cref="DeviceChoice.Auto"/> (CUDA when TorchSharp sees a GPU, else the CPU).</summary>
     public const DeviceChoice Device = DeviceChoice.Auto;
@@ -89,7 +86,17 @@ internal static class BenchDefaults
     public const PilotArchitecture Model = PilotArchitecture.SmallCnn;
 
     /// <summary><c>bench optimizer</c>: timed steps after warm-up (the median is reported): Pilot.TorchSharp's default, 200.</summary>
-    public const int OptimizerSteps = Pilot.TorchSharp.OptimizerBenchmark.DefaultSteps;
+    public const int OptimizerSteps = Bench.OptimizerBenchmark.DefaultSteps;
+
+    /// <summary>
+    /// <c>bench optimizer</c>: the input the network's parameter shapes are taken for: FashionMNIST's 1×28×28 for SmallCnn
+    /// (421,834 parameters), CIFAR-10's 3×32×32 for the others (ResNet-18: 11,173,962), as in docs/performance.md.
+    /// </summary>
+    public static ImageShape OptimizerInput(PilotArchitecture model)
+        => model == PilotArchitecture.SmallCnn ? new ImageShape(1, 28, 28) : new ImageShape(3, 32, 32);
+
+    /// <summary><c>bench optimizer</c>: classes of the network's head, 10.</summary>
+    public const int OptimizerClasses = 10;
 
     /// <summary><c>bench optimizer --omp-wait-policy</c>: both PASSIVE and ACTIVE, a child process each.</summary>
     public const string OptimizerWaitPolicy = "both";
@@ -119,11 +126,8 @@ internal static class BenchDefaults
     /// <summary><c>bench paper</c> epochs: 30, the paper's.</summary>
     public const int PaperEpochs = 30;
 
-    /// <summary><c>bench paper</c> results file (accumulating): <c>docs/benchmarks/fashion-mnist.json</c>.</summary>
-    public const string PaperResults = "docs/benchmarks/fashion-mnist.json";
-
-    /// <summary><c>bench report</c> output folder: <c>docs/benchmarks</c>, beside the results file.</summary>
-    public const string ReportFolder = "docs/benchmarks";
+    /// <summary><c>bench paper</c> results file (accumulating) and <c>bench report</c> input: <c>fashion-mnist.json</c> in the current folder.</summary>
+    public const string PaperResults = "fashion-mnist.json";
 
     /// <summary>
     /// <c>bench landscape</c> optimizers: every optimizer the trainer knows (<see cref="PilotOptimizerKind"/>, in its order),
@@ -152,6 +156,6 @@ internal static class BenchDefaults
     /// <summary><c>bench landscape</c> seed (the same initial weights and batch order for every optimizer): 0.</summary>
     public const int LandscapeSeed = 0;
 
-    /// <summary><c>bench landscape</c> figure; its JSON is written beside it with the extension <c>.json</c>.</summary>
-    public const string LandscapeOut = "docs/benchmarks/landscape-smallcnn.png";
+    /// <summary><c>bench landscape</c> figure, in the current folder; its JSON is written beside it with the extension <c>.json</c>.</summary>
+    public const string LandscapeOut = "landscape-smallcnn.png";
 }

@@ -36,69 +36,69 @@ public sealed partial class PilotImageClassificationTrainer
         public string PredictedLabelColumnName = D.PredictedLabelColumnName;
 
         /// <summary>The network to train. Default <see cref="PilotArchitecture.ResNet18"/>.</summary>
-        [PilotOption("The network to train: SmallCnn, ResNet18, ResNet34 or PretrainedResNet18.")]
+        [PilotOption("The network to train.", ShortName = "arch")]
         public PilotArchitecture Architecture = D.Architecture;
 
         /// <summary>Number of passes over the training data. Default 30; range [1, 100000].</summary>
-        [PilotOption("Number of passes over the training data.")]
+        [PilotOption("Number of passes over the training data (cosine learning-rate schedule over all of them).", Min = 1, Max = D.MaxEpochs)]
         public int Epochs = D.Epochs;
 
         /// <summary>Images per training step. Default 128; range [1, 65536].</summary>
-        [PilotOption("Images per training step.")]
+        [PilotOption("Images per training step.", Min = 1, Max = D.MaxBatchSize)]
         public int BatchSize = D.BatchSize;
 
         /// <summary>
         /// Peak learning rate, reached after <see cref="WarmupEpochs"/> and then decayed to 0 along a cosine over the remaining
         /// steps. Default 1e-3; range (0, ∞), finite.
         /// </summary>
-        [PilotOption("Peak learning rate (linear warm-up, then cosine decay to 0).")]
+        [PilotOption("Peak learning rate (linear warm-up, then cosine decay to 0).", ShortName = "lr", Min = 0, MinExclusive = true)]
         public double LearningRate = D.LearningRate;
 
         /// <summary>
         /// Weight decay: decoupled (AdamW-style) for every optimizer except <see cref="PilotOptimizerKind.Adam"/>, where it is
         /// an L2 term added to the gradient. Applied to every parameter. Default 1e-4; range [0, ∞), finite.
         /// </summary>
-        [PilotOption("Weight decay (decoupled, except L2 for Adam).")]
+        [PilotOption("Weight decay (decoupled, except L2 for Adam).", Min = 0)]
         public double WeightDecay = D.WeightDecay;
 
         /// <summary>The optimizer. Default <see cref="PilotOptimizerKind.Pilot"/>.</summary>
-        [PilotOption("The optimizer: Pilot, Adam, AdamW, Lion, AdaBelief or Sophia.")]
+        [PilotOption("The optimizer.")]
         public PilotOptimizerKind Optimizer = D.Optimizer;
 
         /// <summary>
         /// First-moment decay β1 (Pilot, Adam, AdamW, AdaBelief, Sophia; Lion's interpolation β1). Default <see langword="null"/>: the
         /// optimizer's own default (0.9; 0.965 for Sophia). Range [0, 1).
         /// </summary>
-        [PilotOption("First-moment decay beta1 (default: the optimizer's own).")]
+        [PilotOption("First-moment decay beta1 (none: the optimizer's own default).", Min = 0, Max = 1, MaxExclusive = true)]
         public double? Beta1;
 
         /// <summary>
         /// Second-moment decay β2 (Pilot, Adam, AdamW, AdaBelief; Lion's momentum decay β2; the decay of Sophia's Hessian estimate).
         /// Default <see langword="null"/>: the optimizer's own default (0.999; 0.99 for Lion and Sophia). Range [0, 1).
         /// </summary>
-        [PilotOption("Second-moment decay beta2 (default: the optimizer's own).")]
+        [PilotOption("Second-moment decay beta2 (none: the optimizer's own default).", Min = 0, Max = 1, MaxExclusive = true)]
         public double? Beta2;
 
         /// <summary>PILOT only: smoothing γ of the gradient-agreement signal ρ. Default 0.95; range [0, 1).</summary>
-        [PilotOption("PILOT: smoothing gamma of the gradient-agreement signal.")]
+        [PilotOption("PILOT: smoothing gamma of the gradient-agreement signal.", Min = 0, Max = 1, MaxExclusive = true)]
         public double Gamma = D.Gamma;
 
         /// <summary>PILOT only: learning rate η_φ of the policy coefficients (0 freezes the policy). Default 0.01; range [0, ∞), finite.</summary>
-        [PilotOption("PILOT: learning rate of the policy coefficients (0 freezes the policy).")]
+        [PilotOption("PILOT: learning rate of the policy coefficients (0 freezes the policy).", Min = 0)]
         public double EtaPhi = D.EtaPhi;
 
         /// <summary>
         /// PILOT only: polynomial degree of each policy head. Default 2; range [1, 8]. Ignored when <see cref="InitialPolicy"/> is
         /// set (the policy's own degree is used).
         /// </summary>
-        [PilotOption("PILOT: polynomial degree of each policy head (ignored with an initial policy).")]
+        [PilotOption("PILOT: polynomial degree of each policy head (ignored with an initial policy).", Min = 1, Max = D.MaxPolicyDegree)]
         public int PolicyDegree = D.PolicyDegree;
 
         /// <summary>
         /// PILOT only: the policy to start from (for example one exported from another run with <c>pilot policy export</c>);
         /// <see langword="null"/> (the default) starts from PILOT's initial policy.
         /// </summary>
-        [PilotOption("PILOT: policy to start from (null: PILOT's initial policy).")]
+        [PilotOption("PILOT: policy to start from, e.g. one written by 'pilot policy export' (none: PILOT's initial policy).", ShortName = "policy")]
         public PilotPolicy? InitialPolicy;
 
         /// <summary>PILOT only: keep the policy fixed (η_φ = 0), for policy transfer. Default <see langword="false"/>.</summary>
@@ -109,7 +109,7 @@ public sealed partial class PilotImageClassificationTrainer
         /// Epochs of linear learning-rate warm-up (from <see cref="LearningRate"/>/steps up to <see cref="LearningRate"/>) before
         /// the cosine decay. Default 0; range [0, <see cref="Epochs"/>].
         /// </summary>
-        [PilotOption("Epochs of linear learning-rate warm-up before the cosine decay.")]
+        [PilotOption("Epochs of linear learning-rate warm-up before the cosine decay (at most Epochs).", Min = 0)]
         public int WarmupEpochs = D.WarmupEpochs;
 
         /// <summary>
@@ -127,7 +127,7 @@ public sealed partial class PilotImageClassificationTrainer
         /// (the new classifier trains at <see cref="LearningRate"/>). Ignored by networks trained from scratch and by Head.
         /// Default 0.1; range (0, 1].
         /// </summary>
-        [PilotOption("Full fine-tuning: learning-rate factor of the pretrained backbone (the new head trains at the full rate).")]
+        [PilotOption("Full fine-tuning: learning-rate factor of the pretrained backbone (the new head trains at the full rate).", Min = 0, MinExclusive = true, Max = 1)]
         public double BackboneLearningRateScale = D.BackboneLearningRateScale;
 
         /// <summary>
@@ -143,11 +143,11 @@ public sealed partial class PilotImageClassificationTrainer
         /// <see cref="PilotImageClassificationDefaults.PretrainedImageSide"/> (128) for a pretrained architecture.
         /// Range [1, 4096] (the architecture may need more: 4 for SmallCnn, 8 for the ResNets, 32 for PretrainedResNet18).
         /// </summary>
-        [PilotOption("Network input width in pixels (default: 32 for encoded images, native for pixel vectors, 128 for pretrained networks).")]
+        [PilotOption("Network input width in pixels (default: 32 for encoded images, native for pixel vectors, 128 for pretrained networks).", Min = 1, Max = D.MaxImageSide)]
         public int? ImageWidth;
 
         /// <summary>Network input height in pixels; as <see cref="ImageWidth"/>.</summary>
-        [PilotOption("Network input height in pixels (default: 32 for encoded images, native for pixel vectors, 128 for pretrained networks).")]
+        [PilotOption("Network input height in pixels (default: 32 for encoded images, native for pixel vectors, 128 for pretrained networks).", Min = 1, Max = D.MaxImageSide)]
         public int? ImageHeight;
 
         /// <summary>
@@ -172,7 +172,7 @@ public sealed partial class PilotImageClassificationTrainer
         /// Stop after this many epochs without a lower validation loss and keep the weights of the best epoch. Needs a
         /// validation set. Default <see langword="null"/> (off); range [1, 100000].
         /// </summary>
-        [PilotOption("Stop after this many epochs without a lower validation loss (needs a validation set).")]
+        [PilotOption("Stop after this many epochs without a lower validation loss and keep the best epoch (needs a validation set; none: off).", Min = 1, Max = D.MaxEpochs)]
         public int? EarlyStoppingPatience;
 
         /// <summary>
@@ -201,7 +201,7 @@ public sealed partial class PilotImageClassificationTrainer
         /// A later <c>Fit</c> with the same directory, options and data resumes after the last completed epoch; on the CPU the
         /// result equals an uninterrupted run. Default <see langword="null"/> (no checkpoints).
         /// </summary>
-        [PilotOption("Directory for per-epoch checkpoints; a new Fit with the same directory resumes.")]
+        [PilotOption("Directory for per-epoch checkpoints; a new run with the same directory resumes.", ShortName = "checkpoint-dir")]
         public string? CheckpointDirectory;
 
         /// <summary>

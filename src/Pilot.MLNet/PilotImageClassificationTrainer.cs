@@ -51,10 +51,13 @@ public sealed partial class PilotImageClassificationTrainer : IEstimator<PilotIm
         CheckName(o.PredictedLabelColumnName, nameof(o.PredictedLabelColumnName));
         if (o.ScoreColumnName == o.PredictedLabelColumnName)
             throw new ArgumentException($"ScoreColumnName and PredictedLabelColumnName must differ; both are '{o.ScoreColumnName}'.", nameof(o.PredictedLabelColumnName));
-        if (!Enum.IsDefined(o.Architecture))
-            throw new ArgumentOutOfRangeException(nameof(o.Architecture), o.Architecture, $"Architecture must be one of {string.Join(", ", Enum.GetNames<PilotArchitecture>())}; got {(int)o.Architecture}.");
-        if (o.FineTuning is { } fineTuning && !Enum.IsDefined(fineTuning))
-            throw new ArgumentOutOfRangeException(nameof(o.FineTuning), fineTuning, $"FineTuning must be null or one of {string.Join(", ", Enum.GetNames<PilotFineTuning>())}; got {(int)fineTuning}.");
+        // Ranges and enum members, as each field's [PilotOption] declares them.
+        foreach (var field in OptionRules.Fields)
+        {
+            object? value = field.GetValue(o);
+            if (OptionRules.Problem(field, value, field.Name) is { } problem)
+                throw new ArgumentOutOfRangeException(field.Name, value, problem);
+        }
         if (!(o.BackboneLearningRateScale > 0 && o.BackboneLearningRateScale <= 1))
             throw new ArgumentOutOfRangeException(nameof(o.BackboneLearningRateScale), o.BackboneLearningRateScale, $"BackboneLearningRateScale must be in (0, 1]; got {o.BackboneLearningRateScale}.");
         if (Backbones.ResolveFineTuning(o.Architecture, o.FineTuning) == PilotFineTuning.Head)
@@ -68,30 +71,8 @@ public sealed partial class PilotImageClassificationTrainer : IEstimator<PilotIm
                     "Augment does not apply to FineTuning Head (each image's features are computed once); set FineTuning to Full to augment, or Augment to false.",
                     nameof(o.Augment));
         }
-        CheckRange(o.Epochs, 1, D.MaxEpochs, nameof(o.Epochs));
-        CheckRange(o.BatchSize, 1, D.MaxBatchSize, nameof(o.BatchSize));
-        if (!(o.LearningRate > 0) || !double.IsFinite(o.LearningRate))
-            throw new ArgumentOutOfRangeException(nameof(o.LearningRate), o.LearningRate, $"LearningRate must be finite and > 0; got {o.LearningRate}.");
-        if (!(o.WeightDecay >= 0) || !double.IsFinite(o.WeightDecay))
-            throw new ArgumentOutOfRangeException(nameof(o.WeightDecay), o.WeightDecay, $"WeightDecay must be finite and ≥ 0; got {o.WeightDecay}.");
-        if (!Enum.IsDefined(o.Optimizer))
-            throw new ArgumentOutOfRangeException(nameof(o.Optimizer), o.Optimizer, $"Optimizer must be one of {string.Join(", ", Enum.GetNames<PilotOptimizerKind>())}; got {(int)o.Optimizer}.");
-        if (o.Beta1 is { } beta1)
-            CheckUnitInterval(beta1, nameof(o.Beta1));
-        if (o.Beta2 is { } beta2)
-            CheckUnitInterval(beta2, nameof(o.Beta2));
-        CheckUnitInterval(o.Gamma, nameof(o.Gamma));
-        if (!(o.EtaPhi >= 0) || !double.IsFinite(o.EtaPhi))
-            throw new ArgumentOutOfRangeException(nameof(o.EtaPhi), o.EtaPhi, $"EtaPhi must be finite and ≥ 0; got {o.EtaPhi}.");
-        CheckRange(o.PolicyDegree, 1, D.MaxPolicyDegree, nameof(o.PolicyDegree));
         CheckRange(o.WarmupEpochs, 0, o.Epochs, nameof(o.WarmupEpochs));
-        if (o.ImageWidth is { } width)
-            CheckRange(width, 1, D.MaxImageSide, nameof(o.ImageWidth));
-        if (o.ImageHeight is { } height)
-            CheckRange(height, 1, D.MaxImageSide, nameof(o.ImageHeight));
         o.ImageShape?.Validate(nameof(o.ImageShape));
-        if (o.EarlyStoppingPatience is { } patience)
-            CheckRange(patience, 1, D.MaxEpochs, nameof(o.EarlyStoppingPatience));
         if (o.CheckpointDirectory is { } directory && string.IsNullOrWhiteSpace(directory))
             throw new ArgumentException("CheckpointDirectory must be null (no checkpoints) or a directory path; got an empty string.", nameof(o.CheckpointDirectory));
         if (o.PretrainedWeightsPath is { } weightsPath && string.IsNullOrWhiteSpace(weightsPath))
@@ -108,11 +89,6 @@ public sealed partial class PilotImageClassificationTrainer : IEstimator<PilotIm
         {
             if (value < min || value > max)
                 throw new ArgumentOutOfRangeException(option, value, $"{option} must be in [{min}, {max}]; got {value}.");
-        }
-        static void CheckUnitInterval(double value, string option)
-        {
-            if (!(value >= 0 && value < 1))
-                throw new ArgumentOutOfRangeException(option, value, $"{option} must be in [0, 1); got {value}.");
         }
     }
 

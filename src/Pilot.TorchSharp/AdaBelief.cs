@@ -75,21 +75,29 @@ public sealed class AdaBelief : PilotOptimizerBase<AdaBelief.Options, AdaBelief.
         double beta2 = AdaBeliefDefaults.Beta2, double eps = AdaBeliefDefaults.Epsilon, double weight_decay = AdaBeliefDefaults.WeightDecay,
         bool decoupled_weight_decay = AdaBeliefDefaults.DecoupledWeightDecay)
     {
-        AddGroups(parameters, new Options {
-            LearningRate = lr, InitialLearningRate = lr, beta1 = beta1, beta2 = beta2, eps = eps, weight_decay = weight_decay,
+        AddGroups(parameters, new Options
+        {
+            LearningRate = lr,
+            InitialLearningRate = lr,
+            beta1 = beta1,
+            beta2 = beta2,
+            eps = eps,
+            weight_decay = weight_decay,
             decoupled_weight_decay = decoupled_weight_decay,
         });
     }
 
     /// <summary>Performs one optimisation step.</summary>
     /// <param name="closure">Optional closure that re-evaluates the model and returns the loss.</param>
-    public override Tensor step(Func<Tensor>? closure = null) => StepEachParameter(closure, (o, p, g, state) => {
+    public override Tensor step(Func<Tensor>? closure = null) => StepEachParameter(closure, (o, p, g, state) =>
+    {
         double lr = o.LearningRate!.Value, beta1 = o.beta1!.Value, beta2 = o.beta2!.Value, eps = o.eps!.Value;
         double lambda = o.weight_decay!.Value;
         state.step += 1;
         double bias1 = 1 - Math.Pow(beta1, state.step);
         double bias2 = 1 - Math.Pow(beta2, state.step);
-        if (lambda != 0) {
+        if (lambda != 0)
+        {
             if (o.decoupled_weight_decay!.Value) p.mul_(1 - lr * lambda);
             else g = g + lambda * p;
         }
@@ -122,7 +130,7 @@ public sealed class AdaBelief : PilotOptimizerBase<AdaBelief.Options, AdaBelief.
         /// <summary>Decoupled (true) or L2-coupled (false) weight decay.</summary>
         public bool? decoupled_weight_decay { get; set; }
 
-        private static readonly HyperParameterList<Options> Parameters = new(Format) {
+        private static readonly HyperParameterList<Options> Parameters = new(Format, () => new()) {
             { nameof(beta1), AdaBeliefDefaults.Beta1, Check.UnitInterval, o => o.beta1, (o, v) => o.beta1 = v },
             { nameof(beta2), AdaBeliefDefaults.Beta2, Check.UnitInterval, o => o.beta2, (o, v) => o.beta2 = v },
             { nameof(eps), AdaBeliefDefaults.Epsilon, Check.NonNegative, o => o.eps, (o, v) => o.eps = v },
@@ -145,8 +153,13 @@ public sealed class AdaBelief : PilotOptimizerBase<AdaBelief.Options, AdaBelief.
         /// <summary>Creates a group; arguments left null inherit the optimizer's values.</summary>
         public ParamGroup(IEnumerable<Parameter> parameters, double? lr = null, double? beta1 = null, double? beta2 = null,
             double? eps = null, double? weight_decay = null, bool? decoupled_weight_decay = null)
-            : base(parameters, new Options {
-                LearningRate = lr, beta1 = beta1, beta2 = beta2, eps = eps, weight_decay = weight_decay,
+            : base(parameters, new Options
+            {
+                LearningRate = lr,
+                beta1 = beta1,
+                beta2 = beta2,
+                eps = eps,
+                weight_decay = weight_decay,
                 decoupled_weight_decay = decoupled_weight_decay,
             })
         {

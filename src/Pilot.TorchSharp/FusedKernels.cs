@@ -62,14 +62,17 @@ internal static unsafe class FusedKernels
         var block = default(BlockSums<T>);
         int inBlock = 0;
         long i = 0;
-        for (; i + w <= count; i += w) {
+        for (; i + w <= count; i += w)
+        {
             ReduceBody<T, TMath>(c, Vector256.Load(g + i), Vector256.Load(gPrev + i), Vector256.Load(m + i), Vector256.Load(v + i), ref block);
-            if (++inBlock == BlockVectors) {
+            if (++inBlock == BlockVectors)
+            {
                 Flush<T, TMath>(ref block, ref sums);
                 inBlock = 0;
             }
         }
-        if (i < count) {
+        if (i < count)
+        {
             // Zero padding contributes exactly 0 to every sum (g = 0).
             T* tg = stackalloc T[w], tp = stackalloc T[w], tm = stackalloc T[w], tv = stackalloc T[w];
             for (int k = 0; k < w; k++) { tg[k] = tp[k] = tm[k] = tv[k] = T.Zero; }
@@ -144,7 +147,8 @@ internal static unsafe class FusedKernels
         long i = 0;
         for (; i + w <= count; i += w)
             UpdateBody<T, TMath>(c, theta + i, g + i, m + i, v + i, gPrev + i);
-        if (i < count) {
+        if (i < count)
+        {
             T* tt = stackalloc T[w], tg = stackalloc T[w], tm = stackalloc T[w], tv = stackalloc T[w], tp = stackalloc T[w];
             for (int k = 0; k < w; k++) { tt[k] = tg[k] = tm[k] = tv[k] = T.Zero; }
             int rest = (int)(count - i);

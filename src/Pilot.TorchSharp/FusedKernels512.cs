@@ -105,14 +105,17 @@ internal static unsafe class FusedKernels512
         var block = default(BlockSums);
         int inBlock = 0;
         long i = 0;
-        for (; i + w <= count; i += w) {
+        for (; i + w <= count; i += w)
+        {
             ReduceBody(c, Vector512.Load(g + i), Vector512.Load(gPrev + i), Vector512.Load(m + i), Vector512.Load(v + i), ref block);
-            if (++inBlock == BlockVectors) {
+            if (++inBlock == BlockVectors)
+            {
                 Flush(ref block, ref sums);
                 inBlock = 0;
             }
         }
-        if (i < count) {
+        if (i < count)
+        {
             float* tg = stackalloc float[w], tp = stackalloc float[w], tm = stackalloc float[w], tv = stackalloc float[w];
             for (int k = 0; k < w; k++) { tg[k] = tp[k] = tm[k] = tv[k] = 0; }
             int rest = (int)(count - i);
@@ -166,7 +169,8 @@ internal static unsafe class FusedKernels512
         long i = 0;
         for (; i + w <= count; i += w)
             UpdateBody(c, theta + i, g + i, m + i, v + i, gPrev + i);
-        if (i < count) {
+        if (i < count)
+        {
             float* tt = stackalloc float[w], tg = stackalloc float[w], tm = stackalloc float[w], tv = stackalloc float[w], tp = stackalloc float[w];
             for (int k = 0; k < w; k++) { tt[k] = tg[k] = tm[k] = tv[k] = 0; }
             int rest = (int)(count - i);

@@ -79,7 +79,8 @@ internal sealed unsafe class FusedLayout : IDisposable
         if (!Vector256.IsHardwareAccelerated)
             return "this CPU has no 256-bit vector instructions, which the fused kernels are written for";
         long bytes32 = 0, bytes64 = 0;
-        for (int i = 0; i < parameters.Count; i++) {
+        for (int i = 0; i < parameters.Count; i++)
+        {
             var p = parameters[i];
             if (p.device_type != DeviceType.CPU) return $"parameter {i} is on {p.device}, the fused path runs on the CPU";
             if (!p.is_contiguous()) return $"parameter {i} is not contiguous";
@@ -94,7 +95,8 @@ internal sealed unsafe class FusedLayout : IDisposable
     public static FusedLayout Build(IReadOnlyList<Parameter> parameters, IReadOnlyList<PilotOptimizer.State> states)
     {
         var slabs = new List<Slab>();
-        foreach (var dtype in new[] { ScalarType.Float32, ScalarType.Float64 }) {
+        foreach (var dtype in new[] { ScalarType.Float32, ScalarType.Float64 })
+        {
             var members = Enumerable.Range(0, parameters.Count).Where(i => parameters[i].dtype == dtype).ToArray();
             if (members.Length == 0) continue;
             int elementSize = dtype == ScalarType.Float32 ? 4 : 8;
@@ -102,7 +104,8 @@ internal sealed unsafe class FusedLayout : IDisposable
             var offsets = new long[members.Length];
             long total = 0;
             var chunks = new List<(int, long, long)>();
-            for (int k = 0; k < members.Length; k++) {
+            for (int k = 0; k < members.Length; k++)
+            {
                 offsets[k] = total;
                 long n = parameters[members[k]].numel();
                 for (long start = 0; start < n; start += chunkElements) chunks.Add((k, start, Math.Min(chunkElements, n - start)));
@@ -113,12 +116,23 @@ internal sealed unsafe class FusedLayout : IDisposable
             var gPrev = zeros(total, dtype).DetachFromDisposeScope();
             Tensor[] Views(Tensor flat) => members.Select((member, k) =>
                 flat.narrow(0, offsets[k], parameters[member].numel()).view(parameters[member].shape).DetachFromDisposeScope()).ToArray();
-            var slab = new Slab {
-                Dtype = dtype, Members = members, Offsets = offsets, M = m, V = v, GPrev = gPrev,
-                MViews = Views(m), VViews = Views(v), GViews = Views(gPrev), Chunks = chunks.ToArray(),
-                Theta = new nint[members.Length], Grad = new nint[members.Length],
+            var slab = new Slab
+            {
+                Dtype = dtype,
+                Members = members,
+                Offsets = offsets,
+                M = m,
+                V = v,
+                GPrev = gPrev,
+                MViews = Views(m),
+                VViews = Views(v),
+                GViews = Views(gPrev),
+                Chunks = chunks.ToArray(),
+                Theta = new nint[members.Length],
+                Grad = new nint[members.Length],
             };
-            for (int k = 0; k < members.Length; k++) {
+            for (int k = 0; k < members.Length; k++)
+            {
                 slab.SlotOf[members[k]] = k;
                 states[members[k]].Rebind(slab.MViews[k], slab.VViews[k], slab.GViews[k]);
             }
@@ -134,7 +148,8 @@ internal sealed unsafe class FusedLayout : IDisposable
     public bool IsBoundTo(IReadOnlyList<PilotOptimizer.State> states)
     {
         foreach (var slab in _slabs)
-            for (int k = 0; k < slab.Members.Length; k++) {
+            for (int k = 0; k < slab.Members.Length; k++)
+            {
                 var s = states[slab.Members[k]];
                 if (!ReferenceEquals(s.m, slab.MViews[k]) || !ReferenceEquals(s.v, slab.VViews[k]) || !ReferenceEquals(s.g_prev, slab.GViews[k]))
                     return false;
@@ -148,12 +163,15 @@ internal sealed unsafe class FusedLayout : IDisposable
     /// parameter's dtype) and the runs to process: those of parameters with a gradient.</summary>
     public void BeginStep(IReadOnlyList<(int Index, Parameter Param, Tensor Grad)> live)
     {
-        foreach (var slab in _slabs) {
+        foreach (var slab in _slabs)
+        {
             Array.Clear(slab.Theta);
             Array.Clear(slab.Grad);
         }
-        foreach (var (index, p, g) in live) {
-            foreach (var slab in _slabs) {
+        foreach (var (index, p, g) in live)
+        {
+            foreach (var slab in _slabs)
+            {
                 if (!slab.SlotOf.TryGetValue(index, out int k)) continue;
                 slab.Theta[k] = Pointer(p);
                 slab.Grad[k] = Pointer(g);
@@ -173,7 +191,8 @@ internal sealed unsafe class FusedLayout : IDisposable
         _reduce64 = c64;
         Run(_reduceRun);
         double fin = 0, dot = 0, gg = 0, pp = 0, gm = 0, gv = 0, gs = 0;
-        for (int i = 0; i < _liveCount; i++) {   // run order: deterministic
+        for (int i = 0; i < _liveCount; i++)
+        {   // run order: deterministic
             int o = i * FusedKernels.PartialStride;
             fin += _partials[o]; dot += _partials[o + 1]; gg += _partials[o + 2]; pp += _partials[o + 3];
             gm += _partials[o + 4]; gv += _partials[o + 5]; gs += _partials[o + 6];
@@ -191,9 +210,16 @@ internal sealed unsafe class FusedLayout : IDisposable
 
     private void Run(Action<int> body)
     {
-        if (_liveCount <= 1 || Environment.ProcessorCount == 1) {
+        if (_liveCount <= 1 || Environment.ProcessorCount == 1)
+        {
             for (int i = 0; i < _liveCount; i++) body(i);
-        } else {
+        }
+        else if (OpenMPTeam.Enabled)
+        {
+            OpenMPTeam.Run(_liveCount, body);     // OMP_WAIT_POLICY=ACTIVE: on libtorch's spinning threads (see OpenMPTeam)
+        }
+        else
+        {
             Parallel.For(0, _liveCount, body);
         }
     }
@@ -202,14 +228,20 @@ internal sealed unsafe class FusedLayout : IDisposable
     {
         var (slab, member, start, count) = Locate(i);
         long at = slab.Offsets[member] + start;
-        fixed (double* partial = &_partials[i * FusedKernels.PartialStride]) {
-            if (slab.Dtype == ScalarType.Float32 && UseVector512) {
+        fixed (double* partial = &_partials[i * FusedKernels.PartialStride])
+        {
+            if (slab.Dtype == ScalarType.Float32 && UseVector512)
+            {
                 FusedKernels512.Reduce(_reduce32, (float*)slab.Grad[member] + start,
                     (float*)slab.GBase + at, (float*)slab.MBase + at, (float*)slab.VBase + at, count, partial);
-            } else if (slab.Dtype == ScalarType.Float32) {
+            }
+            else if (slab.Dtype == ScalarType.Float32)
+            {
                 FusedKernels.Reduce<float, FloatMath>(_reduce32, (float*)slab.Grad[member] + start,
                     (float*)slab.GBase + at, (float*)slab.MBase + at, (float*)slab.VBase + at, count, partial);
-            } else {
+            }
+            else
+            {
                 FusedKernels.Reduce<double, DoubleMath>(_reduce64, (double*)slab.Grad[member] + start,
                     (double*)slab.GBase + at, (double*)slab.MBase + at, (double*)slab.VBase + at, count, partial);
             }
@@ -220,13 +252,18 @@ internal sealed unsafe class FusedLayout : IDisposable
     {
         var (slab, member, start, count) = Locate(i);
         long at = slab.Offsets[member] + start;
-        if (slab.Dtype == ScalarType.Float32 && UseVector512) {
+        if (slab.Dtype == ScalarType.Float32 && UseVector512)
+        {
             FusedKernels512.Update(_update32, (float*)slab.Theta[member] + start, (float*)slab.Grad[member] + start,
                 (float*)slab.MBase + at, (float*)slab.VBase + at, (float*)slab.GBase + at, count);
-        } else if (slab.Dtype == ScalarType.Float32) {
+        }
+        else if (slab.Dtype == ScalarType.Float32)
+        {
             FusedKernels.Update<float, FloatMath>(_update32, (float*)slab.Theta[member] + start, (float*)slab.Grad[member] + start,
                 (float*)slab.MBase + at, (float*)slab.VBase + at, (float*)slab.GBase + at, count);
-        } else {
+        }
+        else
+        {
             FusedKernels.Update<double, DoubleMath>(_update64, (double*)slab.Theta[member] + start, (double*)slab.Grad[member] + start,
                 (double*)slab.MBase + at, (double*)slab.VBase + at, (double*)slab.GBase + at, count);
         }

@@ -45,11 +45,16 @@ internal sealed class HyperParameter<TOptions, T>(
 /// The hyper-parameters of one optimizer in declaration order, which is also their validation order and their order in
 /// the group-options record. Written as a collection initializer, one line per hyper-parameter.
 /// </summary>
-internal sealed class HyperParameterList<TOptions>(StateLayout layout) : IEnumerable<HyperParameter<TOptions>>
+/// <param name="layout">The optimizer's state-record identity.</param>
+/// <param name="create">Creates empty options (a delegate rather than a <c>new()</c> constraint, which compiles to
+/// <c>Activator.CreateInstance</c>, a call the loader audit keeps out of this library).</param>
+internal sealed class HyperParameterList<TOptions>(StateLayout layout, Func<TOptions> create) : IEnumerable<HyperParameter<TOptions>>
 {
     private readonly List<HyperParameter<TOptions>> _items = new();
 
     public StateLayout Layout { get; } = layout;
+
+    public Func<TOptions> Create { get; } = create;
 
     /// <summary>A real-valued hyper-parameter; <paramref name="range"/> is one of <see cref="Check"/>'s (unset reads as NaN).</summary>
     public void Add(string name, double @default, Action<double, string> range, Func<TOptions, double?> get, Action<TOptions, double?> set, int since = 1) =>
@@ -86,7 +91,7 @@ internal interface IBetaOptions
 /// derived from the optimizer's declared hyper-parameter list, so a hyper-parameter is declared in one place.
 /// </summary>
 /// <typeparam name="TSelf">The optimizer's options type.</typeparam>
-public abstract class HyperParameterOptions<TSelf> : OptimizerOptions where TSelf : HyperParameterOptions<TSelf>, new()
+public abstract class HyperParameterOptions<TSelf> : OptimizerOptions where TSelf : HyperParameterOptions<TSelf>
 {
     private protected HyperParameterOptions() { }
 
@@ -94,6 +99,9 @@ public abstract class HyperParameterOptions<TSelf> : OptimizerOptions where TSel
     private protected abstract HyperParameterList<TSelf> Declared { get; }
 
     private TSelf Self => (TSelf)this;
+
+    /// <summary>Empty options of the same type.</summary>
+    internal TSelf CreateEmpty() => Declared.Create();
 
     /// <summary>Throws <see cref="ArgumentOutOfRangeException"/> naming the first option outside its valid range.</summary>
     internal void Validate()
@@ -106,7 +114,9 @@ public abstract class HyperParameterOptions<TSelf> : OptimizerOptions where TSel
     internal TSelf WithDefaults(TSelf defaults)
     {
         var lr = LearningRate ?? defaults.LearningRate;
-        var result = new TSelf { LearningRate = lr, InitialLearningRate = lr ?? 0 };
+        var result = Declared.Create();
+        result.LearningRate = lr;
+        result.InitialLearningRate = lr ?? 0;
         foreach (var p in Declared) p.Inherit(result, Self, defaults);
         InheritUndeclared(result, defaults);
         return result;
@@ -130,7 +140,8 @@ public abstract class HyperParameterOptions<TSelf> : OptimizerOptions where TSel
         base.LoadStateDict(reader);
         var layout = Declared.Layout;
         int version = StateFormat.ReadHeader(reader, layout.Magic, layout.Version, layout.Optimizer);
-        foreach (var p in Declared) {
+        foreach (var p in Declared)
+        {
             if (version >= p.Since) p.Read(reader, Self);
             else p.SetDefault(Self);
         }

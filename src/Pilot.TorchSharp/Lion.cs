@@ -64,7 +64,8 @@ public sealed class Lion : PilotOptimizerBase<Lion.Options, Lion.ParamGroup, Lio
 
     /// <summary>Performs one optimisation step.</summary>
     /// <param name="closure">Optional closure that re-evaluates the model and returns the loss.</param>
-    public override Tensor step(Func<Tensor>? closure = null) => StepEachParameter(closure, (o, p, g, state) => {
+    public override Tensor step(Func<Tensor>? closure = null) => StepEachParameter(closure, (o, p, g, state) =>
+    {
         double lr = o.LearningRate!.Value, beta1 = o.beta1!.Value, beta2 = o.beta2!.Value, lambda = o.weight_decay!.Value;
         var update = (beta1 * state.m + (1 - beta1) * g).sign();
         if (lambda != 0) p.mul_(1 - lr * lambda);
@@ -88,7 +89,7 @@ public sealed class Lion : PilotOptimizerBase<Lion.Options, Lion.ParamGroup, Lio
         /// <summary>Decoupled weight decay λ. Valid: ≥ 0.</summary>
         public double? weight_decay { get; set; }
 
-        private static readonly HyperParameterList<Options> Parameters = new(Format) {
+        private static readonly HyperParameterList<Options> Parameters = new(Format, () => new()) {
             { nameof(beta1), LionDefaults.Beta1, Check.UnitInterval, o => o.beta1, (o, v) => o.beta1 = v },
             { nameof(beta2), LionDefaults.Beta2, Check.UnitInterval, o => o.beta2, (o, v) => o.beta2 = v },
             { nameof(weight_decay), LionDefaults.WeightDecay, Check.NonNegative, o => o.weight_decay, (o, v) => o.weight_decay = v },

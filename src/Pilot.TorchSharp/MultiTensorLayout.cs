@@ -77,14 +77,16 @@ internal sealed class MultiTensorLayout : IDisposable
     {
         var slabs = new List<Slab>();
         using var noGrad = no_grad();
-        foreach (var dtype in new[] { ScalarType.Float32, ScalarType.Float64 }) {
+        foreach (var dtype in new[] { ScalarType.Float32, ScalarType.Float64 })
+        {
             var members = Enumerable.Range(0, parameters.Count).Where(i => parameters[i].dtype == dtype).ToArray();
             if (members.Length == 0) continue;
             var device = parameters[members[0]].device;
             var sizes = members.Select(i => parameters[i].numel()).ToArray();
             var offsets = new long[members.Length];
             long total = 0;
-            for (int k = 0; k < members.Length; k++) {
+            for (int k = 0; k < members.Length; k++)
+            {
                 offsets[k] = total;
                 total += sizes[k];
             }
@@ -92,20 +94,38 @@ internal sealed class MultiTensorLayout : IDisposable
             var (theta, grad, m, v, gPrev) = (Flat(), Flat(), Flat(), Flat(), Flat());
             Tensor[] Views(Tensor flat) => members.Select((member, k) =>
                 flat.narrow(0, offsets[k], sizes[k]).view(parameters[member].shape).DetachFromDisposeScope()).ToArray();
-            var slab = new Slab {
-                Dtype = dtype, Members = members, Offsets = offsets, Sizes = sizes, Total = total,
-                Theta = theta, Grad = grad, M = m, V = v, GPrev = gPrev,
-                ThetaViews = Views(theta), GradViews = Views(grad), MViews = Views(m), VViews = Views(v), GViews = Views(gPrev),
+            var slab = new Slab
+            {
+                Dtype = dtype,
+                Members = members,
+                Offsets = offsets,
+                Sizes = sizes,
+                Total = total,
+                Theta = theta,
+                Grad = grad,
+                M = m,
+                V = v,
+                GPrev = gPrev,
+                ThetaViews = Views(theta),
+                GradViews = Views(grad),
+                MViews = Views(m),
+                VViews = Views(v),
+                GViews = Views(gPrev),
                 GradSegments = members.Select((_, k) => grad.narrow(0, offsets[k], sizes[k]).DetachFromDisposeScope()).ToArray(),
                 SizesOnDevice = tensor(sizes, device: device).DetachFromDisposeScope(),
-                ThetaBase = TorchNative.DataPointer(theta), GradBase = TorchNative.DataPointer(grad),
-                ElementSize = dtype == ScalarType.Float32 ? 4 : 8, LiveFlags = new bool[members.Length],
+                ThetaBase = TorchNative.DataPointer(theta),
+                GradBase = TorchNative.DataPointer(grad),
+                ElementSize = dtype == ScalarType.Float32 ? 4 : 8,
+                LiveFlags = new bool[members.Length],
             };
-            for (int k = 0; k < members.Length; k++) {
+            for (int k = 0; k < members.Length; k++)
+            {
                 var p = parameters[members[k]];
                 slab.ThetaViews[k].copy_(p);
-                using (var g = p.grad) {
-                    if (g is not null) {
+                using (var g = p.grad)
+                {
+                    if (g is not null)
+                    {
                         slab.GradViews[k].copy_(g);
                         p.grad = slab.GradViews[k];
                     }
@@ -125,7 +145,8 @@ internal sealed class MultiTensorLayout : IDisposable
     public bool IsBoundTo(IReadOnlyList<Parameter> parameters, IReadOnlyList<PilotOptimizer.State> states)
     {
         foreach (var slab in _slabs)
-            for (int k = 0; k < slab.Members.Length; k++) {
+            for (int k = 0; k < slab.Members.Length; k++)
+            {
                 var p = parameters[slab.Members[k]];
                 if (p.dtype != slab.Dtype) return false;
                 if (slab.Sizes[k] > 0 && TorchNative.DataPointer(p) != slab.ThetaBase + (nint)(slab.Offsets[k] * slab.ElementSize)) return false;
@@ -144,9 +165,11 @@ internal sealed class MultiTensorLayout : IDisposable
     public bool BeginStep(IReadOnlyList<Parameter> parameters)
     {
         bool any = false;
-        foreach (var slab in _slabs) {
+        foreach (var slab in _slabs)
+        {
             List<int>? elsewhere = null;
-            for (int k = 0; k < slab.Members.Length; k++) {
+            for (int k = 0; k < slab.Members.Length; k++)
+            {
                 var p = parameters[slab.Members[k]];
                 nint at = TorchNative.GradDataPointer(p, out bool hasGrad);
                 slab.LiveFlags[k] = hasGrad;
@@ -166,7 +189,8 @@ internal sealed class MultiTensorLayout : IDisposable
         using var noGrad = no_grad();
         var parts = new Tensor[slab.Members.Length];
         for (int k = 0; k < parts.Length; k++) parts[k] = slab.GradSegments[k];
-        foreach (int k in elsewhere) {
+        foreach (int k in elsewhere)
+        {
             var g = parameters[slab.Members[k]].grad!;
             parts[k] = g.to(slab.Dtype, slab.Theta.device).reshape(-1);
         }
@@ -177,7 +201,8 @@ internal sealed class MultiTensorLayout : IDisposable
     private static void UpdateMasks(Slab slab)
     {
         bool all = Array.TrueForAll(slab.LiveFlags, x => x);
-        if (all) {
+        if (all)
+        {
             slab.LiveMask?.Dispose();
             slab.DeadMask?.Dispose();
             (slab.LiveMask, slab.DeadMask, slab.MaskPattern) = (null, null, null);
@@ -229,9 +254,12 @@ internal static unsafe class TorchNative
         var g = Grad(p.Handle);
         hasGrad = g != IntPtr.Zero;
         if (!hasGrad) return 0;
-        try {
+        try
+        {
             return Data(g);
-        } finally {
+        }
+        finally
+        {
             Dispose(g);
         }
     }

@@ -51,7 +51,7 @@ public abstract class PilotOptimizerBase : OptimizerHelper
 /// <typeparam name="TGroup">The optimizer's parameter group.</typeparam>
 /// <typeparam name="TState">The optimizer's per-parameter state.</typeparam>
 public abstract class PilotOptimizerBase<TOptions, TGroup, TState> : PilotOptimizerBase, IBetas
-    where TOptions : HyperParameterOptions<TOptions>, new()
+    where TOptions : HyperParameterOptions<TOptions>
     where TGroup : PilotParamGroup<TOptions>
     where TState : ParameterState
 {
@@ -74,7 +74,8 @@ public abstract class PilotOptimizerBase<TOptions, TGroup, TState> : PilotOptimi
     }
 
     /// <summary>β1 and β2 of the defaults (used by schedulers that cycle momentum, e.g. OneCycleLR).</summary>
-    public (double, double) Betas {
+    public (double, double) Betas
+    {
         get => ((IBetaOptions)Defaults).Get();
         set => ((IBetaOptions)Defaults).Set(value);
     }
@@ -97,11 +98,12 @@ public abstract class PilotOptimizerBase<TOptions, TGroup, TState> : PilotOptimi
         if (parameters.Length == 0)
             throw new ArgumentException($"{Name} got an empty parameter list (parameter group {_parameter_groups.Count} has no parameters).", nameof(param_group));
 
-        var options = ((TOptions?)param_group.Options ?? new TOptions()).WithDefaults(Defaults);
+        var options = ((TOptions?)param_group.Options ?? Defaults.CreateEmpty()).WithDefaults(Defaults);
         options.Validate();
 
         var known = new HashSet<IntPtr>(_parameter_groups.SelectMany(g => g.Parameters).Select(p => p.Handle));
-        for (int i = 0; i < parameters.Length; i++) {
+        for (int i = 0; i < parameters.Length; i++)
+        {
             var p = parameters[i] ?? throw new ArgumentException($"parameter {i} of the group is null", nameof(param_group));
             if (RejectParameter(p, i, parameters[0]) is { } reason)
                 throw new ArgumentException(reason, nameof(param_group));
@@ -110,7 +112,8 @@ public abstract class PilotOptimizerBase<TOptions, TGroup, TState> : PilotOptimi
         }
 
         _parameter_groups.Add(NewGroup(parameters, options));
-        foreach (var p in parameters) {
+        foreach (var p in parameters)
+        {
             var state = NewState(p);
             state.Initialize(options);
             _state[p.Handle] = state;
@@ -150,7 +153,8 @@ public abstract class PilotOptimizerBase<TOptions, TGroup, TState> : PilotOptimi
 
     private protected override void AfterLoad()
     {
-        foreach (var g in _parameter_groups.Cast<TGroup>()) {
+        foreach (var g in _parameter_groups.Cast<TGroup>())
+        {
             g.Options.Validate();
             AfterGroupLoaded(g);
         }
@@ -165,10 +169,12 @@ public abstract class PilotOptimizerBase<TOptions, TGroup, TState> : PilotOptimi
     /// (parameters whose <c>grad</c> is <see langword="null"/> are skipped, state unchanged).
     /// </summary>
     private protected Tensor StepEachParameter(Func<Tensor>? closure, Action<TOptions, Parameter, Tensor, TState> update) =>
-        _step<TGroup>(group => {
+        _step<TGroup>(group =>
+        {
             var options = group.Options;
             options.Validate(); // options are mutable (schedulers, users); a bad value must not reach the math
-            foreach (var p in group.Parameters) {
+            foreach (var p in group.Parameters)
+            {
                 var g = p.grad;
                 if (g is null) continue;
                 using var scope = NewDisposeScope();
@@ -191,7 +197,7 @@ public abstract class PilotOptimizerBase<TOptions, TGroup, TState> : PilotOptimi
 
 /// <summary>Base of this library's parameter groups: the options, the parameter list as adopted, and <c>IBetas</c>.</summary>
 /// <typeparam name="TOptions">The optimizer's options.</typeparam>
-public abstract class PilotParamGroup<TOptions> : ParamGroup<TOptions>, IBetas where TOptions : HyperParameterOptions<TOptions>, new()
+public abstract class PilotParamGroup<TOptions> : ParamGroup<TOptions>, IBetas where TOptions : HyperParameterOptions<TOptions>
 {
     private protected PilotParamGroup() { }
 
@@ -201,7 +207,8 @@ public abstract class PilotParamGroup<TOptions> : ParamGroup<TOptions>, IBetas w
     internal IReadOnlyList<Parameter> ParameterList => Parameters as IReadOnlyList<Parameter> ?? Parameters.ToArray();
 
     /// <summary>β1 and β2 of this group (NaN while unset).</summary>
-    public (double, double) Betas {
+    public (double, double) Betas
+    {
         get => ((IBetaOptions)Options).Get();
         set => ((IBetaOptions)Options).Set(value);
     }

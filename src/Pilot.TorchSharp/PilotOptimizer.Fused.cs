@@ -16,7 +16,8 @@ public sealed partial class PilotOptimizer
     {
         var parameters = group.ParameterList;
         var states = parameters.Select(p => (State)_state[p.Handle]).ToArray();
-        if (group.Fused is null || !group.Fused.IsBoundTo(states)) {
+        if (group.Fused is null || !group.Fused.IsBoundTo(states))
+        {
             var old = group.Fused;
             group.Fused = FusedLayout.Build(parameters, states);
             old?.Dispose();
@@ -45,7 +46,8 @@ public sealed partial class PilotOptimizer
         var sums = layout.Reduce(
             ReduceConstants<float>(learnPolicy, b1Prev, b2Prev, pmPrev, pvPrev, psPrev, lr),
             ReduceConstants<double>(learnPolicy, b1Prev, b2Prev, pmPrev, pvPrev, psPrev, lr));
-        if (double.IsNaN(sums.Finite)) {
+        if (double.IsNaN(sums.Finite))
+        {
             // A NaN or ±∞ gradient, or one whose square overflows: the group's step changes nothing.
             skippedState[0] += 1;
             return (double.NaN, false);
@@ -61,7 +63,8 @@ public sealed partial class PilotOptimizer
 
         // 8 (computed before φ is overwritten). Chain rule at the current φ and previous ρ, clip, descend.
         Span<double> phiGrad = stackalloc double[phiState.Length];
-        if (learnPolicy) {
+        if (learnPolicy)
+        {
             PilotPolicyMath.PhiGradient([sums.Gm, sums.Gv, sums.Gs], phiState, degree, rhoPrev, overrides, phiGrad);
             bool finiteGrad = true;
             foreach (var x in phiGrad) finiteGrad &= double.IsFinite(x);
@@ -85,34 +88,36 @@ public sealed partial class PilotOptimizer
     private static Span<double> Scalars(Tensor t) => MemoryMarshal.Cast<byte, double>(t.bytes);
 
     private static ReduceCoefficients<T> ReduceConstants<T>(bool meta, double b1Prev, double b2Prev, double pmPrev, double pvPrev,
-        double psPrev, double lr) where T : unmanaged, System.Numerics.IFloatingPointIeee754<T> => new() {
-        Meta = meta,
-        InvB1Prev = T.CreateTruncating(1 / b1Prev),
-        InvB2Prev = T.CreateTruncating(1 / b2Prev),
-        PmPrev = T.CreateTruncating(pmPrev),
-        OneMinusPmPrev = T.CreateTruncating(1 - pmPrev),
-        PvPrev = T.CreateTruncating(pvPrev),
-        OneMinusPsPrev = T.CreateTruncating(1 - psPrev),
-        MinusLrOneMinusPsPrev = T.CreateTruncating(-lr * (1 - psPrev)),
-        Lr = T.CreateTruncating(lr),
-    };
+        double psPrev, double lr) where T : unmanaged, System.Numerics.IFloatingPointIeee754<T> => new()
+        {
+            Meta = meta,
+            InvB1Prev = T.CreateTruncating(1 / b1Prev),
+            InvB2Prev = T.CreateTruncating(1 / b2Prev),
+            PmPrev = T.CreateTruncating(pmPrev),
+            OneMinusPmPrev = T.CreateTruncating(1 - pmPrev),
+            PvPrev = T.CreateTruncating(pvPrev),
+            OneMinusPsPrev = T.CreateTruncating(1 - psPrev),
+            MinusLrOneMinusPsPrev = T.CreateTruncating(-lr * (1 - psPrev)),
+            Lr = T.CreateTruncating(lr),
+        };
 
     private static UpdateCoefficients<T> UpdateConstants<T>(double beta1, double beta2, double b1, double b2, double pm, double pv,
-        double ps, double eps, double lr, double lambda) where T : unmanaged, System.Numerics.IFloatingPointIeee754<T> => new() {
-        Beta1 = T.CreateTruncating(beta1),
-        OneMinusBeta1 = T.CreateTruncating(1 - beta1),
-        Beta2 = T.CreateTruncating(beta2),
-        OneMinusBeta2 = T.CreateTruncating(1 - beta2),
-        InvB1 = T.CreateTruncating(1 / b1),
-        InvB2 = T.CreateTruncating(1 / b2),
-        Pm = T.CreateTruncating(pm),
-        OneMinusPm = T.CreateTruncating(1 - pm),
-        OneMinusPs = T.CreateTruncating(1 - ps),
-        Pv = T.CreateTruncating(pv),
-        PowN = 1 - ps != 0,
-        PowV = pv != 0,
-        Eps = T.CreateTruncating(eps),
-        Decay = T.CreateTruncating(1 - lr * lambda),
-        Lr = T.CreateTruncating(lr),
-    };
+        double ps, double eps, double lr, double lambda) where T : unmanaged, System.Numerics.IFloatingPointIeee754<T> => new()
+        {
+            Beta1 = T.CreateTruncating(beta1),
+            OneMinusBeta1 = T.CreateTruncating(1 - beta1),
+            Beta2 = T.CreateTruncating(beta2),
+            OneMinusBeta2 = T.CreateTruncating(1 - beta2),
+            InvB1 = T.CreateTruncating(1 / b1),
+            InvB2 = T.CreateTruncating(1 / b2),
+            Pm = T.CreateTruncating(pm),
+            OneMinusPm = T.CreateTruncating(1 - pm),
+            OneMinusPs = T.CreateTruncating(1 - ps),
+            Pv = T.CreateTruncating(pv),
+            PowN = 1 - ps != 0,
+            PowV = pv != 0,
+            Eps = T.CreateTruncating(eps),
+            Decay = T.CreateTruncating(1 - lr * lambda),
+            Lr = T.CreateTruncating(lr),
+        };
 }

@@ -25,7 +25,8 @@ public sealed partial class PilotOptimizer
         var parameters = group.ParameterList;
         var states = new State[parameters.Count];
         for (int i = 0; i < states.Length; i++) states[i] = (State)_state[parameters[i].Handle];
-        if (!_multiTensor.TryGetValue(group, out var layout) || !layout.IsBoundTo(parameters, states)) {
+        if (!_multiTensor.TryGetValue(group, out var layout) || !layout.IsBoundTo(parameters, states))
+        {
             // Built before the old buffers go: Build copies the values out of them.
             var old = layout;
             layout = MultiTensorLayout.Build(parameters, states);
@@ -62,7 +63,8 @@ public sealed partial class PilotOptimizer
         var slabs = layout.Slabs;
         var grads = new Tensor[slabs.Count];
         var squares = new Tensor[slabs.Count];
-        for (int i = 0; i < slabs.Count; i++) {
+        for (int i = 0; i < slabs.Count; i++)
+        {
             var s = slabs[i];
             var g = grads[i] = s.AllLive ? s.Grad : s.Grad.masked_fill(s.DeadMask!, 0.0);
             var gPrev = s.AllLive ? s.GPrev : s.GPrev.masked_fill(s.DeadMask!, 0.0);
@@ -71,7 +73,8 @@ public sealed partial class PilotOptimizer
             dot.add_((g * gPrev).sum(ScalarType.Float64));
             gNormSq.add_(gSquare.sum(ScalarType.Float64));
             gPrevNormSq.add_(gPrev.square().sum(ScalarType.Float64));
-            if (learnPolicy) {
+            if (learnPolicy)
+            {
                 using var scope = NewDisposeScope();
                 var (dm, dv, ds) = UpdateDerivatives(s.M / b1Prev, s.V / b2Prev, s.GPrev, pmPrev, pvPrev, psPrev, lr);
                 metaGrad.add_(stack([(g * dm).sum(ScalarType.Float64), (g * dv).sum(ScalarType.Float64), (g * ds).sum(ScalarType.Float64)]));
@@ -85,7 +88,8 @@ public sealed partial class PilotOptimizer
         var knobs = PilotPolicyMath.Knobs(gs.phi, degree, rho, policy);
         var (pm, pv, ps) = (knobs[0], knobs[1], knobs[2]);
         var phi = gs.phi;
-        if (learnPolicy) {
+        if (learnPolicy)
+        {
             var phiGrad = PilotPolicyMath.PhiGradient(metaGrad, gs.phi, degree, rhoPrev, policy);
             phiGrad = where(phiGrad.isfinite().all(), phiGrad, zeros_like(phiGrad));
             phi = gs.phi - etaPhi * PilotPolicyMath.ClipToUnitNorm(phiGrad);
@@ -93,7 +97,8 @@ public sealed partial class PilotOptimizer
 
         // 5.–7. Moments, update with decoupled decay, g_prev ← g: committed where the group's gradients were finite and,
         // when some parameters have no gradient, only on the elements of those that have one.
-        for (int i = 0; i < slabs.Count; i++) {
+        for (int i = 0; i < slabs.Count; i++)
+        {
             using var scope = NewDisposeScope();
             var s = slabs[i];
             var g = grads[i];

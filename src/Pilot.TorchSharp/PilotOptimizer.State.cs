@@ -91,7 +91,7 @@ public sealed partial class PilotOptimizer
         /// <summary>Starting policy of the group (used when the group is added; not part of saved state).</summary>
         public PilotPolicy? initial_policy { get; set; }
 
-        private static readonly HyperParameterList<Options> Parameters = new(Format) {
+        private static readonly HyperParameterList<Options> Parameters = new(Format, () => new()) {
             { nameof(beta1), PilotDefaults.Beta1, Check.UnitInterval, o => o.beta1, (o, v) => o.beta1 = v },
             { nameof(beta2), PilotDefaults.Beta2, Check.UnitInterval, o => o.beta2, (o, v) => o.beta2 = v },
             { nameof(eps), PilotDefaults.Epsilon, Check.Positive, o => o.eps, (o, v) => o.eps = v }, // ε = 0: 0/0 where all gradients were 0
@@ -153,9 +153,18 @@ public sealed partial class PilotOptimizer
         public ParamGroup(IEnumerable<Parameter> parameters, double? lr = null, double? beta1 = null, double? beta2 = null,
             double? eps = null, double? weight_decay = null, double? gamma = null, double? eta_phi = null, int? degree = null,
             PolicyOverrides? overrides = null, PilotPolicy? initialPolicy = null)
-            : base(parameters, new Options {
-                LearningRate = lr, beta1 = beta1, beta2 = beta2, eps = eps, weight_decay = weight_decay, gamma = gamma,
-                eta_phi = eta_phi, degree = degree, overrides = overrides, initial_policy = initialPolicy,
+            : base(parameters, new Options
+            {
+                LearningRate = lr,
+                beta1 = beta1,
+                beta2 = beta2,
+                eps = eps,
+                weight_decay = weight_decay,
+                gamma = gamma,
+                eta_phi = eta_phi,
+                degree = degree,
+                overrides = overrides,
+                initial_policy = initialPolicy,
             })
         {
         }
@@ -243,7 +252,8 @@ public sealed partial class PilotOptimizer
             if (phi.shape[0] != PilotPolicy.CoefficientCount(degree))
                 throw new InvalidOperationException(
                     $"the group's degree is {degree} but its policy has {phi.shape[0]} coefficients (degree {phi.shape[0] / 3 - 1}); the degree cannot change after the group is created");
-            if (Constants.Degree != degree || !Equals(Constants.Overrides, options.overrides)) {
+            if (Constants.Degree != degree || !Equals(Constants.Overrides, options.overrides))
+            {
                 Constants.Dispose();
                 Constants = new PolicyConstants(degree, options.overrides, device);
             }

@@ -101,9 +101,19 @@ public sealed partial class PilotOptimizer : PilotOptimizerBase<PilotOptimizer.O
             throw new ArgumentOutOfRangeException(nameof(implementation), implementation, $"implementation must be Auto, Plain, Fused or MultiTensor; got {implementation}");
         RecordDiagnostics = diagnostics;
         Implementation = implementation;
-        AddGroups(parameters, new Options {
-            LearningRate = lr, InitialLearningRate = lr, beta1 = beta1, beta2 = beta2, eps = eps, weight_decay = weight_decay,
-            gamma = gamma, eta_phi = eta_phi, degree = degree, overrides = overrides, initial_policy = initialPolicy,
+        AddGroups(parameters, new Options
+        {
+            LearningRate = lr,
+            InitialLearningRate = lr,
+            beta1 = beta1,
+            beta2 = beta2,
+            eps = eps,
+            weight_decay = weight_decay,
+            gamma = gamma,
+            eta_phi = eta_phi,
+            degree = degree,
+            overrides = overrides,
+            initial_policy = initialPolicy,
         });
     }
 
@@ -157,7 +167,8 @@ public sealed partial class PilotOptimizer : PilotOptimizerBase<PilotOptimizer.O
         options.Validate();            // options are mutable (schedulers, users); a bad value must not reach the math
         var gs = group.PilotState;
         var implementation = ResolveImplementation(group);
-        if (implementation == PilotImplementation.MultiTensor) {
+        if (implementation == PilotImplementation.MultiTensor)
+        {
             // Finds the parameters with a gradient itself, without a managed tensor per parameter (PilotOptimizer.MultiTensor.cs).
             if (StepMultiTensor(group, options, gs) is var (mr, mfinite) && RecordDiagnostics)
                 RecordStep(group, gs, mr.item<double>(), !mfinite.item<bool>());
@@ -166,7 +177,8 @@ public sealed partial class PilotOptimizer : PilotOptimizerBase<PilotOptimizer.O
 
         var live = new List<(int Index, Parameter Param, Tensor Grad, State State)>();
         var parameters = group.ParameterList;
-        for (int i = 0; i < parameters.Count; i++) {
+        for (int i = 0; i < parameters.Count; i++)
+        {
             var grad = parameters[i].grad;
             if (grad is null) continue; // no gradient: skipped entirely, no state change
             live.Add((i, parameters[i], grad, (State)_state[parameters[i].Handle]));
@@ -174,10 +186,13 @@ public sealed partial class PilotOptimizer : PilotOptimizerBase<PilotOptimizer.O
         if (live.Count == 0) return;
         gs.Configure(options, live[0].Param.device);
 
-        if (implementation == PilotImplementation.Fused) {
+        if (implementation == PilotImplementation.Fused)
+        {
             var (r, finite) = StepFused(group, options, gs, live);
             if (RecordDiagnostics) RecordStep(group, gs, r, !finite);
-        } else {
+        }
+        else
+        {
             var (r, finite) = StepPlain(options, gs, live);
             if (RecordDiagnostics) RecordStep(group, gs, r.item<double>(), !finite.item<bool>());
         }
@@ -194,7 +209,8 @@ public sealed partial class PilotOptimizer : PilotOptimizerBase<PilotOptimizer.O
     {
         if (Implementation == PilotImplementation.Plain) return PilotImplementation.Plain;
         string? multiTensor = MultiTensorLayout.UnsupportedReason(group.ParameterList);
-        if (Implementation == PilotImplementation.MultiTensor) {
+        if (Implementation == PilotImplementation.MultiTensor)
+        {
             return multiTensor is null ? PilotImplementation.MultiTensor : throw new NotSupportedException(
                 $"Implementation = MultiTensor cannot run parameter group {_parameter_groups.IndexOf(group)}: {multiTensor}. Use Auto or Plain.");
         }
@@ -239,13 +255,15 @@ public sealed partial class PilotOptimizer : PilotOptimizerBase<PilotOptimizer.O
         var gNormSq = zeros_like(t);
         var gPrevNormSq = zeros_like(t);
         var metaGrad = zeros_like(policy.HeadScale);
-        foreach (var (_, _, g, s) in live) {
+        foreach (var (_, _, g, s) in live)
+        {
             using var scope = NewDisposeScope();
             finite.logical_and_(g.square().isfinite().all()); // NaN, ±∞, or g² overflowing the dtype (v would be ∞)
             dot.add_((g * s.g_prev).sum(ScalarType.Float64));
             gNormSq.add_(g.square().sum(ScalarType.Float64));
             gPrevNormSq.add_(s.g_prev.square().sum(ScalarType.Float64));
-            if (learnPolicy) {
+            if (learnPolicy)
+            {
                 var (dm, dv, ds) = UpdateDerivatives(s.m / b1Prev, s.v / b2Prev, s.g_prev, pmPrev, pvPrev, psPrev, lr);
                 metaGrad.add_(stack([(g * dm).sum(ScalarType.Float64), (g * dv).sum(ScalarType.Float64), (g * ds).sum(ScalarType.Float64)]));
             }
@@ -263,14 +281,16 @@ public sealed partial class PilotOptimizer : PilotOptimizerBase<PilotOptimizer.O
         // 8 (computed here, committed below). Chain rule to φ at the current φ and the previous ρ, clip, descend.
         // A non-finite meta-gradient (overflowing float32 sums) is dropped instead of written into φ.
         var phi = gs.phi;
-        if (learnPolicy) {
+        if (learnPolicy)
+        {
             var phiGrad = PilotPolicyMath.PhiGradient(metaGrad, gs.phi, degree, rhoPrev, policy);
             phiGrad = where(phiGrad.isfinite().all(), phiGrad, zeros_like(phiGrad));
             phi = gs.phi - etaPhi * PilotPolicyMath.ClipToUnitNorm(phiGrad);
         }
 
         // Second pass: 5. moments, 6. update with decoupled weight decay (θ before the step), 7. g_prev ← g.
-        foreach (var (_, p, g, s) in live) {
+        foreach (var (_, p, g, s) in live)
+        {
             using var scope = NewDisposeScope();
             var m = beta1 * s.m + (1 - beta1) * g;
             var v = beta2 * s.v + (1 - beta2) * g.square();
@@ -333,7 +353,8 @@ public sealed partial class PilotOptimizer : PilotOptimizerBase<PilotOptimizer.O
     {
         var knobs = gs.prev_knobs.data<double>().ToArray();
         _diagnostics.Add(new PilotStepDiagnostics((long)gs.step.item<double>(), skipped ? double.NaN : r, gs.rho.item<double>(),
-            knobs[0], knobs[1], knobs[2], gs.phi.data<double>().ToArray()) {
+            knobs[0], knobs[1], knobs[2], gs.phi.data<double>().ToArray())
+        {
             Group = _parameter_groups.IndexOf(group),
             Skipped = skipped,
         });

@@ -77,7 +77,8 @@ public sealed class PilotPolicy : IEquatable<PilotPolicy>
     /// <summary>Serialises the policy as <c>{"format":"pilot-policy","version":1,"degree":d,"phi":[…]}</c>; doubles round-trip exactly.</summary>
     public string ToJson()
     {
-        var node = new JsonObject {
+        var node = new JsonObject
+        {
             ["format"] = JsonFormat,
             ["version"] = JsonVersion,
             ["degree"] = Degree,
@@ -93,14 +94,18 @@ public sealed class PilotPolicy : IEquatable<PilotPolicy>
     {
         ArgumentNullException.ThrowIfNull(json);
         JsonNode? root;
-        try {
+        try
+        {
             root = JsonNode.Parse(json);
-        } catch (JsonException e) {
+        }
+        catch (JsonException e)
+        {
             throw new InvalidDataException($"PILOT policy JSON could not be parsed: {e.Message}", e);
         }
         if (root is not JsonObject obj)
             throw new InvalidDataException("PILOT policy JSON must be an object with the fields format, version, degree and phi.");
-        try {
+        try
+        {
             string? format = obj["format"]?.GetValue<string>();
             if (format != JsonFormat)
                 throw new InvalidDataException($"expected a PILOT policy (format \"{JsonFormat}\"), found format \"{format ?? "(missing)"}\"");
@@ -111,7 +116,9 @@ public sealed class PilotPolicy : IEquatable<PilotPolicy>
             var phiNode = obj["phi"] as JsonArray ?? throw new InvalidDataException("PILOT policy JSON has no \"phi\" array.");
             var phi = phiNode.Select(x => x?.GetValue<double>() ?? throw new InvalidDataException("PILOT policy JSON has a null entry in \"phi\".")).ToArray();
             return new PilotPolicy(degree, phi);
-        } catch (Exception e) when (e is ArgumentException or InvalidOperationException or FormatException) {
+        }
+        catch (Exception e) when (e is ArgumentException or InvalidOperationException or FormatException)
+        {
             throw new InvalidDataException($"PILOT policy JSON is invalid: {e.Message}", e);
         }
     }

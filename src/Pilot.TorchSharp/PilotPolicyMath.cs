@@ -78,11 +78,13 @@ internal static class PilotPolicyMath
         PolicyOverrides? overrides, Span<double> result)
     {
         int b = degree + 1;
-        for (int k = 0; k < 3; k++) {
+        for (int k = 0; k < 3; k++)
+        {
             bool pinned = k switch { 0 => overrides?.PM is not null, 1 => overrides?.PV is not null, _ => overrides?.PS is not null };
             double s = Sigmoid(Horner(phi.Slice(k * b, b), rhoPrev));
             double dz = pinned ? 0.0 : g[k] * s * (1 - s) * HeadScale[k];
-            for (int i = 0; i < b; i++) {
+            for (int i = 0; i < b; i++)
+            {
                 int power = degree - i;
                 result[k * b + i] = dz * Math.Pow(rhoPrev, power); // Math.Pow(0, 0) = 1
             }

@@ -93,14 +93,22 @@ public sealed class SophiaG : PilotOptimizerBase<SophiaG.Options, SophiaG.ParamG
         double beta2 = SophiaDefaults.Beta2, double rho = SophiaDefaults.Rho, double weight_decay = SophiaDefaults.WeightDecay,
         int bs = SophiaDefaults.BatchSize)
     {
-        AddGroups(parameters, new Options {
-            LearningRate = lr, InitialLearningRate = lr, beta1 = beta1, beta2 = beta2, rho = rho, weight_decay = weight_decay, bs = bs,
+        AddGroups(parameters, new Options
+        {
+            LearningRate = lr,
+            InitialLearningRate = lr,
+            beta1 = beta1,
+            beta2 = beta2,
+            rho = rho,
+            weight_decay = weight_decay,
+            bs = bs,
         });
     }
 
     /// <summary>Performs one optimisation step (the clipped, pre-conditioned momentum step).</summary>
     /// <param name="closure">Optional closure that re-evaluates the model and returns the loss.</param>
-    public override Tensor step(Func<Tensor>? closure = null) => StepEachParameter(closure, (o, p, g, state) => {
+    public override Tensor step(Func<Tensor>? closure = null) => StepEachParameter(closure, (o, p, g, state) =>
+    {
         double lr = o.LearningRate!.Value, beta1 = o.beta1!.Value, rho = o.rho!.Value, lambda = o.weight_decay!.Value;
         state.step += 1;
         p.mul_(1 - lr * lambda);
@@ -139,7 +147,7 @@ public sealed class SophiaG : PilotOptimizerBase<SophiaG.Options, SophiaG.ParamG
         /// <summary>Examples behind one Hessian estimate, B. Valid: ≥ 1.</summary>
         public int? bs { get; set; }
 
-        private static readonly HyperParameterList<Options> Parameters = new(Format) {
+        private static readonly HyperParameterList<Options> Parameters = new(Format, () => new()) {
             { nameof(beta1), SophiaDefaults.Beta1, Check.UnitInterval, o => o.beta1, (o, v) => o.beta1 = v },
             { nameof(beta2), SophiaDefaults.Beta2, Check.UnitInterval, o => o.beta2, (o, v) => o.beta2 = v },
             { nameof(rho), SophiaDefaults.Rho, Check.NonNegative, o => o.rho, (o, v) => o.rho = v },

@@ -59,16 +59,20 @@ internal static class StateFormat
     {
         ArgumentNullException.ThrowIfNull(reader);
         string name;
-        try {
+        try
+        {
             name = reader.ReadString();
-        } catch (Exception e) when (e is EndOfStreamException or IOException or FormatException) {
+        }
+        catch (Exception e) when (e is EndOfStreamException or IOException or FormatException)
+        {
             throw new InvalidDataException($"expected {expectedName} state, found an empty, truncated or unrelated stream", e);
         }
         if (name != expectedName)
             throw new InvalidDataException($"expected {expectedName} state, found '{name}'");
 
         var sd = optimizer.state_dict();
-        try {
+        try
+        {
             long groups = reader.Read7BitEncodedInt64();
             long records = reader.Read7BitEncodedInt64();
             if (groups != sd.Options.Count)
@@ -76,15 +80,21 @@ internal static class StateFormat
             if (records != sd.State.Count)
                 throw new InvalidDataException($"the {expectedName} state has {records} state records; this optimizer has {sd.State.Count} (one per parameter tensor, plus one per group for PILOT): the model differs");
             for (int i = 0; i < sd.Options.Count; i++) sd.Options[i].LoadStateDict(reader);
-            for (int i = 0; i < sd.State.Count; i++) {
-                try {
+            for (int i = 0; i < sd.State.Count; i++)
+            {
+                try
+                {
                     sd.State[i].LoadStateDict(reader);
-                } catch (ArgumentException e) {
+                }
+                catch (ArgumentException e)
+                {
                     // TorchSharp's tensor reader reports a dtype or shape mismatch as ArgumentException.
                     throw new InvalidDataException($"{expectedName} state record {i} does not fit this optimizer's parameters: {e.Message}", e);
                 }
             }
-        } catch (EndOfStreamException e) {
+        }
+        catch (EndOfStreamException e)
+        {
             throw new InvalidDataException($"the {expectedName} state stream is truncated", e);
         }
         afterLoad();

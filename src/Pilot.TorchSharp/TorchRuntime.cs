@@ -26,24 +26,32 @@ public static class TorchRuntime
     /// (e.g. the GCC 13 C++ runtime, <see cref="RequiredGlibcxx"/>) and how to fix it.</exception>
     public static void EnsureLoaded()
     {
-        lock (Gate) {
+        lock (Gate)
+        {
             if (_loaded) return;
             var assembly = typeof(torch).Assembly;
             // Load the glue ourselves first: NativeLibrary.Load reports the loader's reason (e.g. a missing symbol version),
             // which TorchSharp's own TryLoad discards before printing a long probe trace.
             IntPtr torchCpu = IntPtr.Zero;
-            foreach (var name in new[] { "torch_cpu", "LibTorchSharp" }) {
-                try {
+            foreach (var name in new[] { "torch_cpu", "LibTorchSharp" })
+            {
+                try
+                {
                     var handle = NativeLibrary.Load(name, assembly, null);
                     if (name == "torch_cpu") torchCpu = handle;
-                } catch (Exception e) when (e is DllNotFoundException or BadImageFormatException) {
+                }
+                catch (Exception e) when (e is DllNotFoundException or BadImageFormatException)
+                {
                     throw Explain(e.Message, e);
                 }
             }
             Nnpack = QuietNnpack(torchCpu);
-            try {
+            try
+            {
                 InitializeDeviceType(DeviceType.CPU);
-            } catch (Exception e) when (e is NotSupportedException or InvalidOperationException or TypeInitializationException) {
+            }
+            catch (Exception e) when (e is NotSupportedException or InvalidOperationException or TypeInitializationException)
+            {
                 throw Explain(e.Message, e);
             }
             _loaded = true;
@@ -71,7 +79,8 @@ public static class TorchRuntime
             || !NativeLibrary.TryGetExport(torchCpu, "_ZN2at13globalContextEv", out var globalContext)
             || !NativeLibrary.TryGetExport(torchCpu, "_ZN2at7Context20setUserEnabledNNPACKEb", out var setEnabled))
             return NnpackState.NotChecked;
-        unsafe {
+        unsafe
+        {
             return DisableNnpackUnlessReady(
                 () => ((delegate* unmanaged<int>)initialize)(),
                 () => ((delegate* unmanaged<IntPtr, byte, void>)setEnabled)(((delegate* unmanaged<IntPtr>)globalContext)(), 0));
@@ -96,7 +105,8 @@ public static class TorchRuntime
             || !NativeLibrary.TryGetExport(torchCpu, "_ZN2at13globalContextEv", out var globalContext)
             || !NativeLibrary.TryGetExport(torchCpu, "_ZNK2at7Context17userEnabledNNPACKEv", out var enabled))
             return null;
-        unsafe {
+        unsafe
+        {
             return ((delegate* unmanaged<IntPtr, byte>)enabled)(((delegate* unmanaged<IntPtr>)globalContext)()) != 0;
         }
     }
@@ -105,12 +115,13 @@ public static class TorchRuntime
     internal static PlatformNotSupportedException Explain(string loaderMessage, Exception? inner)
     {
         string firstLine = loaderMessage.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).FirstOrDefault() ?? "";
-        if (loaderMessage.Contains("GLIBCXX_", StringComparison.Ordinal)) {
+        if (loaderMessage.Contains("GLIBCXX_", StringComparison.Ordinal))
+        {
             return new PlatformNotSupportedException(
                 $"TorchSharp's native library needs the C++ runtime of GCC 13 or newer (libstdc++ with symbol version {RequiredGlibcxx}), " +
-                "which this system lacks (Debian 12 ships GCC 12's). Fix: run `bash eng/setup.sh` from the Pilot.MLNet source tree " +
-                "(it installs libstdc++6 from Debian 13 at a low pin priority), or install libstdc++6 from GCC 13+ " +
-                $"(Ubuntu 24.04 and Debian 13 have it). Loader message: {firstLine}", inner);
+                "which this system lacks (Debian 12 ships GCC 12's). Fix: install the libstdc++6 package of GCC 13 or newer " +
+                "(Ubuntu 24.04 and Debian 13 ship it; Debian 12 can take it from Debian 13). " +
+                $"Loader message: {firstLine}", inner);
         }
         return new PlatformNotSupportedException(
             "TorchSharp's native library (libtorch) could not be loaded. Make sure the libtorch-cpu-linux-x64 package (or the " +
@@ -121,11 +132,15 @@ public static class TorchRuntime
     /// <summary>True when a CUDA device is usable (the CUDA build of libtorch is present and a GPU is visible).</summary>
     public static bool CudaAvailable
     {
-        get {
+        get
+        {
             EnsureLoaded();
-            try {
+            try
+            {
                 return cuda.is_available();
-            } catch (Exception e) when (e is NotSupportedException or InvalidOperationException or DllNotFoundException) {
+            }
+            catch (Exception e) when (e is NotSupportedException or InvalidOperationException or DllNotFoundException)
+            {
                 return false;
             }
         }

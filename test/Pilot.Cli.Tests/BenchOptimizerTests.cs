@@ -45,7 +45,7 @@ public sealed class BenchOptimizerTests
         Assert.Contains("each at its best vs AdamW at its best", result.Out);
         var adamW = rows.First(r => r.GetProperty("optimizer").GetString() == "AdamW");
         Assert.AreEqual(8.0, adamW.GetProperty("state_bytes_per_param").GetDouble(), 0.01, "AdamW keeps m and v in float32");
-        var multiTensor = rows.First(r => r.GetProperty("optimizer").GetString() == "PILOT-multitensor");
+        var multiTensor = rows.First(r => r.GetProperty("optimizer").GetString() == "PILOT-multitensor"); // one row per wait policy
         Assert.AreEqual(12.0, multiTensor.GetProperty("state_bytes_per_param").GetDouble(), 0.01, "m, v, g_prev in flat float32 buffers");
 
         // Where the time goes: the copy loop's bandwidth and each optimizer's bytes per step (48 B per parameter for PILOT-fast).
@@ -69,9 +69,9 @@ public sealed class BenchOptimizerTests
     }
 
     [TestMethod]
-    public void BenchOptimizer_ModelWithoutShapes_ExitsWith2()
+    public void BenchOptimizer_UnknownModel_ExitsWith2()
     {
-        var result = CliRunner.Run("bench", "optimizer", "--model", "ResNet34");
+        var result = CliRunner.Run("bench", "optimizer", "--model", "VGG16");
         Assert.AreEqual(2, result.ExitCode, result.ToString());
         Assert.Contains("--model", result.Error);
     }

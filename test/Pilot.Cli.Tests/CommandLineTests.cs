@@ -9,44 +9,31 @@ namespace Pilot.Cli.Tests;
 [TestClass]
 public sealed class CommandLineTests
 {
-    /// <summary>Flag of each <see cref="TrainSettings"/> property: kebab-case of the name unless listed.</summary>
-    private static readonly Dictionary<string, string> FlagExceptions = new()
-    {
-        [nameof(TrainSettings.Architecture)] = "--arch",
-        [nameof(TrainSettings.LearningRate)] = "--lr",
-    };
+    /// <summary>The command's own settings: every property of <see cref="TrainSettings"/> but the trainer's options (see <see cref="TrainerFlagsTests"/>).</summary>
+    private static IEnumerable<PropertyInfo> CommandProperties()
+        => typeof(TrainSettings).GetProperties(BindingFlags.Public | BindingFlags.Instance)
+            .Where(p => p.CanWrite && p.Name != nameof(TrainSettings.Trainer));
 
     private static string FlagOf(string property)
-        => FlagExceptions.TryGetValue(property, out var flag)
-            ? flag
-            : "--" + string.Concat(property.Select((c, i) => char.IsUpper(c) && i > 0 ? "-" + char.ToLowerInvariant(c) : char.ToLowerInvariant(c).ToString()));
-
-    private static IEnumerable<PropertyInfo> SettingsProperties<T>()
-        => typeof(T).GetProperties(BindingFlags.Public | BindingFlags.Instance).Where(p => p.CanWrite);
+        => "--" + string.Concat(property.Select((c, i) => char.IsUpper(c) && i > 0 ? "-" + char.ToLowerInvariant(c) : char.ToLowerInvariant(c).ToString()));
 
     [TestMethod]
-    public void Train_EveryOptionHasAFlagAndParsesToTheDocumentedDefault()
+    public void Train_EveryCommandSettingHasAFlagAndParsesToTheDocumentedDefault()
     {
         var command = new TrainCommand();
         var root = new RootCommand { command.Create(_ => 0) };
         var parsed = command.Bind(root.Parse(["train"]));
         var defaults = new TrainSettings();
 
-        foreach (var property in SettingsProperties<TrainSettings>())
+        foreach (var property in CommandProperties())
         {
             string flag = FlagOf(property.Name);
             Assert.IsTrue(command.All.Any(o => o.Name == flag), $"{property.Name} has no {flag} option.");
             Assert.AreEqual(property.GetValue(defaults), property.GetValue(parsed), $"{flag} does not default to TrainSettings.{property.Name}.");
         }
-        Assert.HasCount(SettingsProperties<TrainSettings>().Count(), command.All, "an option is not a TrainSettings property");
+        Assert.HasCount(CommandProperties().Count() + command.Trainer.All.Count, command.All, "an option is neither a TrainSettings property nor a trainer flag");
 
         // The documented defaults are the CliDefaults constants.
-        Assert.AreEqual(CliDefaults.Architecture, parsed.Architecture);
-        Assert.AreEqual(PilotArchitecture.SmallCnn, parsed.Architecture);
-        Assert.AreEqual(CliDefaults.Optimizer, parsed.Optimizer);
-        Assert.AreEqual(CliDefaults.Epochs, parsed.Epochs);
-        Assert.AreEqual(CliDefaults.BatchSize, parsed.BatchSize);
-        Assert.AreEqual(CliDefaults.LearningRate, parsed.LearningRate);
         Assert.AreEqual(CliDefaults.Device, parsed.Device);
         Assert.AreEqual(CliDefaults.Seed, parsed.Seed);
         Assert.AreEqual(CliDefaults.ModelPath, parsed.Out);
@@ -55,10 +42,6 @@ public sealed class CommandLineTests
         Assert.IsNull(parsed.Data);
         Assert.IsNull(parsed.Plots);
         Assert.IsNull(parsed.ImageSize);
-        Assert.IsNull(parsed.Policy);
-        Assert.IsFalse(parsed.FreezePolicy);
-        Assert.IsNull(parsed.CheckpointDir);
-        Assert.IsNull(parsed.FineTuning);
     }
 
     [TestMethod]
@@ -68,7 +51,7 @@ public sealed class CommandLineTests
     {
         var command = new TrainCommand();
         var root = new RootCommand { command.Create(_ => 0) };
-        var parsed = command.Bind(root.Parse(["train", "--arch", "PretrainedResNet18", "--fine-tuning", value]));
+        var parsed = command.Bind(root.Parse(["train", "--arch", "PretrainedResNet18", "--fine-tuning", value])).Trainer;
         Assert.AreEqual(PilotArchitecture.PretrainedResNet18, parsed.Architecture);
         Assert.AreEqual(expected, parsed.FineTuning);
     }
@@ -81,10 +64,10 @@ public sealed class CommandLineTests
         var inv = CultureInfo.InvariantCulture;
         string[] expected =
         [
-            $"--arch <PretrainedResNet18|ResNet18|ResNet34|SmallCnn>", $"[default: {CliDefaults.Architecture}]", "--fine-tuning <Head|Full>",
-            $"[default: {CliDefaults.Optimizer}]",
-            $"[default: {CliDefaults.Epochs}]", $"[default: {CliDefaults.BatchSize}]",
-            $"[default: {CliDefaults.LearningRate.ToString(inv)}]", $"[default: {CliDefaults.Device}]",
+            $"--arch <PretrainedResNet18|ResNet18|ResNet34|SmallCnn>", $"[default: {CliDefaults.Architecture}]", "--fine-tuning",
+            $"[default: {PilotImageClassificationDefaults.Optimizer}]",
+            $"[default: {CliDefaults.Epochs}]", $"[default: {PilotImageClassificationDefaults.BatchSize}]",
+            $"[default: {PilotImageClassificationDefaults.LearningRate.ToString(inv)}]", $"[default: {CliDefaults.Device}]",
             $"[default: {CliDefaults.ModelPath}]", $"[default: {CliDefaults.TestFraction.ToString(inv)}]",
             $"[default: {CliDefaults.OutputFolderName}/ next to the model]", CliDefaults.SystemFashionMnistFolder, "embedded FashionMNIST subset",
         ];
@@ -120,11 +103,6 @@ public sealed class CommandLineTests
     public static IEnumerable<object[]> TrainOverrides =>
     [
         [new[] { "--data", "imgs" }, nameof(TrainSettings.Data), "imgs"],
-        [new[] { "--arch", "resnet34" }, nameof(TrainSettings.Architecture), PilotArchitecture.ResNet34],
-        [new[] { "--optimizer", "AdamW" }, nameof(TrainSettings.Optimizer), PilotOptimizerKind.AdamW],
-        [new[] { "--epochs", "7" }, nameof(TrainSettings.Epochs), 7],
-        [new[] { "--batch-size", "16" }, nameof(TrainSettings.BatchSize), 16],
-        [new[] { "--lr", "0.05" }, nameof(TrainSettings.LearningRate), 0.05],
         [new[] { "--device", "cpu" }, nameof(TrainSettings.Device), DeviceChoice.Cpu],
         [new[] { "--seed", "42" }, nameof(TrainSettings.Seed), 42],
         [new[] { "--out", "m.zip" }, nameof(TrainSettings.Out), "m.zip"],
@@ -132,9 +110,6 @@ public sealed class CommandLineTests
         [new[] { "--test-fraction", "0.3" }, nameof(TrainSettings.TestFraction), 0.3],
         [new[] { "--image-size", "64" }, nameof(TrainSettings.ImageSize), 64],
         [new[] { "--plots", "p" }, nameof(TrainSettings.Plots), "p"],
-        [new[] { "--policy", "x.json" }, nameof(TrainSettings.Policy), "x.json"],
-        [new[] { "--freeze-policy" }, nameof(TrainSettings.FreezePolicy), true],
-        [new[] { "--checkpoint-dir", "ck" }, nameof(TrainSettings.CheckpointDir), "ck"],
     ];
 
     [TestMethod]
@@ -147,7 +122,7 @@ public sealed class CommandLineTests
         Assert.IsEmpty(parse.Errors, string.Join("; ", parse.Errors.Select(e => e.Message)));
         var parsed = command.Bind(parse);
         var defaults = new TrainSettings();
-        foreach (var p in SettingsProperties<TrainSettings>())
+        foreach (var p in CommandProperties())
         {
             if (p.Name == property)
                 Assert.AreEqual(expected, p.GetValue(parsed), p.Name);
@@ -191,6 +166,9 @@ public sealed class CommandLineTests
         Assert.AreEqual(BenchDefaults.TrainRounds, train.Rounds);
         Assert.AreEqual(new BenchReportSettings(), bench.BindReport(root.Parse(["bench", "report"])));
         Assert.AreEqual(BenchDefaults.PaperResults, bench.BindReport(root.Parse(["bench", "report"])).In);
+        Assert.AreEqual(Path.GetFullPath("results"), bench.BindReport(root.Parse(["bench", "report", "--in", "results/r.json"])).OutFolder,
+            "the report goes beside its results file");
+        Assert.AreEqual(Path.GetFullPath("elsewhere"), bench.BindReport(root.Parse(["bench", "report", "--out", "elsewhere"])).OutFolder);
         var paper = bench.BindPaper(root.Parse(["bench", "paper"]));
         CollectionAssert.AreEqual(BenchDefaults.PaperModels, paper.Models.ToArray());
         CollectionAssert.AreEqual(BenchDefaults.PaperOptimizers, paper.Optimizers.ToArray());

@@ -24,7 +24,7 @@ public sealed class DataLoadingTests
         Assert.IsNotNull(split.Train.Schema.GetColumnOrNull("Image"));
 
         var withValidation = DataLoading.LoadForTraining(ml, data, testFraction: 0.25, validationFraction: 0.3, seed: 0);
-        long v = DataLoading.Count(withValidation.Validation);
+        long v = DataLoading.Count(withValidation.Validation ?? throw new AssertFailedException("no validation rows"));
         Assert.IsGreaterThan(0, v);
         Assert.AreEqual(train, DataLoading.Count(withValidation.Train) + v, "validation rows come out of the training rows");
         Assert.AreEqual(test, DataLoading.Count(withValidation.Test), "the test rows do not change");

@@ -16,10 +16,10 @@ public sealed class SophiaCliTests
         // The paper runs "all at lr 1e-3"; the Sophia authors' README advises about twice AdamW's weight decay.
         Assert.AreEqual(new PaperHyperparameters(128, 1e-3, 2e-4, 0, null, null, null),
             PaperProtocol.For(PilotArchitecture.SmallCnn, PilotOptimizerKind.Sophia));
-        var resnet = PaperProtocol.Trainer(PilotArchitecture.ResNet18, PilotOptimizerKind.Sophia, 30, "cpu", 2);
+        var resnet = PaperProtocol.Trainer(PilotArchitecture.ResNet18, PilotOptimizerKind.Sophia, 30, 2);
         Assert.AreEqual(PilotOptimizerKind.Sophia, resnet.Optimizer);
         Assert.AreEqual(3, resnet.WarmupEpochs);
-        Assert.AreEqual(2 * PaperProtocol.WeightDecay, resnet.WeightDecay!.Value, 1e-18);
+        Assert.AreEqual(2 * PaperProtocol.WeightDecay, resnet.WeightDecay, 1e-18);
     }
 
     [TestMethod]
@@ -29,7 +29,7 @@ public sealed class SophiaCliTests
         var root = new RootCommand { train.Create(_ => 0) };
         var parse = root.Parse(["train", "--optimizer", "sophia"]);
         Assert.IsEmpty(parse.Errors, string.Join("; ", parse.Errors.Select(e => e.Message)));
-        Assert.AreEqual(PilotOptimizerKind.Sophia, train.Bind(parse).Optimizer);
+        Assert.AreEqual(PilotOptimizerKind.Sophia, train.Bind(parse).Trainer.Optimizer);
 
         var bench = new BenchCommands();
         var benchRoot = new RootCommand { bench.Create(_ => 0, _ => 0, _ => 0, _ => 0, _ => 0) };

@@ -27,8 +27,10 @@ public sealed class AdamParityTests
             ? optim.Adam(adamModel.parameters(), lr: lr)
             : optim.AdamW(adamModel.parameters(), lr: lr, weight_decay: weightDecay);
 
-        for (int step = 0; step < 50; step++) {
-            foreach (var (model, opt) in new (nn.Module<Tensor, Tensor>, optim.Optimizer)[] { (pilotModel, pilot), (adamModel, adam) }) {
+        for (int step = 0; step < 50; step++)
+        {
+            foreach (var (model, opt) in new (nn.Module<Tensor, Tensor>, optim.Optimizer)[] { (pilotModel, pilot), (adamModel, adam) })
+            {
                 using var scope = NewDisposeScope();
                 opt.zero_grad();
                 nn.functional.cross_entropy(model.call(x), y).backward();

@@ -48,8 +48,10 @@ public sealed class BehaviourTests
         using var opt = new PilotOptimizer(p, lr: 0.01, eta_phi: 0.5, diagnostics: true); // a large η_φ stresses the policy
         using var gen = new Generator(9);
         var fixedGrad = RandomGrads(gen, dtype);
-        for (int step = 0; step < 400; step++) {
-            Tensor[] grads = (step / 25 % 6) switch {
+        for (int step = 0; step < 400; step++)
+        {
+            Tensor[] grads = (step / 25 % 6) switch
+            {
                 0 => Shapes.Select(s => zeros(s, dtype: dtype)).ToArray(),
                 1 => RandomGrads(gen, dtype, 1e-30),
                 2 => RandomGrads(gen, dtype, 1e30),
@@ -61,7 +63,8 @@ public sealed class BehaviourTests
             opt.step();
         }
         Assert.AreEqual(400, opt.Diagnostics.Count);
-        foreach (var d in opt.Diagnostics.Where(d => !d.Skipped)) {
+        foreach (var d in opt.Diagnostics.Where(d => !d.Skipped))
+        {
             Assert.IsTrue(d.R >= -1 && d.R <= 1, $"r = {d.R} at step {d.Step}");
             Assert.IsTrue(d.Rho >= -1 && d.Rho <= 1, $"ρ = {d.Rho} at step {d.Step}");
             Assert.IsTrue(d.PM >= 0 && d.PM <= 1 && d.PV >= 0 && d.PV <= 0.5 && d.PS >= 0 && d.PS <= 1, $"knobs {d} at step {d.Step}");
@@ -86,9 +89,11 @@ public sealed class BehaviourTests
         using var withBad = new PilotOptimizer(p, lr: 0.01, eta_phi: 0.1, diagnostics: true);
         using var clean = new PilotOptimizer(q, lr: 0.01, eta_phi: 0.1);
         using var gen = new Generator(21);
-        for (int step = 0; step < 12; step++) {
+        for (int step = 0; step < 12; step++)
+        {
             var grads = RandomGrads(gen, ScalarType.Float32);
-            if (step == 5) {
+            if (step == 5)
+            {
                 // One bad element in one tensor poisons the whole group's step.
                 var poisoned = grads.Select(g => g.clone()).ToArray();
                 poisoned[1][2] = tensor((float)bad);
@@ -116,7 +121,8 @@ public sealed class BehaviourTests
     {
         var sd = opt.state_dict();
         var list = p.Select(x => x.detach().clone()).ToList();
-        for (int i = 0; i < p.Length; i++) {
+        for (int i = 0; i < p.Length; i++)
+        {
             var s = (PilotOptimizer.State)sd.State[i];
             list.AddRange([s.m.clone(), s.v.clone(), s.g_prev.clone()]);
         }
@@ -135,7 +141,8 @@ public sealed class BehaviourTests
         using var alone = new PilotOptimizer(aAlone, lr: 0.01);
         using var gen = new Generator(8);
         var ga = randn([5], dtype: ScalarType.Float64, generator: gen);
-        for (int step = 0; step < 15; step++) {
+        for (int step = 0; step < 15; step++)
+        {
             var gb = randn([7], dtype: ScalarType.Float64, generator: gen) * (step % 2 == 0 ? 1 : -1) + 0.0;
             var gaStep = ga + 0.1 * randn([5], dtype: ScalarType.Float64, generator: gen); // group a: gradients agree
             var gbStep = step % 2 == 0 ? gb : -gb;                                       // group b: noise
@@ -163,7 +170,8 @@ public sealed class BehaviourTests
         var frozenBefore = p[1].detach().clone();
         using var opt = new PilotOptimizer(p, weight_decay: 0.5, lr: 0.1);
         using var gen = new Generator(2);
-        for (int step = 0; step < 5; step++) {
+        for (int step = 0; step < 5; step++)
+        {
             p[0].grad = randn([3, 3], generator: gen);
             p[1].grad = null;
             p[2].grad = randn([2], generator: gen);
@@ -191,13 +199,15 @@ public sealed class BehaviourTests
         var p = TestUtil.MakeParameters(3, ScalarType.Float64, Shapes);
         using var opt = new PilotOptimizer(p, eta_phi: 0, degree: 1, initialPolicy: custom, diagnostics: true);
         using var gen = new Generator(4);
-        for (int step = 0; step < 20; step++) {
+        for (int step = 0; step < 20; step++)
+        {
             TestUtil.SetGrads(p, RandomGrads(gen));
             opt.step();
         }
         CollectionAssert.AreEqual(custom.Phi, opt.GetPolicyState().Phi);
         Assert.AreEqual(custom, opt.ExportPolicy());
-        foreach (var d in opt.Diagnostics) {
+        foreach (var d in opt.Diagnostics)
+        {
             var (pm, pv, ps) = custom.Evaluate(d.Rho);
             Assert.AreEqual(pm, d.PM, 1e-14);
             Assert.AreEqual(pv, d.PV, 1e-14);
@@ -211,7 +221,8 @@ public sealed class BehaviourTests
         var p = TestUtil.MakeParameters(3, ScalarType.Float64, Shapes);
         using var source = new PilotOptimizer(p, eta_phi: 0.2, degree: 3);
         using var gen = new Generator(4);
-        for (int step = 0; step < 10; step++) {
+        for (int step = 0; step < 10; step++)
+        {
             TestUtil.SetGrads(p, RandomGrads(gen));
             source.step();
         }
@@ -241,7 +252,8 @@ public sealed class BehaviourTests
         var cosine = optim.lr_scheduler.CosineAnnealingLR(opt, T_max: 4, eta_min: 0);
         using var gen = new Generator(1);
         var seen = new List<double>();
-        for (int epoch = 0; epoch < 4; epoch++) {
+        for (int epoch = 0; epoch < 4; epoch++)
+        {
             seen.Add(opt.ParamGroups.First().LearningRate);
             TestUtil.SetGrads(p, RandomGrads(gen));
             opt.step();
@@ -275,7 +287,8 @@ public sealed class BehaviourTests
         using var y = (x.matmul(teacher)).tanh();
         using var opt = new PilotOptimizer(model.parameters(), lr: 0.01, weight_decay: 0);
         double first = 0, last = 0;
-        for (int step = 0; step < 600; step++) {
+        for (int step = 0; step < 600; step++)
+        {
             using var scope = NewDisposeScope();
             opt.zero_grad();
             var loss = nn.functional.mse_loss(model.call(x), y);

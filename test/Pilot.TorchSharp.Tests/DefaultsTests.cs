@@ -17,7 +17,8 @@ public sealed class DefaultsTests
     public void NoArgumentPilotHasTheReferenceDefaults()
     {
         var p = TestUtil.MakeParameters(1, ScalarType.Float32, [[3]]);
-        foreach (var opt in new[] { new PilotOptimizer(p), Optimizers.PILOT(TestUtil.Clone(p)), new PilotOptimizer([new PilotOptimizer.ParamGroup(TestUtil.Clone(p))]) }) {
+        foreach (var opt in new[] { new PilotOptimizer(p), Optimizers.PILOT(TestUtil.Clone(p)), new PilotOptimizer([new PilotOptimizer.ParamGroup(TestUtil.Clone(p))]) })
+        {
             using var _ = opt;
             var o = ((PilotOptimizer.ParamGroup)opt.ParamGroups.Single()).Options;
             Assert.AreEqual(RefLr, o.LearningRate);

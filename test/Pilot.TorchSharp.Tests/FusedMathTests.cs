@@ -20,7 +20,8 @@ public sealed class FusedMathTests
     {
         double worstPow = 0, worstLn = 0;
         foreach (var x in Inputs())
-            foreach (var a in Exponents) {
+            foreach (var a in Exponents)
+            {
                 var v = Vector256.Create(x);
                 var parts = FloatMath.Log2Parts(v);
                 double got = FloatMath.Pow(parts, v, a, mayBeZero: true)[0], want = Math.Pow(x, a);
@@ -34,13 +35,15 @@ public sealed class FusedMathTests
     [TestMethod]
     public void Float512PowAndLnAreWithinAFewUlp()
     {
-        if (!System.Runtime.Intrinsics.X86.Avx512F.IsSupported) {
+        if (!System.Runtime.Intrinsics.X86.Avx512F.IsSupported)
+        {
             Assert.Inconclusive("This CPU has no AVX-512.");
             return;
         }
         double worstPow = 0, worstLn = 0;
         foreach (var x in Inputs())
-            foreach (var a in Exponents) {
+            foreach (var a in Exponents)
+            {
                 var v = Vector512.Create(x);
                 var parts = FusedKernels512.Log2Parts(v);
                 double got = FusedKernels512.Pow(parts, v, a, mayBeZero: true)[0], want = Math.Pow(x, a);
@@ -55,7 +58,8 @@ public sealed class FusedMathTests
     public void EdgeValuesFollowTorchPow()
     {
         // torch.pow: 0^a = 0 for a > 0, ∞^a = ∞; subnormal inputs are flushed to 0 here (their powers are below 1e−18).
-        foreach (var a in new[] { 0.3f, 1f }) {
+        foreach (var a in new[] { 0.3f, 1f })
+        {
             var v = Vector256.Create(0f, float.PositiveInfinity, 1e-40f, 1f, 4f, 0f, 0f, 0f);
             var r = FloatMath.Pow(FloatMath.Log2Parts(v), v, a, mayBeZero: true);
             Assert.AreEqual(0f, r[0]);

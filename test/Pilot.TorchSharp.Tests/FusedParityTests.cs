@@ -43,15 +43,19 @@ public sealed class FusedParityTests
     [DataRow(ScalarType.Float64, 1e-12, false, DisplayName = "float64")]
     public void FusedEqualsPlainOver100StepsWithSkipsOverridesGroupsAndMissingGradients(ScalarType dtype, double rtol, bool wide)
     {
-        if (wide && !Vector512.IsHardwareAccelerated) {
+        if (wide && !Vector512.IsHardwareAccelerated)
+        {
             Assert.Inconclusive("This CPU has no AVX-512; the 512-bit kernels are not used here.");
             return;
         }
         bool saved = FusedLayout.UseVector512;
         FusedLayout.UseVector512 = wide;
-        try {
+        try
+        {
             RunParity(dtype, rtol, PilotImplementation.Fused);
-        } finally {
+        }
+        finally
+        {
             FusedLayout.UseVector512 = saved;
         }
     }
@@ -64,13 +68,15 @@ public sealed class FusedParityTests
         using var gen = new Generator(123);
         var shapes = GroupA.Concat(GroupB).ToArray();
         var persistent = shapes.Select(s => randn(s, dtype: dtype, generator: gen)).ToArray();
-        for (int step = 0; step < 100; step++) {
+        for (int step = 0; step < 100; step++)
+        {
             using var scope = NewDisposeScope();
             var grads = shapes.Select((s, i) => (Tensor?)(persistent[i] * 0.5 + randn(s, dtype: dtype, generator: gen))).ToArray();
             grads[2] = null;                                // group A: a tensor that never has a gradient
             if (step % 7 == 3) grads[3] = null;             // group A: a tensor that sometimes has none
             if (step is 40 or 41) grads[5]![1, 2, 3] = tensor(step == 40 ? double.NaN : double.PositiveInfinity, dtype: dtype); // group B skips twice
-            foreach (var run in new[] { plain, fused }) {
+            foreach (var run in new[] { plain, fused })
+            {
                 TestUtil.SetGrads(run.All, grads);
                 run.Opt.step();
             }
@@ -78,14 +84,16 @@ public sealed class FusedParityTests
 
         // Relative to each tensor's largest magnitude: elements that pass near zero make an elementwise ratio meaningless.
         static double Scale(Tensor t) => t.abs().max().to_type(ScalarType.Float64).item<double>();
-        for (int i = 0; i < plain.All.Length; i++) {
+        for (int i = 0; i < plain.All.Length; i++)
+        {
             TestUtil.AssertClose(plain.All[i], fused.All[i], rtol, rtol * Scale(plain.All[i]), $"parameter {i}");
             var (sp, sf) = (TestUtil.StateOf(plain.Opt, i), TestUtil.StateOf(fused.Opt, i));
             TestUtil.AssertClose(sp.m, sf.m, rtol, rtol * Scale(sp.m), $"m[{i}]");
             TestUtil.AssertClose(sp.v, sf.v, rtol, rtol * Scale(sp.v), $"v[{i}]");
             TestUtil.AssertBitEqual(sp.g_prev, sf.g_prev, $"g_prev[{i}]");
         }
-        for (int g = 0; g < 2; g++) {
+        for (int g = 0; g < 2; g++)
+        {
             var (pp, pf) = (plain.Opt.GetPolicyState(g), fused.Opt.GetPolicyState(g));
             Assert.AreEqual(pp.Step, pf.Step);
             Assert.AreEqual(pp.Rho, pf.Rho, rtol);
@@ -96,7 +104,8 @@ public sealed class FusedParityTests
         Assert.AreEqual(100L, fused.Opt.GetPolicyState(0).Step);
         Assert.AreEqual(98L, fused.Opt.GetPolicyState(1).Step);
         Assert.AreEqual(plain.Opt.Diagnostics.Count, fused.Opt.Diagnostics.Count);
-        foreach (var (dp, df) in plain.Opt.Diagnostics.Zip(fused.Opt.Diagnostics)) {
+        foreach (var (dp, df) in plain.Opt.Diagnostics.Zip(fused.Opt.Diagnostics))
+        {
             Assert.AreEqual(dp.Skipped, df.Skipped);
             if (dp.Skipped) continue;
             Assert.AreEqual(dp.R, df.R, rtol * 10, $"r at step {dp.Step} of group {dp.Group}");
@@ -117,7 +126,8 @@ public sealed class FusedParityTests
         using var plain = new PilotOptimizer(p, lr: 0.01, implementation: PilotImplementation.Plain);
         using var fused = new PilotOptimizer(q, lr: 0.01, implementation: PilotImplementation.Fused);
         using var gen = new Generator(5);
-        for (int step = 0; step < 20; step++) {
+        for (int step = 0; step < 20; step++)
+        {
             // The first gradient is a transposed (non-contiguous) view.
             var grads = new Tensor?[] { randn([6, 4], generator: gen).t(), randn([6, 4], dtype: ScalarType.Float64, generator: gen), randn([3], dtype: ScalarType.Float64, generator: gen) };
             Assert.IsFalse(grads[0]!.is_contiguous());
@@ -164,14 +174,16 @@ public sealed class FusedParityTests
         var p = TestUtil.MakeParameters(6, ScalarType.Float64, [[40], [7]]);
         using var fused = new PilotOptimizer(p, lr: 0.01, implementation: PilotImplementation.Fused);
         using var gen = new Generator(8);
-        for (int step = 0; step < 5; step++) {
+        for (int step = 0; step < 5; step++)
+        {
             TestUtil.SetGrads(p, p.Select(x => randn(x.shape, dtype: ScalarType.Float64, generator: gen)).ToArray());
             fused.step();
         }
         var q = TestUtil.Clone(p);
         using var plain = new PilotOptimizer(q, lr: 0.01, implementation: PilotImplementation.Plain);
         plain.load_state_dict(fused.state_dict());
-        for (int step = 0; step < 5; step++) {
+        for (int step = 0; step < 5; step++)
+        {
             var grads = p.Select(x => randn(x.shape, dtype: ScalarType.Float64, generator: gen)).ToArray();
             TestUtil.SetGrads(p, grads);
             TestUtil.SetGrads(q, grads);

@@ -28,15 +28,23 @@ public sealed class GoldenParityTests
         // A larger lr than the default makes the policy move noticeably within 20 steps.
         using var opt = new PilotOptimizer(ps0, lr: 0.01, weight_decay: wd, eta_phi: etaPhi, degree: degree, overrides: overrides,
             implementation: PilotImplementation.Plain);
-        var golden = new GoldenPilot(ps0.Select(TestUtil.ToArray).ToArray(), degree) {
-            Lr = 0.01, WeightDecay = wd, EtaPhi = etaPhi, PinPM = pm, PinPV = pv, PinPS = ps,
+        var golden = new GoldenPilot(ps0.Select(TestUtil.ToArray).ToArray(), degree)
+        {
+            Lr = 0.01,
+            WeightDecay = wd,
+            EtaPhi = etaPhi,
+            PinPM = pm,
+            PinPV = pv,
+            PinPS = ps,
         };
 
-        for (int step = 0; step < 20; step++) {
+        for (int step = 0; step < 20; step++)
+        {
             // Gradients with a persistent component (so ρ moves) plus noise; tensor 1 has no gradient on steps 0–2 and 9,
             // which exercises "a tensor's first step" and skipped tensors.
             var grads = new double[]?[Shapes.Length];
-            for (int i = 0; i < Shapes.Length; i++) {
+            for (int i = 0; i < Shapes.Length; i++)
+            {
                 if (i == 1 && (step < 3 || step == 9)) continue;
                 int n = (int)Shapes[i].Aggregate(1L, (a, b) => a * b);
                 grads[i] = Enumerable.Range(0, n).Select(j => 0.3 * Math.Sin(j + i) + rng.NextDouble() - 0.5).ToArray();
@@ -49,7 +57,8 @@ public sealed class GoldenParityTests
             Assert.AreEqual(golden.T, policy.Step);
             Assert.AreEqual(golden.Rho, policy.Rho, 1e-12, $"rho at step {step}");
             TestUtil.AssertClose(tensor(golden.Phi), tensor(policy.Phi), 1e-9, 1e-12, $"phi at step {step}");
-            for (int i = 0; i < Shapes.Length; i++) {
+            for (int i = 0; i < Shapes.Length; i++)
+            {
                 TestUtil.AssertClose(tensor(golden.Theta[i]).reshape(Shapes[i]), ps0[i], 1e-9, 1e-12, $"theta[{i}] at step {step}");
                 var st = TestUtil.StateOf(opt, i);
                 TestUtil.AssertClose(tensor(golden.M[i]).reshape(Shapes[i]), st.m, 1e-9, 1e-14, $"m[{i}] at step {step}");
@@ -68,7 +77,8 @@ public sealed class GoldenParityTests
         var p32 = TestUtil.MakeParameters(8, ScalarType.Float32, Shapes);
         using var opt = new PilotOptimizer(p32, lr: 0.01, implementation: PilotImplementation.Plain);
         var golden = new GoldenPilot(p32.Select(TestUtil.ToArray).ToArray()) { Lr = 0.01 };
-        for (int step = 0; step < 20; step++) {
+        for (int step = 0; step < 20; step++)
+        {
             var grads = Shapes.Select((s, i) => Enumerable.Range(0, (int)s.Aggregate(1L, (a, b) => a * b))
                 .Select(j => (double)(float)(0.3 * Math.Cos(j) + rng.NextDouble() - 0.5)).ToArray()).ToArray<double[]?>();
             TestUtil.SetGrads(p32, grads.Select((g, i) => (Tensor?)tensor(g!).reshape(Shapes[i])).ToArray());

@@ -29,13 +29,16 @@ internal sealed class GoldenPilot
         V = theta.Select(t => new double[t.Length]).ToArray();
         GPrev = theta.Select(t => new double[t.Length]).ToArray();
         _stepped = new bool[theta.Length];
-        if (phi is null) {
+        if (phi is null)
+        {
             Phi = new double[3 * (degree + 1)];
             // docs/algorithm.md: blocks m, v, s of [c_d, ..., c_0]; only the constants c_0 are non-zero.
             Phi[degree] = 1.4;
             Phi[(degree + 1) + degree] = 3.0;
             Phi[2 * (degree + 1) + degree] = -2.0;
-        } else {
+        }
+        else
+        {
             Phi = (double[])phi.Clone();
         }
     }
@@ -65,7 +68,8 @@ internal sealed class GoldenPilot
 
         // 2.
         double dot = 0, gg = 0, pp = 0;
-        for (int i = 0; i < grads.Length; i++) {
+        for (int i = 0; i < grads.Length; i++)
+        {
             var g = grads[i];
             if (g is null) continue;
             for (int j = 0; j < g.Length; j++) { dot += g[j] * GPrev[i][j]; gg += g[j] * g[j]; pp += GPrev[i][j] * GPrev[i][j]; }
@@ -84,10 +88,12 @@ internal sealed class GoldenPilot
         // 4.
         var G = new double[3];
         double b1p = 1 - Math.Pow(Beta1, T - 1), b2p = 1 - Math.Pow(Beta2, T - 1);
-        for (int i = 0; i < grads.Length; i++) {
+        for (int i = 0; i < grads.Length; i++)
+        {
             var g = grads[i];
             if (g is null || !_stepped[i]) continue;
-            for (int j = 0; j < g.Length; j++) {
+            for (int j = 0; j < g.Length; j++)
+            {
                 double mh = M[i][j] / b1p, vh = V[i][j] / b2p, gp = GPrev[i][j];
                 double n = _pmPrev * mh + (1 - _pmPrev) * gp;
                 double D = Math.Pow(Plus(vh), _pvPrev) + 1e-8;
@@ -99,7 +105,8 @@ internal sealed class GoldenPilot
         }
         var grad = new double[Phi.Length];
         bool[] pinned = [PinPM is not null, PinPV is not null, PinPS is not null];
-        for (int k = 0; k < 3; k++) {
+        for (int k = 0; k < 3; k++)
+        {
             if (pinned[k]) continue;
             double s = Sig(Poly(k, rhoPrev));
             double scale = k == 1 ? 0.5 : 1.0;
@@ -107,10 +114,12 @@ internal sealed class GoldenPilot
         }
 
         // 5.–7.
-        for (int i = 0; i < grads.Length; i++) {
+        for (int i = 0; i < grads.Length; i++)
+        {
             var g = grads[i];
             if (g is null) continue;
-            for (int j = 0; j < g.Length; j++) {
+            for (int j = 0; j < g.Length; j++)
+            {
                 M[i][j] = Beta1 * M[i][j] + (1 - Beta1) * g[j];
                 V[i][j] = Beta2 * V[i][j] + (1 - Beta2) * g[j] * g[j];
                 double mh = M[i][j] / b1, vh = V[i][j] / b2;

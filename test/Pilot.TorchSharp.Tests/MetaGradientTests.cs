@@ -74,7 +74,8 @@ public sealed class MetaGradientTests
 
         const double h = 1e-5;
         var numeric = new double[phi.Length];
-        for (int i = 0; i < phi.Length; i++) {
+        for (int i = 0; i < phi.Length; i++)
+        {
             var up = (double[])phi.Clone(); up[i] += h;
             var down = (double[])phi.Clone(); down[i] -= h;
             numeric[i] = (F(up) - F(down)) / (2 * h);
@@ -110,14 +111,16 @@ public sealed class MetaGradientTests
         {
             var (pm, pv, ps) = PilotPolicyMath.Knobs(phi, degree, before.Rho, null);
             double sum = 0;
-            for (int j = 0; j < n; j++) {
+            for (int j = 0; j < n; j++)
+            {
                 double nj = pm * m[j] / b1 + (1 - pm) * gp[j];
                 sum += gNext[j] * -lr * Math.Pow(Math.Abs(nj), 1 - ps) * Math.Sign(nj) / (Math.Pow(v[j] / b2, pv) + 1e-8);
             }
             return sum;
         }
         var grad = new double[before.Phi.Length];
-        for (int i = 0; i < grad.Length; i++) {
+        for (int i = 0; i < grad.Length; i++)
+        {
             var up = (double[])before.Phi.Clone(); up[i] += 1e-6;
             var down = (double[])before.Phi.Clone(); down[i] -= 1e-6;
             grad[i] = (F(up) - F(down)) / 2e-6;

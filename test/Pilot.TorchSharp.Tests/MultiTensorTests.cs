@@ -79,11 +79,13 @@ public sealed class MultiTensorTests
         using var plain = new PilotOptimizer(a.parameters(), lr: 0.01, eta_phi: 0.05, implementation: PilotImplementation.Plain);
         using var multi = new PilotOptimizer(b.parameters(), lr: 0.01, eta_phi: 0.05, implementation: PilotImplementation.MultiTensor);
         using var gen = new Generator(17);
-        for (int step = 0; step < 30; step++) {
+        for (int step = 0; step < 30; step++)
+        {
             using var scope = NewDisposeScope();
             var x = randn([16, 4], dtype: ScalarType.Float64, generator: gen);
             var y = randint(0, 3, [16], generator: gen);
-            foreach (var (model, opt) in new (Sequential, PilotOptimizer)[] { (a, plain), (b, multi) }) {
+            foreach (var (model, opt) in new (Sequential, PilotOptimizer)[] { (a, plain), (b, multi) })
+            {
                 if (moduleZeroGrad) model.zero_grad(); else opt.zero_grad();
                 nn.functional.cross_entropy(model.call(x), y).backward();
                 opt.step();
@@ -95,7 +97,8 @@ public sealed class MultiTensorTests
         var layout = multi.MultiTensorLayoutOf((PilotOptimizer.ParamGroup)multi.ParamGroups.Single())!;
         var slab = layout.Slabs.Single();
         var parameters = b.parameters().ToArray();
-        for (int k = 0; k < parameters.Length; k++) {
+        for (int k = 0; k < parameters.Length; k++)
+        {
             nint offset = (nint)(slab.Offsets[k] * slab.ElementSize);
             Assert.AreEqual(slab.ThetaBase + offset, TorchNative.DataPointer(parameters[k]), $"parameter {k} is a view of the flat θ buffer");
             Assert.AreEqual(slab.GradBase + offset, TorchNative.GradDataPointer(parameters[k], out bool hasGrad), $"gradient {k} is a view of the flat g buffer");
@@ -108,14 +111,16 @@ public sealed class MultiTensorTests
     {
         using var model = TestUtil.MakeMlp(3);
         using var opt = new PilotOptimizer(model.parameters(), implementation: PilotImplementation.MultiTensor);
-        using (var scope = NewDisposeScope()) {
+        using (var scope = NewDisposeScope())
+        {
             nn.functional.cross_entropy(model.call(randn(8, 4)), randint(0, 3, [8])).backward();
             opt.step();
         }
         long parameters = model.parameters().Sum(p => p.numel());
-        Assert.AreEqual(12.0, OptimizerBenchmark.StateBytes(opt) / (double)parameters - GroupStateBytes(opt) / (double)parameters, 1e-12);
+        Assert.AreEqual(12.0, TestUtil.StateBytes(opt) / (double)parameters - GroupStateBytes(opt) / (double)parameters, 1e-12);
         var slab = opt.MultiTensorLayoutOf((PilotOptimizer.ParamGroup)opt.ParamGroups.Single())!.Slabs.Single();
-        for (int i = 0; i < 4; i++) {
+        for (int i = 0; i < 4; i++)
+        {
             var s = TestUtil.StateOf(opt, i);
             Assert.AreSame(slab.MViews[i], s.m);
             Assert.AreSame(slab.VViews[i], s.v);
@@ -138,7 +143,8 @@ public sealed class MultiTensorTests
         using var multi = new PilotOptimizer(p, lr: 0.01, implementation: PilotImplementation.MultiTensor);
         using var gen = new Generator(8);
         Tensor[] Grads() => p.Select(x => randn(x.shape, dtype: ScalarType.Float64, generator: gen)).ToArray();
-        for (int step = 0; step < 6; step++) {
+        for (int step = 0; step < 6; step++)
+        {
             TestUtil.SetGrads(p, Grads());
             multi.step();
         }
@@ -148,7 +154,8 @@ public sealed class MultiTensorTests
         var q = TestUtil.Clone(p);
         using var resumed = new PilotOptimizer(q, lr: 0.01, implementation: resumeOn);
         resumed.load_state_dict(new BinaryReader(ms));
-        for (int step = 0; step < 6; step++) {
+        for (int step = 0; step < 6; step++)
+        {
             var grads = Grads();
             TestUtil.SetGrads(p, grads);
             TestUtil.SetGrads(q, grads);
@@ -178,7 +185,8 @@ public sealed class MultiTensorTests
         using (no_grad()) foreach (var (x, y) in p.Zip(q)) y.copy_(x);
         plain.load_state_dict(fixture);
         multi.load_state_dict(fixture);
-        for (int step = 0; step < 5; step++) {
+        for (int step = 0; step < 5; step++)
+        {
             var grads = p.Select(x => randn(x.shape, dtype: ScalarType.Float64, generator: gen)).ToArray();
             TestUtil.SetGrads(p, grads);
             TestUtil.SetGrads(q, grads);
@@ -201,8 +209,10 @@ public sealed class MultiTensorTests
         var group = (PilotOptimizer.ParamGroup)multi.ParamGroups.Single();
         using var gen = new Generator(4);
         MultiTensorLayout? first = null;
-        for (int step = 0; step < 12; step++) {
-            if (step == 6) {
+        for (int step = 0; step < 12; step++)
+        {
+            if (step == 6)
+            {
                 using var noGrad = no_grad();
                 q[0].set_(q[0].detach().clone()); // new storage, same values
             }
@@ -240,7 +250,8 @@ public sealed class MultiTensorTests
     [TestCategory("Cuda")] // eng/gpu-check.sh runs this category on a GPU machine
     public void MultiTensorOnCudaMatchesPlainOnCuda()
     {
-        if (!TorchRuntime.CudaAvailable) {
+        if (!TorchRuntime.CudaAvailable)
+        {
             Assert.Inconclusive("No CUDA device (this build references the CPU libtorch; build with -p:PilotCuda=true on a GPU machine, or run eng/gpu-check.sh).");
             return;
         }
@@ -260,7 +271,8 @@ public sealed class MultiTensorTests
         using var plain = new PilotOptimizer(onPlain, lr: 0.01, implementation: PilotImplementation.Plain);
         using var multi = new PilotOptimizer(onMulti, lr: 0.01, implementation: PilotImplementation.MultiTensor);
         using var gen = new Generator(3);
-        for (int step = 0; step < 50; step++) {
+        for (int step = 0; step < 50; step++)
+        {
             using var scope = NewDisposeScope();
             var grads = cpu.Select(p => (Tensor?)randn(p.shape, generator: gen)).ToArray();
             grads[3] = null;
@@ -272,7 +284,8 @@ public sealed class MultiTensorTests
             plain.step();
             multi.step();
         }
-        for (int i = 0; i < cpu.Length; i++) {
+        for (int i = 0; i < cpu.Length; i++)
+        {
             TestUtil.AssertClose(onPlain[i], onMulti[i], 1e-6, 1e-7, $"parameter {i}: multi-tensor vs plain on {device}");
             TestUtil.AssertClose(cpu[i], onMulti[i], 1e-5, 1e-6, $"parameter {i}: multi-tensor on {device} vs plain on the CPU");
         }

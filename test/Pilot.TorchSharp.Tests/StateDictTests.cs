@@ -45,42 +45,50 @@ public sealed class StateDictTests
         TestUtil.CopyWeights(model, resumed);
         using var opt2 = MakePilot(resumed);
         string path = Path.Combine(Path.GetTempPath(), $"pilot-state-{Guid.NewGuid():N}.bin");
-        try {
-            switch (route) {
-            case Route.Stream: {
-                using var ms = new MemoryStream();
-                using (var w = new BinaryWriter(ms, System.Text.Encoding.UTF8, leaveOpen: true)) opt.save_state_dict(w);
-                ms.Position = 0;
-                opt2.load_state_dict(new BinaryReader(ms));
-                break;
+        try
+        {
+            switch (route)
+            {
+                case Route.Stream:
+                    {
+                        using var ms = new MemoryStream();
+                        using (var w = new BinaryWriter(ms, System.Text.Encoding.UTF8, leaveOpen: true)) opt.save_state_dict(w);
+                        ms.Position = 0;
+                        opt2.load_state_dict(new BinaryReader(ms));
+                        break;
+                    }
+                case Route.StateDictionary:
+                    opt2.load_state_dict(opt.state_dict());
+                    break;
+                case Route.BaseClassStream:
+                    {
+                        // Through OptimizerHelper, as generic training code would call it: same bytes, same result.
+                        OptimizerHelper writer = opt, reader = opt2;
+                        using var ms = new MemoryStream();
+                        using (var w = new BinaryWriter(ms, System.Text.Encoding.UTF8, leaveOpen: true)) writer.save_state_dict(w);
+                        ms.Position = 0;
+                        reader.load_state_dict(new BinaryReader(ms));
+                        break;
+                    }
+                case Route.File:
+                    opt.save_state_dict(path);
+                    opt2.load_state_dict(path);
+                    break;
             }
-            case Route.StateDictionary:
-                opt2.load_state_dict(opt.state_dict());
-                break;
-            case Route.BaseClassStream: {
-                // Through OptimizerHelper, as generic training code would call it: same bytes, same result.
-                OptimizerHelper writer = opt, reader = opt2;
-                using var ms = new MemoryStream();
-                using (var w = new BinaryWriter(ms, System.Text.Encoding.UTF8, leaveOpen: true)) writer.save_state_dict(w);
-                ms.Position = 0;
-                reader.load_state_dict(new BinaryReader(ms));
-                break;
-            }
-            case Route.File:
-                opt.save_state_dict(path);
-                opt2.load_state_dict(path);
-                break;
-            }
-        } finally {
+        }
+        finally
+        {
             File.Delete(path);
         }
 
-        for (int step = 7; step < 17; step++) {
+        for (int step = 7; step < 17; step++)
+        {
             TrainStep(model, opt, step);
             TrainStep(resumed, opt2, step);
             foreach (var (a, b) in model.parameters().Zip(resumed.parameters())) TestUtil.AssertBitEqual(a, b, $"parameter after step {step + 1}");
         }
-        for (int g = 0; g < 2; g++) {
+        for (int g = 0; g < 2; g++)
+        {
             var (s1, s2) = (opt.GetPolicyState(g), opt2.GetPolicyState(g));
             CollectionAssert.AreEqual(s1.Phi, s2.Phi);
             Assert.AreEqual(s1.Rho, s2.Rho);
@@ -196,7 +204,8 @@ public sealed class StateDictTests
     {
         foreach (var make in new Func<IEnumerable<Parameter>, OptimizerHelper>[] {
                      ps => new Lion(ps, lr: 1e-3, weight_decay: 0.1),
-                     ps => new AdaBelief(ps, weight_decay: 0.1, decoupled_weight_decay: false) }) {
+                     ps => new AdaBelief(ps, weight_decay: 0.1, decoupled_weight_decay: false) })
+        {
             using var model = TestUtil.MakeMlp(seed: 4);
             using var opt = make(model.parameters());
             for (int step = 0; step < 5; step++) TrainStep(model, opt, step);
@@ -205,7 +214,8 @@ public sealed class StateDictTests
             using var opt2 = make(resumed.parameters());
             using var ms = new MemoryStream(Saved(opt));
             opt2.load_state_dict(new BinaryReader(ms));
-            for (int step = 5; step < 10; step++) {
+            for (int step = 5; step < 10; step++)
+            {
                 TrainStep(model, opt, step);
                 TrainStep(resumed, opt2, step);
             }

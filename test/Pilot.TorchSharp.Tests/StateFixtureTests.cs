@@ -22,7 +22,8 @@ public sealed class StateFixtureTests
             [new PilotOptimizer.ParamGroup(p.Take(2)), new PilotOptimizer.ParamGroup(p.Skip(2), degree: 1, overrides: new PolicyOverrides(PV: 0.25))],
             lr: 0.05, eta_phi: 0.1, gamma: 0.9, implementation: PilotImplementation.Plain);
         using var gen = new Generator(2718);
-        for (int step = 0; step < steps; step++) {
+        for (int step = 0; step < steps; step++)
+        {
             TestUtil.SetGrads(p, p.Select(x => randn(x.shape, dtype: ScalarType.Float64, generator: gen)).ToArray());
             opt.step();
         }
@@ -32,7 +33,8 @@ public sealed class StateFixtureTests
     [TestMethod]
     public void VersionOneFixtureLoadsToTheStateThatWroteIt()
     {
-        if (Environment.GetEnvironmentVariable("PILOT_WRITE_FIXTURES") is { Length: > 0 } dir) {
+        if (Environment.GetEnvironmentVariable("PILOT_WRITE_FIXTURES") is { Length: > 0 } dir)
+        {
             var (writer, _) = Run(3);
             using (writer) writer.save_state_dict(Path.Combine(dir, FixtureName));
         }
@@ -40,16 +42,19 @@ public sealed class StateFixtureTests
         var (expected, _) = Run(3);
         var (loaded, _) = Run(0);
         using (expected)
-        using (loaded) {
+        using (loaded)
+        {
             loaded.load_state_dict(Path.Combine(AppContext.BaseDirectory, "Fixtures", FixtureName));
             var (e, l) = (expected.state_dict(), loaded.state_dict());
-            for (int i = 0; i < 3; i++) {
+            for (int i = 0; i < 3; i++)
+            {
                 var (se, sl) = ((PilotOptimizer.State)e.State[i], (PilotOptimizer.State)l.State[i]);
                 TestUtil.AssertClose(se.m, sl.m, 1e-12, 1e-15, $"m[{i}]");
                 TestUtil.AssertClose(se.v, sl.v, 1e-12, 1e-15, $"v[{i}]");
                 TestUtil.AssertClose(se.g_prev, sl.g_prev, 0, 0, $"g_prev[{i}]");
             }
-            for (int g = 0; g < 2; g++) {
+            for (int g = 0; g < 2; g++)
+            {
                 var (pe, pl) = (expected.GetPolicyState(g), loaded.GetPolicyState(g));
                 Assert.AreEqual(3L, pl.Step);
                 Assert.AreEqual(pe.Rho, pl.Rho, 1e-12);

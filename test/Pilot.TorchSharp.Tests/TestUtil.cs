@@ -54,7 +54,8 @@ internal static class TestUtil
         CollectionAssert.AreEqual(e.shape, a.shape, $"{what}: shape");
         var excess = (a - e).abs() - (rtol * e.abs() + atol);
         double worst = excess.max().item<double>();
-        if (worst > 0) {
+        if (worst > 0)
+        {
             long idx = excess.argmax().item<long>();
             Assert.Fail($"{what}: element {idx} expected {e.flatten()[idx].item<double>():R} got {a.flatten()[idx].item<double>():R} (rtol {rtol}, atol {atol})");
         }
@@ -70,4 +71,20 @@ internal static class TestUtil
     public static double[] ToArray(Tensor t) => t.to_type(ScalarType.Float64).cpu().data<double>().ToArray();
 
     public static PilotOptimizer.State StateOf(PilotOptimizer opt, int index) => (PilotOptimizer.State)opt.state_dict().State[index];
+
+    /// <summary>Bytes of every public tensor field or property of the optimizer's state records.</summary>
+    public static long StateBytes(OptimizerHelper optimizer)
+    {
+        long bytes = 0;
+        foreach (var state in optimizer.state_dict().State)
+        {
+            var type = state.GetType();
+            var flags = System.Reflection.BindingFlags.Public | System.Reflection.BindingFlags.Instance;
+            var tensors = type.GetFields(flags).Where(f => f.FieldType == typeof(Tensor)).Select(f => f.GetValue(state))
+                .Concat(type.GetProperties(flags).Where(p => p.PropertyType == typeof(Tensor)).Select(p => p.GetValue(state)));
+            foreach (var t in tensors.OfType<Tensor>())
+                bytes += t.numel() * t.ElementSize;
+        }
+        return bytes;
+    }
 }

@@ -130,19 +130,20 @@ internal static class LandscapeBenchmark
         console.WriteLine(string.Create(Inv,
             $"data: {data.Description}: the first {trainImages:N0} training images; loss on the first {s.Subset:N0} of them"));
 
-        var recorders = new List<(PilotOptimizerKind Optimizer, TrainerSettings Settings, TrajectoryRecorder Recorder, double FinalTrainLoss)>();
+        var recorders = new List<(PilotOptimizerKind Optimizer, PilotImageClassificationTrainer.Options Settings, TrajectoryRecorder Recorder, double FinalTrainLoss)>();
         try
         {
             foreach (var optimizer in optimizers)
             {
                 var recorder = new TrajectoryRecorder(s.Points, s.Subset);
-                var settings = PaperProtocol.Trainer(Model, optimizer, s.Epochs, device, s.Seed) with { Observer = recorder };
+                var settings = PaperProtocol.Trainer(Model, optimizer, s.Epochs, s.Seed);
+                settings.Observer = recorder;
                 console.WriteLine(string.Create(Inv,
                     $"training {Model} with {optimizer} for {s.Epochs} epoch{(s.Epochs == 1 ? "" : "s")} on {device} (lr {settings.LearningRate:0.###e+0}, weight decay {settings.WeightDecay:0.###e+0}, seed {s.Seed}), recording the weights"));
                 double finalTrainLoss;
                 try
                 {
-                    using var outcome = TrainingProgress.Run(console, s.Epochs, progress => runner.Train(split, settings, progress));
+                    using var outcome = TrainingProgress.Run(console, s.Epochs, progress => runner.Train(split, settings, device, progress));
                     finalTrainLoss = outcome.Epochs.Count > 0 ? outcome.Epochs[^1].TrainLoss : double.NaN;
                 }
                 catch
@@ -202,7 +203,7 @@ internal static class LandscapeBenchmark
 
     /// <summary>The plane, the projected trajectories, the grid and the end losses.</summary>
     private static LandscapeResult Analyse(BenchLandscapeSettings s, DataChoice data, string device, int trainImages, int classCount,
-        IReadOnlyList<(PilotOptimizerKind Optimizer, TrainerSettings Settings, TrajectoryRecorder Recorder, double FinalTrainLoss)> runs,
+        IReadOnlyList<(PilotOptimizerKind Optimizer, PilotImageClassificationTrainer.Options Settings, TrajectoryRecorder Recorder, double FinalTrainLoss)> runs,
         CliConsole console, Stopwatch clock)
     {
         var first = runs[0].Recorder;
@@ -247,7 +248,7 @@ internal static class LandscapeBenchmark
             var end = recorder.Trajectory[^1];
             var endPoint = projected[i][^1];
             using var onPlane = plane.At(endPoint.Alpha, endPoint.Beta);
-            trajectories.Add(new LandscapeTrajectory(optimizer, settings.LearningRate, settings.WeightDecay ?? 0, end.Step, projected[i],
+            trajectories.Add(new LandscapeTrajectory(optimizer, settings.LearningRate, settings.WeightDecay, end.Step, projected[i],
                 loss.At(end.Weights), loss.At(onPlane), plane.OffPlane(end.Weights), plane.Distance(end.Weights), finalTrainLoss));
         }
 

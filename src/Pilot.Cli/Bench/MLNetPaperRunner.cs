@@ -1,4 +1,5 @@
 using System.Text.Json.Nodes;
+using Pilot.Cli.Commands;
 using Pilot.Cli.Reporting;
 using Pilot.Cli.Training;
 
@@ -16,12 +17,13 @@ internal sealed class MLNetPaperRunner : IPaperRunner
         var data = _setup.Data;
         var runner = new TrainingRunner(spec.Seed);
         var split = runner.LoadForTraining(data, testFraction: CliDefaults.TestFraction, validationFraction: 0);
-        var settings = PaperProtocol.Trainer(spec.Model, spec.Optimizer, spec.Epochs, spec.Device, spec.Seed) with
+        var options = PaperProtocol.Trainer(spec.Model, spec.Optimizer, spec.Epochs, spec.Seed);
+        if (spec.Policy is not null && _setup.PolicyFile is { } policyFile)
         {
-            PolicyFile = spec.Policy is null ? null : _setup.PolicyFile,
-            FreezePolicy = spec.Policy is not null && _setup.FreezePolicy,
-        };
-        using var outcome = runner.Train(split, settings, progress);
+            options.InitialPolicy = TrainerFlags.ReadPolicy(policyFile, "--policy");
+            options.FreezePolicy = _setup.FreezePolicy;
+        }
+        using var outcome = runner.Train(split, options, spec.Device, progress);
         var report = runner.Evaluate(outcome.Model, split.Test);
         return new PaperRun
         {

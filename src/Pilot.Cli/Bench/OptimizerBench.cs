@@ -17,14 +17,14 @@ namespace Pilot.Cli.Bench;
 
 /// <summary>
 /// <c>pilot bench optimizer</c>: the optimizer step alone for PILOT (plain and fast paths), TorchSharp's Adam and AdamW, and SophiaG on
-/// the parameter shapes of a network, through Pilot.TorchSharp's <see cref="OptimizerBenchmark"/>; a table with the ratio
+/// the parameter shapes of a network, through <see cref="OptimizerBenchmark"/>; a table with the ratio
 /// to AdamW and, with <c>--json</c>, <c>{"results": [...]}</c>.
 /// </summary>
 internal static class OptimizerBench
 {
     private static readonly CultureInfo Inv = CultureInfo.InvariantCulture;
 
-    /// <summary>One row of the <c>--json</c> file: issue 9's fields, and the settings it was measured under (<c>environment</c>).</summary>
+    /// <summary>One row of the <c>--json</c> file (the field names are its format: keep them), and the settings it was measured under (<c>environment</c>).</summary>
     private sealed record Row(
         string Optimizer, string Model, string Device, long Params, double MsPerStep, double StateBytesPerParam,
         [property: JsonPropertyName("ratio_to_adamw")] double RatioToAdamW, BenchEnvironment Environment)
@@ -50,14 +50,15 @@ internal static class OptimizerBench
     /// <summary>The wait policies <c>--omp-wait-policy both</c> times, in table order.</summary>
     internal static readonly IReadOnlyList<string> BothPolicies = ["PASSIVE", "ACTIVE"];
 
-    /// <summary>The parameter shapes of <paramref name="model"/> as the benchmark knows them.</summary>
-    /// <exception cref="CliInputException">The benchmark has no shapes for <paramref name="model"/>.</exception>
-    internal static IReadOnlyList<long[]> Shapes(PilotArchitecture model) => model switch
+    /// <summary>
+    /// The parameter shapes of <paramref name="model"/>, read from the network <c>Backbones</c> builds for the benchmark's
+    /// input (<see cref="BenchDefaults.OptimizerInput"/>) and <see cref="BenchDefaults.OptimizerClasses"/> classes.
+    /// </summary>
+    internal static IReadOnlyList<long[]> Shapes(PilotArchitecture model)
     {
-        PilotArchitecture.SmallCnn => OptimizerBenchmark.SmallCnnShapes,
-        PilotArchitecture.ResNet18 => OptimizerBenchmark.ResNet18Shapes,
-        _ => throw new CliInputException($"--model: the optimizer benchmark knows SmallCnn and ResNet18; got {model}."),
-    };
+        using var network = Pilot.MLNet.Models.Backbones.Create(model, BenchDefaults.OptimizerInput(model), BenchDefaults.OptimizerClasses);
+        return network.parameters().Select(p => p.shape).ToList();
+    }
 
     /// <summary>
     /// Runs the benchmark for each model under each asked OpenMP wait policy, prints the tables, writes the JSON and the
@@ -68,7 +69,7 @@ internal static class OptimizerBench
     {
         var models = s.Models.Distinct().ToList();
         if (models.Count == 0)
-            throw new CliInputException("--model: name at least one network (SmallCnn, ResNet18).");
+            throw new CliInputException($"--model: name at least one network ({string.Join(", ", Enum.GetNames<PilotArchitecture>())}).");
         var shapes = models.ToDictionary(m => m, Shapes); // unknown networks fail before any timing
         var policies = s.WaitPolicy.Trim().ToUpperInvariant() switch
         {

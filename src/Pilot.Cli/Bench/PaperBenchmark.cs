@@ -77,15 +77,15 @@ internal static class PaperProtocol
     }
 
     /// <summary>
-    /// The trainer settings of one protocol run: <paramref name="model"/> trained with <paramref name="optimizer"/> for
-    /// <paramref name="epochs"/> epochs on <paramref name="device"/> from <paramref name="seed"/>, without augmentation; the
-    /// warm-up is capped at <paramref name="epochs"/> − 1 (a one-epoch benchmark has none).
+    /// The trainer options of one protocol run: <paramref name="model"/> trained with <paramref name="optimizer"/> for
+    /// <paramref name="epochs"/> epochs from <paramref name="seed"/>, without augmentation; the warm-up is capped at
+    /// <paramref name="epochs"/> − 1 (a one-epoch benchmark has none). Everything else is the library's default.
     /// </summary>
-    public static TrainerSettings Trainer(PilotArchitecture model, PilotOptimizerKind optimizer, int epochs, string device, int seed,
+    public static PilotImageClassificationTrainer.Options Trainer(PilotArchitecture model, PilotOptimizerKind optimizer, int epochs, int seed,
         string optionName = "--models")
     {
         var hp = For(model, optimizer, optionName);
-        return new TrainerSettings
+        var options = new PilotImageClassificationTrainer.Options
         {
             Architecture = model,
             Optimizer = optimizer,
@@ -95,12 +95,12 @@ internal static class PaperProtocol
             WeightDecay = hp.WeightDecay,
             WarmupEpochs = Math.Min(hp.WarmupEpochs, epochs - 1),
             Augment = false,
-            Gamma = hp.Gamma,
-            EtaPhi = hp.EtaPhi,
-            PolicyDegree = hp.PolicyDegree,
-            Device = device,
             Seed = seed,
         };
+        if (hp.Gamma is { } gamma) options.Gamma = gamma;
+        if (hp.EtaPhi is { } etaPhi) options.EtaPhi = etaPhi;
+        if (hp.PolicyDegree is { } degree) options.PolicyDegree = degree;
+        return options;
     }
 }
 

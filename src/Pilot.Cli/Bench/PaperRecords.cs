@@ -28,7 +28,7 @@ internal sealed record PaperRunSpec(PilotArchitecture Model, PilotOptimizerKind 
         => $"{Model} {Optimizer} seed {Seed}, {Epochs} epoch{(Epochs == 1 ? "" : "s")}, {Device}{(Policy is null ? "" : ", policy " + Policy)}";
 }
 
-/// <summary>One finished run as stored in the results file (issue 11's record format; accuracy as a fraction in [0, 1]).</summary>
+/// <summary>One finished run as stored in the results file (accuracy as a fraction in [0, 1]).</summary>
 internal sealed record PaperRun
 {
     public required PilotArchitecture Model { get; init; }

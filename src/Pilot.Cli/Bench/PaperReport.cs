@@ -38,7 +38,7 @@ internal static class PaperReport
 {
     private static readonly CultureInfo Inv = CultureInfo.InvariantCulture;
 
-    /// <summary>Test accuracy whose first epoch the summary reports (issue 11's policy-transfer comparison).</summary>
+    /// <summary>Test accuracy whose first epoch the summary reports (the policy-transfer comparison).</summary>
     public const double AccuracyThreshold = 0.90;
 
     /// <summary>Groups <paramref name="runs"/> into configurations, in a stable order (model, device, precision, optimizer, policy).</summary>

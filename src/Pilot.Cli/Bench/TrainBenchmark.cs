@@ -112,8 +112,8 @@ internal static class TrainBenchmark
     private static EpochRecord TrainOneEpoch(TrainingRunner runner, TrainingSplit split, BenchTrainSettings settings,
         PilotOptimizerKind optimizer, string device, CliConsole console)
     {
-        var trainer = PaperProtocol.Trainer(settings.Model, optimizer, epochs: 1, device, CliDefaults.Seed, "--model");
-        using var outcome = TrainingProgress.Run(console, 1, progress => runner.Train(split, trainer, progress));
+        var trainer = PaperProtocol.Trainer(settings.Model, optimizer, epochs: 1, CliDefaults.Seed, "--model");
+        using var outcome = TrainingProgress.Run(console, 1, progress => runner.Train(split, trainer, device, progress));
         return outcome.Epochs.Single();
     }
 }

@@ -50,7 +50,7 @@ internal sealed record CodegenModel(
 
         try
         {
-            var classifier = FindClassifier(model)
+            var classifier = PilotTransformers.Single(model, $"'{full}'")
                 ?? throw new InvalidDataException($"'{full}' has no Pilot image classifier (PilotImageClassificationTransformer); codegen needs a model trained with mlContext.Pilot.ImageClassification or 'pilot train'.");
 
             // The generated ModelInput: the label as text and the image as the bytes of an image file.
@@ -90,12 +90,4 @@ internal sealed record CodegenModel(
             (model as IDisposable)?.Dispose();
         }
     }
-
-    /// <summary>The last Pilot classifier in <paramref name="model"/> (a transformer chain is searched depth-first).</summary>
-    private static PilotImageClassificationTransformer? FindClassifier(ITransformer model) => model switch
-    {
-        PilotImageClassificationTransformer classifier => classifier,
-        IEnumerable<ITransformer> chain => chain.Select(FindClassifier).LastOrDefault(c => c is not null),
-        _ => null,
-    };
 }

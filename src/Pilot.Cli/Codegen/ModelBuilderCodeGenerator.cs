@@ -1,8 +1,8 @@
 using System.Globalization;
-using System.Reflection;
 using System.Text;
 using Microsoft.ML;
 using Pilot.MLNet;
+using Pilot.MLNet.Scoring;
 using Pilot.TorchSharp;
 
 namespace Pilot.Cli.Codegen;
@@ -29,19 +29,6 @@ internal static class ModelBuilderCodeGenerator
 
     /// <summary>Default class name of the generated code: <c>MLModel</c> (as Model Builder).</summary>
     public const string DefaultClassName = "MLModel";
-
-    /// <summary>
-    /// Options the generated <c>BuildPipeline</c> leaves out: data, callbacks and paths, which a model does not record (the
-    /// same list as Pilot.MLNet's record of training options; a test checks that they agree).
-    /// </summary>
-    internal static readonly IReadOnlySet<string> UnrecordedOptions = new HashSet<string>
-    {
-        nameof(PilotImageClassificationTrainer.Options.ValidationSet),
-        nameof(PilotImageClassificationTrainer.Options.ProgressCallback),
-        nameof(PilotImageClassificationTrainer.Options.BatchProgressCallback),
-        nameof(PilotImageClassificationTrainer.Options.CheckpointDirectory),
-        nameof(PilotImageClassificationTrainer.Options.PretrainedWeightsPath),
-    };
 
     private static readonly CultureInfo Inv = CultureInfo.InvariantCulture;
 
@@ -273,9 +260,9 @@ internal static class ModelBuilderCodeGenerator
     {
         var defaults = new PilotImageClassificationTrainer.Options();
         var lines = new List<string>();
-        foreach (var field in typeof(PilotImageClassificationTrainer.Options).GetFields(BindingFlags.Public | BindingFlags.Instance))
+        foreach (var field in OptionRules.Fields)
         {
-            if (UnrecordedOptions.Contains(field.Name))
+            if (TrainingOptionsFormat.Unrecorded.Contains(field.Name))
                 continue;
             object? value = field.GetValue(o);
             string note = "";

@@ -29,7 +29,11 @@ internal sealed record BenchTrainSettings
 internal sealed record BenchReportSettings
 {
     public string In { get; init; } = BenchDefaults.PaperResults;
-    public string Out { get; init; } = BenchDefaults.ReportFolder;
+    /// <summary><c>--out</c>: the report folder; null for the folder of <see cref="In"/>.</summary>
+    public string? Out { get; init; }
+
+    /// <summary>The folder the report is written to.</summary>
+    public string OutFolder => Path.GetFullPath(Out ?? Path.GetDirectoryName(Path.GetFullPath(In))!);
 }
 
 /// <summary>What <c>pilot bench paper</c> was asked to do.</summary>
@@ -116,8 +120,8 @@ internal sealed class BenchCommands
 
     // bench report
     public readonly Option<string> ReportIn = OptionFactory.WithDefault("--in", "Results file written by 'pilot bench paper'.", BenchDefaults.PaperResults, "FILE");
-    public readonly Option<string> ReportOut = OptionFactory.WithDefault("--out",
-        "Folder for the Markdown summary (<results-name>.md) and the plots (PNG).", BenchDefaults.ReportFolder, "DIR");
+    public readonly Option<string?> ReportOut = OptionFactory.Optional<string>("--out",
+        "Folder for the Markdown summary (<results-name>.md) and the plots (PNG). [default: the folder of --in]", "DIR");
 
     // bench landscape
     public readonly Option<CommaList<PilotOptimizerKind>> LandscapeOptimizers = OptionFactory.List("--optimizers",
@@ -206,7 +210,7 @@ internal sealed class BenchCommands
         Rounds = p.GetValue(Rounds), Json = p.GetValue(TrainJson),
     };
 
-    public BenchReportSettings BindReport(ParseResult p) => new() { In = p.GetValue(ReportIn)!, Out = p.GetValue(ReportOut)! };
+    public BenchReportSettings BindReport(ParseResult p) => new() { In = p.GetValue(ReportIn)!, Out = p.GetValue(ReportOut) };
 
     public BenchPaperSettings BindPaper(ParseResult p) => new()
     {

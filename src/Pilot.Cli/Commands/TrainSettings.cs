@@ -1,35 +1,25 @@
+using Microsoft.ML;
 using Pilot.MLNet;
+using Options = Pilot.MLNet.PilotImageClassificationTrainer.Options;
 
 namespace Pilot.Cli.Commands;
 
-/// <summary>What <c>pilot train</c> was asked to do; one property per option, defaults from <see cref="CliDefaults"/>.</summary>
+/// <summary>What <c>pilot train</c> was asked to do: the trainer's options as its flags set them, and the command's own settings.</summary>
 internal sealed record TrainSettings
 {
     /// <summary><c>--data</c>: image folder, IDX folder or CIFAR-10 binary folder; null for the default data set.</summary>
     public string? Data { get; init; }
 
-    /// <summary><c>--arch</c>.</summary>
-    public PilotArchitecture Architecture { get; init; } = CliDefaults.Architecture;
-
-    /// <summary><c>--fine-tuning</c>: null for the architecture's default.</summary>
-    public PilotFineTuning? FineTuning { get; init; }
-
-    /// <summary><c>--optimizer</c>.</summary>
-    public PilotOptimizerKind Optimizer { get; init; } = CliDefaults.Optimizer;
-
-    /// <summary><c>--epochs</c>, ≥ 1.</summary>
-    public int Epochs { get; init; } = CliDefaults.Epochs;
-
-    /// <summary><c>--batch-size</c>, ≥ 1.</summary>
-    public int BatchSize { get; init; } = CliDefaults.BatchSize;
-
-    /// <summary><c>--lr</c>, &gt; 0.</summary>
-    public double LearningRate { get; init; } = CliDefaults.LearningRate;
+    /// <summary>
+    /// The trainer's options from the trainer flags (<see cref="TrainerFlags"/>), the CLI's defaults where a flag is not given;
+    /// the fields of <see cref="TrainerFlags.SetByCommand"/> are filled when training starts.
+    /// </summary>
+    public Options Trainer { get; init; } = CliDefaults.Trainer();
 
     /// <summary><c>--device</c>.</summary>
     public DeviceChoice Device { get; init; } = CliDefaults.Device;
 
-    /// <summary><c>--seed</c>, ≥ 0.</summary>
+    /// <summary><c>--seed</c>, ≥ 0: the trainer's seed and the seed of the data splits.</summary>
     public int Seed { get; init; } = CliDefaults.Seed;
 
     /// <summary><c>--out</c>: the model file to write.</summary>
@@ -47,27 +37,32 @@ internal sealed record TrainSettings
     /// <summary><c>--plots</c>: folder for plots and history; null for <see cref="CliDefaults.OutputFolderName"/> next to the model.</summary>
     public string? Plots { get; init; }
 
-    /// <summary><c>--policy</c>: a policy JSON from <c>pilot policy export</c> to start PILOT from; null for PILOT's initial policy.</summary>
-    public string? Policy { get; init; }
-
-    /// <summary><c>--freeze-policy</c>: keep the policy fixed (η_φ = 0).</summary>
-    public bool FreezePolicy { get; init; }
-
-    /// <summary><c>--checkpoint-dir</c>: folder for per-epoch checkpoints; null for none.</summary>
-    public string? CheckpointDir { get; init; }
-
     /// <summary>The plots folder this run writes to.</summary>
     public string PlotsFolder => Plots ?? Path.Combine(Path.GetDirectoryName(Path.GetFullPath(Out))!, CliDefaults.OutputFolderName);
 
     /// <summary>Checks the combinations and files that single-option validation cannot; throws <see cref="CliInputException"/>.</summary>
     public void Validate()
     {
-        if (Policy is not null && Optimizer != PilotOptimizerKind.Pilot)
-            throw new CliInputException($"--policy applies to --optimizer Pilot only; got --optimizer {Optimizer}.");
-        if (FreezePolicy && Optimizer != PilotOptimizerKind.Pilot)
-            throw new CliInputException($"--freeze-policy applies to --optimizer Pilot only; got --optimizer {Optimizer}.");
-        if (Policy is not null && !File.Exists(Policy))
-            throw new CliInputException($"--policy: file '{Path.GetFullPath(Policy)}' does not exist. Write one with 'pilot policy export --model model.zip --out policy.json'.");
+        // The trainer checks every option value when it is created: before any data is read.
+        try
+        {
+            new MLContext().Pilot.ImageClassification(Trainer);
+        }
+        catch (ArgumentException e)
+        {
+            throw new CliInputException(Training.TrainingRunner.OptionProblem(e) ?? $"The trainer rejected an option: {e.Message}", e);
+        }
+        string optimizer = TrainerFlags.FlagOf(nameof(Options.Optimizer));
+        if (Trainer.InitialPolicy is not null && Trainer.Optimizer != PilotOptimizerKind.Pilot)
+            throw new CliInputException($"{TrainerFlags.FlagOf(nameof(Options.InitialPolicy))} applies to {optimizer} Pilot only; got {optimizer} {Trainer.Optimizer}.");
+        if (Trainer.FreezePolicy && Trainer.Optimizer != PilotOptimizerKind.Pilot)
+            throw new CliInputException($"{TrainerFlags.FlagOf(nameof(Options.FreezePolicy))} applies to {optimizer} Pilot only; got {optimizer} {Trainer.Optimizer}.");
+        // Early stopping keeps the epoch with the lowest validation loss: choosing it on the test rows would report test
+        // metrics of a model selected on them.
+        if (Trainer.EarlyStoppingPatience is not null && ValidationFraction == 0)
+            throw new CliInputException(
+                $"{TrainerFlags.FlagOf(nameof(Options.EarlyStoppingPatience))} keeps the epoch with the lowest validation loss, so the validation rows must not be " +
+                "the test rows whose metrics are reported: pass --validation-fraction F (for example 0.1) to hold out part of the training rows.");
         if (Directory.Exists(Out))
             throw new CliInputException($"--out: '{Path.GetFullPath(Out)}' is a folder; pass a file name such as model.zip.");
     }

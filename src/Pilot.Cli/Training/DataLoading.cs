@@ -164,22 +164,34 @@ internal static class DataLoading
                 continue;
             foreach (var relative in view.GetColumn<string>(PilotDatasets.ImagePathColumnName))
             {
-                string path = Path.GetFullPath(Path.Combine(folder, relative));
-                try
-                {
-                    using var image = Pilot.MLNet.Training.EncodedImage.Decode(File.ReadAllBytes(path), $"'{path}'");
-                }
-                catch (InvalidDataException e)
-                {
-                    return e.Message;
-                }
-                catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-                {
-                    return $"'{path}' cannot be read: {e.Message}";
-                }
+                if (ImageFileProblem(Path.Combine(folder, relative)) is { } problem)
+                    return problem;
             }
         }
         return null;
+    }
+
+    /// <summary>
+    /// Why the image file <paramref name="path"/> cannot be used — it cannot be read, or it does not decode with the checks
+    /// the trainer and scorer apply (empty, not an image, too large, truncated) — naming the file; <see langword="null"/>
+    /// when it decodes.
+    /// </summary>
+    internal static string? ImageFileProblem(string path)
+    {
+        string full = Path.GetFullPath(path);
+        try
+        {
+            using var image = Pilot.MLNet.Training.EncodedImage.Decode(File.ReadAllBytes(full), $"'{full}'");
+            return null;
+        }
+        catch (InvalidDataException e)
+        {
+            return e.Message;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return $"'{full}' cannot be read: {e.Message}";
+        }
     }
 
     /// <summary>Runs <paramref name="load"/>, turning the data layer's errors about files and formats into <c>--data</c> errors.</summary>

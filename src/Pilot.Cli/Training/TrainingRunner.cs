@@ -1,47 +1,13 @@
 using System.Diagnostics;
 using Microsoft.ML;
 using Microsoft.ML.Data;
+using Pilot.Cli.Commands;
 using Pilot.Cli.Reporting;
 using Pilot.MLNet;
 using Pilot.MLNet.Data;
 using Pilot.TorchSharp;
 
 namespace Pilot.Cli.Training;
-
-/// <summary>Trainer settings the CLI passes on; a null means the library's default.</summary>
-internal sealed record TrainerSettings
-{
-    public required PilotArchitecture Architecture { get; init; }
-
-    /// <summary>Which weights train; null for the architecture's default.</summary>
-    public PilotFineTuning? FineTuning { get; init; }
-    public required PilotOptimizerKind Optimizer { get; init; }
-    public required int Epochs { get; init; }
-    public required int BatchSize { get; init; }
-    public required double LearningRate { get; init; }
-
-    /// <summary>Device kind: <c>cpu</c> or <c>cuda</c>.</summary>
-    public required string Device { get; init; }
-    public required int Seed { get; init; }
-    public double? WeightDecay { get; init; }
-    public int? WarmupEpochs { get; init; }
-    public bool? Augment { get; init; }
-    public double? Gamma { get; init; }
-    public double? EtaPhi { get; init; }
-    public int? PolicyDegree { get; init; }
-
-    /// <summary>Policy JSON to start PILOT from; the option that named it is <see cref="PolicyOption"/>.</summary>
-    public string? PolicyFile { get; init; }
-    public string PolicyOption { get; init; } = "--policy";
-    public bool FreezePolicy { get; init; }
-    public string? CheckpointDirectory { get; init; }
-
-    /// <summary>Network input side for image files (resized); null for the trainer's default.</summary>
-    public int? ImageSize { get; init; }
-
-    /// <summary>Sees the network at the start and after every step (<c>bench landscape</c> records trajectories); null for none.</summary>
-    public Pilot.MLNet.Training.ITrainingObserver? Observer { get; init; }
-}
 
 /// <summary>A trained model with its history; disposing it releases the network's native memory.</summary>
 /// <param name="Model">The fitted chain: <c>MapValueToKey(Label)</c>, then the Pilot transformer.</param>
@@ -104,12 +70,20 @@ internal sealed class TrainingRunner
     /// <summary>Loads the rows to evaluate on (see <see cref="DataLoading.LoadForEvaluation"/>).</summary>
     public EvaluationRows LoadForEvaluation(DataChoice data) => DataLoading.LoadForEvaluation(_ml, data);
 
-    /// <summary>Fits the pipeline on <paramref name="split"/>, reporting each batch and epoch to <paramref name="progress"/>.</summary>
-    /// <exception cref="CliInputException">The policy file cannot be read, or the trainer rejects an option value.</exception>
-    public TrainOutcome Train(TrainingSplit split, TrainerSettings s, ITrainingProgress progress)
+    /// <summary>
+    /// Fits the pipeline on <paramref name="split"/> with <paramref name="trainer"/>'s options (not changed; the fields the
+    /// CLI sets itself, <see cref="Commands.TrainerFlags.SetByCommand"/>, are filled here), reporting each batch and epoch
+    /// to <paramref name="progress"/>.
+    /// </summary>
+    /// <param name="split">The rows.</param>
+    /// <param name="trainer">The trainer's options; a null <c>Seed</c> is this runner's seed, a null <c>ImageShape</c> the data's.</param>
+    /// <param name="device">Device kind: <c>cpu</c> or <c>cuda</c>.</param>
+    /// <param name="progress">Receives the batches and epochs.</param>
+    /// <exception cref="CliInputException">The trainer rejects an option value, or the data or a checkpoint cannot be used (the message names the flag).</exception>
+    public TrainOutcome Train(TrainingSplit split, PilotImageClassificationTrainer.Options trainer, string device, ITrainingProgress progress)
     {
         // Device: the trainer reads MLContext.GpuDeviceId (null: CUDA when available; -1: the CPU).
-        _ml.GpuDeviceId = s.Device == "cuda" ? 0 : -1;
+        _ml.GpuDeviceId = device == "cuda" ? 0 : -1;
         _ml.FallbackToCpu = false;
 
         var keyData = _ml.Data.LoadFromEnumerable(split.ClassNames.Select(n => new KeyRow { Label = n }));
@@ -119,79 +93,57 @@ internal sealed class TrainingRunner
         var epochClock = Stopwatch.StartNew();
         var featureClock = new Stopwatch();
         int lastEpochSeen = 0;
-        var options = new PilotImageClassificationTrainer.Options
+        var options = trainer.Clone();
+        options.LabelColumnName = Label;
+        options.ImageColumnName = Image;
+        options.ScoreColumnName = Score;
+        options.PredictedLabelColumnName = PredictedLabel;
+        options.ValidationSet = null; // Fit(train, validation) below
+        options.Seed ??= _seed;
+        options.ImageShape ??= split.Shape;
+        options.ProgressCallback = report =>
         {
-            LabelColumnName = Label,
-            ImageColumnName = Image,
-            Architecture = s.Architecture,
-            FineTuning = s.FineTuning,
-            Optimizer = s.Optimizer,
-            Epochs = s.Epochs,
-            BatchSize = s.BatchSize,
-            LearningRate = s.LearningRate,
-            Seed = s.Seed,
-            ImageShape = split.Shape,
-            FreezePolicy = s.FreezePolicy,
-            InitialPolicy = s.PolicyFile is null ? null : ReadPolicy(s.PolicyFile, s.PolicyOption),
-            CheckpointDirectory = s.CheckpointDirectory,
-            Observer = s.Observer,
-            ProgressCallback = report =>
-            {
-                var record = ToRecord(report);
-                epochs.Add(record);
-                progress.OnEpoch(record);
-            },
-            BatchProgressCallback = b =>
-            {
-                if (b.Stage == PilotTrainingStage.FeaturePass)
-                {
-                    // The rate counts the batches after the first, timed from the end of the first.
-                    if (b.Batch == 1)
-                        featureClock.Restart();
-                    double featureSeconds = Math.Max(featureClock.Elapsed.TotalSeconds, 1e-9);
-                    progress.OnFeatureBatch(new FeatureProgress(b.Batch, b.BatchCount,
-                        b.Batch == 1 ? 0 : (b.Batch - 1.0) * PilotImageClassificationDefaults.ScoringBatchSize / featureSeconds));
-                    epochClock.Restart();
-                    return;
-                }
-                if (b.Epoch != lastEpochSeen)
-                {
-                    lastEpochSeen = b.Epoch;
-                    epochClock.Restart();
-                }
-                double seconds = Math.Max(epochClock.Elapsed.TotalSeconds, 1e-9);
-                progress.OnBatch(new BatchProgress(b.Epoch, b.Batch, b.BatchCount, b.RunningLoss, (double)b.Batch * s.BatchSize / seconds));
-            },
+            var record = ToRecord(report);
+            epochs.Add(record);
+            progress.OnEpoch(record);
         };
-        if (s.WeightDecay is { } wd) options.WeightDecay = wd;
-        if (s.WarmupEpochs is { } warmup) options.WarmupEpochs = warmup;
-        if (s.Augment is { } augment) options.Augment = augment;
-        if (s.Gamma is { } gamma) options.Gamma = gamma;
-        if (s.EtaPhi is { } etaPhi) options.EtaPhi = etaPhi;
-        if (s.PolicyDegree is { } degree) options.PolicyDegree = degree;
-        // Image files are resized to --image-size; IDX and CIFAR-10 pixels keep their size, except for a pretrained network,
-        // which resizes every source to its input size.
-        if (s.ImageSize is { } side && (split.Shape is null || Pilot.MLNet.Models.Backbones.IsPretrained(s.Architecture)))
+        options.BatchProgressCallback = b =>
         {
-            options.ImageWidth = side;
-            options.ImageHeight = side;
-        }
+            if (b.Stage == PilotTrainingStage.FeaturePass)
+            {
+                // The rate counts the batches after the first, timed from the end of the first.
+                if (b.Batch == 1)
+                    featureClock.Restart();
+                double featureSeconds = Math.Max(featureClock.Elapsed.TotalSeconds, 1e-9);
+                progress.OnFeatureBatch(new FeatureProgress(b.Batch, b.BatchCount,
+                    b.Batch == 1 ? 0 : (b.Batch - 1.0) * PilotImageClassificationDefaults.ScoringBatchSize / featureSeconds));
+                epochClock.Restart();
+                return;
+            }
+            if (b.Epoch != lastEpochSeen)
+            {
+                lastEpochSeen = b.Epoch;
+                epochClock.Restart();
+            }
+            double seconds = Math.Max(epochClock.Elapsed.TotalSeconds, 1e-9);
+            progress.OnBatch(new BatchProgress(b.Epoch, b.Batch, b.BatchCount, b.RunningLoss, (double)b.Batch * options.BatchSize / seconds));
+        };
 
-        PilotImageClassificationTrainer trainer;
+        PilotImageClassificationTrainer estimator;
         try
         {
-            trainer = _ml.Pilot.ImageClassification(options);
+            estimator = _ml.Pilot.ImageClassification(options);
         }
         catch (ArgumentException e)
         {
-            throw new CliInputException($"The trainer rejected an option: {e.Message}", e);
+            throw new CliInputException(OptionProblem(e) ?? $"The trainer rejected an option: {e.Message}", e);
         }
         PilotImageClassificationTransformer classifier;
         try
         {
-            classifier = trainer.Fit(toKey.Transform(split.Train), split.Validation is null ? null : toKey.Transform(split.Validation));
+            classifier = estimator.Fit(toKey.Transform(split.Train), split.Validation is null ? null : toKey.Transform(split.Validation));
         }
-        catch (Exception e) when (TrainingInputProblem(e, s, split) is { } message)
+        catch (Exception e) when (TrainingInputProblem(e, options, split) is { } message)
         {
             throw new CliInputException(message, e);
         }
@@ -202,18 +154,31 @@ internal sealed class TrainingRunner
     /// <summary>
     /// The message for an exception of <c>Fit</c> caused by what the user passed — an image that does not decode (naming
     /// the file), a checkpoint directory of other options or with unreadable files, a network that cannot take the image
-    /// size — or <see langword="null"/> for anything else (a bug: exit code 1 with the stack trace).
+    /// size, an option the data rules out — or <see langword="null"/> for anything else (a bug: exit code 1 with the stack trace).
     /// </summary>
-    private static string? TrainingInputProblem(Exception e, TrainerSettings s, TrainingSplit split)
+    private static string? TrainingInputProblem(Exception e, PilotImageClassificationTrainer.Options o, TrainingSplit split)
     {
-        if (s.CheckpointDirectory is { } directory && e is InvalidOperationException or InvalidDataException
+        if (o.CheckpointDirectory is { } directory && e is InvalidOperationException or InvalidDataException
             && e.Message.Contains(directory, StringComparison.Ordinal))
-            return $"--checkpoint-dir: {e.Message}";
-        if (e is ArgumentOutOfRangeException { ParamName: nameof(PilotImageClassificationTrainer.Options.Architecture) } size)
-            return $"--arch/--image-size: {size.Message.Replace($" (Parameter '{size.ParamName}')", "")}";
+            return $"{TrainerFlags.FlagOf(nameof(o.CheckpointDirectory))}: {e.Message}";
+        if (e is ArgumentOutOfRangeException { ParamName: nameof(o.Architecture) } size)
+            return $"{TrainerFlags.FlagOf(nameof(o.Architecture))}/--image-size: {WithoutParameterName(size)}";
         if (e is InvalidDataException)
             return $"--data: {DataLoading.FindUndecodableImage(split.ImageFolder, split.Train, split.Validation) ?? e.Message}";
-        return null;
+        return e is ArgumentException a ? OptionProblem(a) : null;
+    }
+
+    /// <summary>"--flag: message" for an exception that names a trainer option with a flag; null otherwise.</summary>
+    internal static string? OptionProblem(ArgumentException e)
+        => e.ParamName is { } name && OptionRules.Fields.Any(f => f.Name == name) && !TrainerFlags.SetByCommand.Contains(name)
+            ? $"{TrainerFlags.FlagOf(name)}: {WithoutParameterName(e)}"
+            : null;
+
+    private static string WithoutParameterName(ArgumentException e)
+    {
+        string message = e.Message.Replace($" (Parameter '{e.ParamName}')", "");
+        int actual = message.IndexOf(Environment.NewLine + "Actual value was", StringComparison.Ordinal);
+        return actual >= 0 ? message[..actual] : message;
     }
 
     /// <summary>Scores <paramref name="data"/> (with a text <c>Label</c> column) and computes the metrics report.</summary>
@@ -223,7 +188,7 @@ internal sealed class TrainingRunner
     /// <exception cref="CliInputException">An image of <paramref name="data"/> cannot be read (the message names the file).</exception>
     public ClassificationReport Evaluate(ITransformer model, IDataView data, string? imageFolder = null)
     {
-        var classifier = FindClassifier(model) ?? throw new InvalidOperationException("The model has no Pilot image classifier.");
+        var classifier = PilotTransformers.Single(model, "The model") ?? throw new InvalidOperationException("The model has no Pilot image classifier.");
         var scored = model.Transform(data);
         MulticlassClassificationMetrics metrics;
         try
@@ -269,7 +234,16 @@ internal sealed class TrainingRunner
         {
             throw new CliInputException($"{optionName}: '{full}' is not a model written by 'pilot train' ({Cause(e).Message}).", e);
         }
-        var classifier = FindClassifier(model);
+        PilotImageClassificationTransformer? classifier;
+        try
+        {
+            classifier = PilotTransformers.Single(model, $"'{full}'");
+        }
+        catch (InvalidDataException e)
+        {
+            (model as IDisposable)?.Dispose();
+            throw new CliInputException($"{optionName}: {e.Message}", e);
+        }
         if (classifier is null)
         {
             (model as IDisposable)?.Dispose();
@@ -283,7 +257,10 @@ internal sealed class TrainingRunner
     public IReadOnlyList<ImagePrediction> Predict(LoadedModel model, IReadOnlyList<string> images, int top)
     {
         foreach (var image in images)
-            CheckDecodes(image);
+        {
+            if (DataLoading.ImageFileProblem(image) is { } problem)
+                throw new CliInputException($"IMAGE: {problem}");
+        }
         var rows = images.Select(p => new ImageFileRow { Label = "", ImagePath = Path.GetFullPath(p) }).ToList();
         var view = _ml.Data.LoadFromEnumerable(rows);
         var withBytes = _ml.Transforms.LoadRawImageBytes(Image, null, nameof(ImageFileRow.ImagePath)).Fit(view).Transform(view);
@@ -310,43 +287,6 @@ internal sealed class TrainingRunner
         c.ExportToOnnx(path);
         return $"{c.Architecture}, input {c.InputShape}, {c.ClassNames.Count} classes";
     }
-
-    private static PilotPolicy ReadPolicy(string path, string optionName)
-    {
-        try
-        {
-            return PilotPolicy.FromJson(File.ReadAllText(path));
-        }
-        catch (Exception e) when (e is System.Text.Json.JsonException or InvalidDataException or FormatException or ArgumentException or KeyNotFoundException or InvalidOperationException)
-        {
-            throw new CliInputException($"{optionName}: '{Path.GetFullPath(path)}' is not a PILOT policy file ({e.Message}). Write one with 'pilot policy export'.", e);
-        }
-    }
-
-    /// <summary>Decodes the file with the checks the trainer and scorer apply (empty, not an image, too large, truncated).</summary>
-    private static void CheckDecodes(string path)
-    {
-        string full = Path.GetFullPath(path);
-        try
-        {
-            using var image = Pilot.MLNet.Training.EncodedImage.Decode(File.ReadAllBytes(full), $"'{full}'");
-        }
-        catch (InvalidDataException e)
-        {
-            throw new CliInputException($"IMAGE: {e.Message}", e);
-        }
-        catch (IOException e)
-        {
-            throw new CliInputException($"IMAGE: '{full}' cannot be read: {e.Message}", e);
-        }
-    }
-
-    private static PilotImageClassificationTransformer? FindClassifier(ITransformer model) => model switch
-    {
-        PilotImageClassificationTransformer t => t,
-        IEnumerable<ITransformer> chain => chain.Select(FindClassifier).LastOrDefault(t => t is not null),
-        _ => null,
-    };
 
     private static EpochRecord ToRecord(PilotEpochReport r) => new(
         r.Epoch, r.TrainLoss, r.TrainAccuracy, r.ValidationLoss, r.ValidationAccuracy, r.LearningRate, r.Seconds, r.ImagesPerSecond,

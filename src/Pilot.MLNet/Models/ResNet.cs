@@ -252,6 +252,24 @@ internal sealed class BasicBlock : nn.Module<Tensor, Tensor>
     /// <summary>True when the shortcut is the 1×1 convolution + batch norm rather than the identity.</summary>
     internal bool HasDownsample => downsample is not null;
 
+    /// <summary>The first 3×3 convolution (for exporters that walk the block by type).</summary>
+    internal Conv2d Conv1 => conv1;
+
+    /// <summary>The batch normalisation after <see cref="Conv1"/>.</summary>
+    internal BatchNorm2d Bn1 => bn1;
+
+    /// <summary>The ReLU, applied after <see cref="Bn1"/> and again after the residual sum.</summary>
+    internal ReLU Relu => relu;
+
+    /// <summary>The second 3×3 convolution.</summary>
+    internal Conv2d Conv2 => conv2;
+
+    /// <summary>The batch normalisation after <see cref="Conv2"/>.</summary>
+    internal BatchNorm2d Bn2 => bn2;
+
+    /// <summary>The shortcut's 1×1 convolution and batch normalisation, or <see langword="null"/> for the identity.</summary>
+    internal Sequential? Downsample => downsample;
+
     /// <inheritdoc/>
     public override Tensor forward(Tensor input)
     {

@@ -70,7 +70,7 @@ internal static class OnnxExport
         var loaded = mlContext.Model.Load(modelPath, out _);
         try
         {
-            var pilot = FindPilotTransformers(loaded).ToList();
+            var pilot = PilotTransformers.All(loaded);
             if (pilot.Count != 1)
                 throw new InvalidDataException(pilot.Count == 0
                     ? $"'{modelPath}' holds no Pilot image classifier (PilotImageClassificationTransformer); only those export to ONNX."
@@ -80,15 +80,8 @@ internal static class OnnxExport
         }
         finally
         {
-            foreach (var disposable in FindPilotTransformers(loaded))
+            foreach (var disposable in PilotTransformers.All(loaded))
                 disposable.Dispose();
         }
     }
-
-    private static IEnumerable<PilotImageClassificationTransformer> FindPilotTransformers(ITransformer transformer) => transformer switch
-    {
-        PilotImageClassificationTransformer pilot => [pilot],
-        IEnumerable<ITransformer> chain => chain.SelectMany(FindPilotTransformers),
-        _ => [],
-    };
 }

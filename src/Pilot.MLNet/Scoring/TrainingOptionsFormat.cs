@@ -64,8 +64,7 @@ internal static class TrainingOptionsFormat
     /// The fields of <see cref="PilotImageClassificationTrainer.Options"/> that are recorded: every public field except the
     /// column names and <see cref="Unrecorded"/>, in declaration order (initialised after the two sets above).
     /// </summary>
-    internal static IReadOnlyList<FieldInfo> RecordedFields { get; } = typeof(PilotImageClassificationTrainer.Options)
-        .GetFields(BindingFlags.Public | BindingFlags.Instance)
+    internal static IReadOnlyList<FieldInfo> RecordedFields { get; } = OptionRules.Fields
         .Where(f => !Unrecorded.Contains(f.Name) && !ColumnNames.Contains(f.Name))
         .ToArray();
 

@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Security.Cryptography;
 using Microsoft.ML.Runtime;
 using Pilot.MLNet.Models;
+using Pilot.MLNet.Scoring;
 using Pilot.TorchSharp;
 using TorchSharp;
 using TorchSharp.Modules;
@@ -160,7 +161,7 @@ internal static class TrainingLoop
                         _bestLoss = validationLoss.Value;
                         _sinceBest = 0;
                         if (_o.EarlyStoppingPatience is not null)
-                            _bestWeights = SaveWeights(_trained);
+                            _bestWeights = NetworkWeights.Save(_trained);
                     }
                     else
                         _sinceBest++;
@@ -181,7 +182,7 @@ internal static class TrainingLoop
             }
 
             if (_bestWeights.Length > 0)
-                LoadWeights(_trained, _bestWeights);
+                NetworkWeights.Load(_trained, _bestWeights, expectedDigest: null, "the best epoch's network");
             _network.eval();
             return new TrainingResult(_network, _history, _optimizer.Pilot?.ExportPolicy());
         }
@@ -282,7 +283,7 @@ internal static class TrainingLoop
 
         private void Restore(string directory, CheckpointState checkpoint)
         {
-            LoadWeights(_trained, checkpoint.Weights);
+            NetworkWeights.Load(_trained, checkpoint.Weights, expectedDigest: null, "network of the checkpoint's run");
             _optimizer.LoadState(checkpoint.OptimizerState);
             using (var state = torch.tensor(checkpoint.GeneratorState))
                 _generator.set_state(state);
@@ -302,7 +303,7 @@ internal static class TrainingLoop
             BestValidationLoss = _bestLoss,
             EpochsSinceBest = _sinceBest,
             History = _history,
-            Weights = SaveWeights(_trained),
+            Weights = NetworkWeights.Save(_trained),
             BestWeights = _bestWeights,
             OptimizerState = _optimizer.SaveState(),
             GeneratorState = StateBytes(_generator.get_state()),
@@ -358,19 +359,6 @@ internal static class TrainingLoop
             ? string.Create(c, $"; validation loss {vl:F4}, accuracy {r.ValidationAccuracy:P2}")
             : "";
         return string.Create(c, $"Epoch {r.Epoch}/{r.Epochs}: train loss {r.TrainLoss:F4}, accuracy {r.TrainAccuracy:P2}{validation}; lr {r.LearningRate:G3}; {r.Seconds:F1} s ({r.ImagesPerSecond:F0} images/s).");
-    }
-
-    internal static byte[] SaveWeights(nn.Module network)
-    {
-        using var stream = new MemoryStream();
-        network.save(stream);
-        return stream.ToArray();
-    }
-
-    internal static void LoadWeights(nn.Module network, byte[] weights)
-    {
-        using var stream = new MemoryStream(weights, writable: false);
-        network.load(stream);
     }
 
     private static byte[] StateBytes(Tensor state)

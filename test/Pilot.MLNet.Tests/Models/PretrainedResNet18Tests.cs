@@ -239,7 +239,7 @@ public sealed class PretrainedResNet18Tests
         options.Architecture = PilotArchitecture.PretrainedResNet18;
         options.BatchSize = 12;
         options.LearningRate = 1e-3;
-        options.ImageHeight = options.ImageWidth = 32; // the native size (the pretrained default would resize to 128)
+        options.ImageHeight = options.ImageWidth = 32; // the pixels' own size (the pretrained default would resize them)
         var pipeline = ml.Transforms.Conversion.MapValueToKey("Label").Fit(rows);
         using var model = ml.Pilot.ImageClassification(options).Fit(pipeline.Transform(rows));
         Assert.AreEqual(new ImageShape(3, 32, 32), model.Model.InputShape);

@@ -44,7 +44,7 @@ public sealed class PretrainedTrainingTests
     public void DefaultFineTuningOfThePretrainedNetworkIsHead()
     {
         Assert.AreEqual(PilotImageClassificationDefaults.PretrainedFineTuning, Backbones.ResolveFineTuning(PilotArchitecture.PretrainedResNet18, null));
-        Assert.AreEqual(PilotFineTuning.Head, PilotImageClassificationDefaults.PretrainedFineTuning);
+        Assert.AreEqual(PilotFineTuning.Head, Backbones.ResolveFineTuning(PilotArchitecture.PretrainedResNet18, null), "Head, as documented");
     }
 
     [TestMethod]

@@ -1,10 +1,11 @@
 using System.Diagnostics;
 using System.Reflection;
+using Pilot.TorchSharp;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
-namespace Pilot.TorchSharp;
+namespace Pilot.Cli.Bench;
 
 /// <summary>One row of <see cref="OptimizerBenchmark.Run"/>: the optimizer step alone, timed on one parameter list.</summary>
 /// <param name="Optimizer">"PILOT-plain", "PILOT-fast", "PILOT-multitensor", "Adam", "AdamW" or "SophiaG".</param>
@@ -14,7 +15,7 @@ namespace Pilot.TorchSharp;
 /// <param name="MsPerStep">Median wall-clock milliseconds of one <c>step()</c> after warm-up.</param>
 /// <param name="StateBytesPerParam">Bytes of optimizer state tensors per parameter, counted from the state records.</param>
 /// <param name="RatioToAdamW">MsPerStep divided by AdamW's MsPerStep measured in the same run.</param>
-public sealed record OptimizerBenchmarkResult(string Optimizer, string Model, string Device, long Params, double MsPerStep,
+internal sealed record OptimizerBenchmarkResult(string Optimizer, string Model, string Device, long Params, double MsPerStep,
     double StateBytesPerParam, double RatioToAdamW);
 
 /// <summary>
@@ -22,9 +23,9 @@ public sealed record OptimizerBenchmarkResult(string Optimizer, string Model, st
 /// parameter shapes: float32 parameters with random gradients set once, <c>warmup</c> untimed steps each, then
 /// <c>steps</c> individually timed steps each (CUDA: synchronised after each step), taken in round-robin blocks of ten
 /// steps per optimizer so that a busy machine slows all of them alike; the result is the median. Used by
-/// <c>pilot bench optimizer</c>.
+/// <c>pilot bench optimizer</c>, which takes the parameter shapes from the network itself (<see cref="OptimizerBench.Shapes"/>).
 /// </summary>
-public static class OptimizerBenchmark
+internal static class OptimizerBenchmark
 {
     /// <summary>Default number of timed steps (the median is taken over them).</summary>
     public const int DefaultSteps = 200;
@@ -34,42 +35,6 @@ public static class OptimizerBenchmark
 
     /// <summary>The optimizers compared, in table order.</summary>
     public static IReadOnlyList<string> OptimizerNames { get; } = ["PILOT-plain", "PILOT-fast", "PILOT-multitensor", "Adam", "AdamW", "SophiaG"];
-
-    /// <summary>
-    /// Parameter shapes of SmallCnn for 1×28×28 inputs and 10 classes: conv 1→32 3×3 + bias, BatchNorm(32),
-    /// conv 32→64 3×3 + bias, BatchNorm(64), linear 3136→128, linear 128→10 (421,834 parameters).
-    /// </summary>
-    public static IReadOnlyList<long[]> SmallCnnShapes { get; } = [
-        [32, 1, 3, 3], [32], [32], [32],
-        [64, 32, 3, 3], [64], [64], [64],
-        [128, 3136], [128],
-        [10, 128], [10],
-    ];
-
-    /// <summary>
-    /// Parameter shapes of a CIFAR-style ResNet-18 (3×3 stem without bias, four stages of two basic blocks with
-    /// 64/128/256/512 channels, 1×1 projection shortcuts, BatchNorm weight and bias, linear 512→10): 11,173,962 parameters.
-    /// </summary>
-    public static IReadOnlyList<long[]> ResNet18Shapes { get; } = BuildResNet18Shapes(10);
-
-    private static List<long[]> BuildResNet18Shapes(int classes)
-    {
-        var shapes = new List<long[]> { new long[] { 64, 3, 3, 3 }, new long[] { 64 }, new long[] { 64 } };
-        void Bn(long c) { shapes.Add([c]); shapes.Add([c]); }
-        long inChannels = 64;
-        foreach (var (channels, stride) in new (long, int)[] { (64, 1), (128, 2), (256, 2), (512, 2) }) {
-            for (int block = 0; block < 2; block++) {
-                long cin = block == 0 ? inChannels : channels;
-                shapes.Add([channels, cin, 3, 3]); Bn(channels);
-                shapes.Add([channels, channels, 3, 3]); Bn(channels);
-                if (block == 0 && (stride != 1 || cin != channels)) { shapes.Add([channels, cin, 1, 1]); Bn(channels); }
-            }
-            inChannels = channels;
-        }
-        shapes.Add([classes, 512]);
-        shapes.Add([classes]);
-        return shapes;
-    }
 
     /// <summary>Runs the benchmark for every optimizer in <see cref="OptimizerNames"/> (or the subset given).</summary>
     /// <param name="model">Name of the parameter list, copied into the results.</param>
@@ -84,8 +49,8 @@ public static class OptimizerBenchmark
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(shapes);
-        Check.AtLeast(steps, 1, nameof(steps));
-        Check.AtLeast(warmup, 0, nameof(warmup));
+        ArgumentOutOfRangeException.ThrowIfLessThan(steps, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(warmup, 0);
         device ??= CPU;
         var names = (optimizers ?? OptimizerNames).ToList();
         foreach (var n in names)
@@ -96,16 +61,21 @@ public static class OptimizerBenchmark
         // All optimizers are set up first and then stepped in round-robin blocks, so that a busy or throttled machine
         // slows every optimizer alike and the ratios stay meaningful.
         var runs = names.Select(n => new Contender(n, shapes, device, seed)).ToList();
-        try {
+        try
+        {
             bool cuda = device.type == DeviceType.CUDA;
-            foreach (var run in runs) {
+            foreach (var run in runs)
+            {
                 for (int i = 0; i < warmup; i++) run.Optimizer.step();
                 if (cuda) torch.cuda.synchronize(device);
             }
             var sw = new Stopwatch();
-            for (int done = 0; done < steps; done += BlockSteps) {
-                foreach (var run in runs) {
-                    for (int i = done; i < Math.Min(steps, done + BlockSteps); i++) {
+            for (int done = 0; done < steps; done += BlockSteps)
+            {
+                foreach (var run in runs)
+                {
+                    for (int i = done; i < Math.Min(steps, done + BlockSteps); i++)
+                    {
                         sw.Restart();
                         run.Optimizer.step();
                         if (cuda) torch.cuda.synchronize(device);
@@ -120,7 +90,9 @@ public static class OptimizerBenchmark
                 .Select(r => new OptimizerBenchmarkResult(r.Name, model, deviceName, r.Params, r.Median,
                     StateBytes((OptimizerHelper)r.Optimizer) / (double)r.Params, r.Median / adamW))
                 .ToList();
-        } finally {
+        }
+        finally
+        {
             foreach (var run in runs) run.Dispose();
         }
     }
@@ -137,7 +109,8 @@ public static class OptimizerBenchmark
             Parameters = shapes.Select(s => new Parameter(randn(s, generator: gen).mul_(0.1).to(device))).ToArray();
             foreach (var p in Parameters) p.grad = randn(p.shape, generator: gen).to(device);
             Params = Parameters.Sum(p => p.numel());
-            Optimizer = name switch {
+            Optimizer = name switch
+            {
                 "PILOT-plain" => new PilotOptimizer(Parameters, implementation: PilotImplementation.Plain),
                 "PILOT-fast" => new PilotOptimizer(Parameters, implementation: PilotImplementation.Auto),
                 "PILOT-multitensor" => new PilotOptimizer(Parameters, implementation: PilotImplementation.MultiTensor),
@@ -158,7 +131,8 @@ public static class OptimizerBenchmark
 
         public double Median
         {
-            get {
+            get
+            {
                 var t = Times.Order().ToArray();
                 return t.Length % 2 == 1 ? t[t.Length / 2] : (t[t.Length / 2 - 1] + t[t.Length / 2]) / 2;
             }
@@ -177,39 +151,40 @@ public static class OptimizerBenchmark
     /// AdamW runs six whole-tensor operations (decay, two moment updates of two kernels each, sqrt, divide, add ε,
     /// addcdiv), about 88 B.
     /// </summary>
-    public static IReadOnlyDictionary<string, int> BytesMovedPerParam { get; } = new Dictionary<string, int> {
-        ["PILOT-fast"] = 48, ["AdamW"] = 88, ["Adam"] = 80,
+    public static IReadOnlyDictionary<string, int> BytesMovedPerParam { get; } = new Dictionary<string, int>
+    {
+        ["PILOT-fast"] = 48,
+        ["AdamW"] = 88,
+        ["Adam"] = 80,
     };
 
     /// <summary>
     /// The machine's memory bandwidth as seen by a copy loop: <paramref name="megabytes"/> MB copied between two native
     /// buffers, split over <paramref name="threads"/> threads, best of five; returns GB/s counting bytes read plus written.
     /// </summary>
-    public static unsafe double MeasureCopyBandwidth(int megabytes = 256, int threads = 0)
+    public static double MeasureCopyBandwidth(int megabytes = 256, int threads = 0)
     {
-        Check.AtLeast(megabytes, 1, nameof(megabytes));
+        ArgumentOutOfRangeException.ThrowIfLessThan(megabytes, 1);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(megabytes, 2047);
         if (threads <= 0) threads = Environment.ProcessorCount;
-        nuint bytes = (nuint)megabytes << 20;
-        byte* src = (byte*)System.Runtime.InteropServices.NativeMemory.AlignedAlloc(bytes, 64);
-        byte* dst = (byte*)System.Runtime.InteropServices.NativeMemory.AlignedAlloc(bytes, 64);
-        try {
-            new Span<byte>(src, (int)Math.Min(bytes, int.MaxValue)).Fill(1);
-            new Span<byte>(dst, (int)Math.Min(bytes, int.MaxValue)).Clear();
-            long slice = (long)bytes / threads;
-            double best = 0;
-            for (int rep = 0; rep < 5; rep++) {
-                var sw = Stopwatch.StartNew();
-                Parallel.For(0, threads, t => {
-                    long start = t * slice, length = t == threads - 1 ? (long)bytes - start : slice;
-                    Buffer.MemoryCopy(src + start, dst + start, length, length);
-                });
-                best = Math.Max(best, 2.0 * bytes / sw.Elapsed.TotalSeconds / 1e9);
-            }
-            return best;
-        } finally {
-            System.Runtime.InteropServices.NativeMemory.AlignedFree(src);
-            System.Runtime.InteropServices.NativeMemory.AlignedFree(dst);
+        int bytes = megabytes << 20;
+        var src = GC.AllocateUninitializedArray<byte>(bytes, pinned: true);
+        var dst = GC.AllocateUninitializedArray<byte>(bytes, pinned: true);
+        src.AsSpan().Fill(1);
+        dst.AsSpan().Clear();
+        int slice = bytes / threads;
+        double best = 0;
+        for (int rep = 0; rep < 5; rep++)
+        {
+            var sw = Stopwatch.StartNew();
+            Parallel.For(0, threads, t =>
+            {
+                int start = t * slice, length = t == threads - 1 ? bytes - start : slice;
+                src.AsSpan(start, length).CopyTo(dst.AsSpan(start, length));
+            });
+            best = Math.Max(best, 2.0 * bytes / sw.Elapsed.TotalSeconds / 1e9);
         }
+        return best;
     }
 
     /// <summary>
@@ -220,7 +195,8 @@ public static class OptimizerBenchmark
     {
         ArgumentNullException.ThrowIfNull(optimizer);
         long bytes = 0;
-        foreach (var state in optimizer.state_dict().State) {
+        foreach (var state in optimizer.state_dict().State)
+        {
             var type = state.GetType();
             var tensors = type.GetFields(BindingFlags.Public | BindingFlags.Instance).Where(f => f.FieldType == typeof(Tensor)).Select(f => f.GetValue(state))
                 .Concat(type.GetProperties(BindingFlags.Public | BindingFlags.Instance).Where(p => p.PropertyType == typeof(Tensor)).Select(p => p.GetValue(state)));
