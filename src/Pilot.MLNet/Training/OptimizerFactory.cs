@@ -30,10 +30,14 @@ internal static class OptimizerFactory
                 beta1: o.Beta1 ?? PilotDefaults.Beta1, beta2: o.Beta2 ?? PilotDefaults.Beta2, weight_decay: wd,
                 gamma: o.Gamma, eta_phi: o.FreezePolicy ? 0 : o.EtaPhi, degree: o.InitialPolicy?.Degree ?? o.PolicyDegree,
                 diagnostics: plan.Device.type == DeviceType.CPU, initialPolicy: o.InitialPolicy),
-            PilotOptimizerKind.Adam => optim.Adam(groups.Select(g => new Adam.ParamGroup(g.Parameters)), lr,
-                beta1: o.Beta1 ?? 0.9, beta2: o.Beta2 ?? 0.999, weight_decay: wd),
-            PilotOptimizerKind.AdamW => optim.AdamW(groups.Select(g => new AdamW.ParamGroup(g.Parameters)), lr,
-                beta1: o.Beta1 ?? 0.9, beta2: o.Beta2 ?? 0.999, weight_decay: wd),
+            // TorchSharp's ParamGroup(parameters) constructor sets every option to its own default (weight decay 0), which
+            // would override the optimizer's; so the groups carry the trainer's values themselves.
+            PilotOptimizerKind.Adam => optim.Adam(groups.Select(g => new Adam.ParamGroup(g.Parameters,
+                new Adam.Options { LearningRate = lr, beta1 = o.Beta1 ?? 0.9, beta2 = o.Beta2 ?? 0.999, eps = 1e-8, weight_decay = wd, amsgrad = false, maximize = false })),
+                lr, beta1: o.Beta1 ?? 0.9, beta2: o.Beta2 ?? 0.999, weight_decay: wd),
+            PilotOptimizerKind.AdamW => optim.AdamW(groups.Select(g => new AdamW.ParamGroup(g.Parameters,
+                new AdamW.Options { LearningRate = lr, beta1 = o.Beta1 ?? 0.9, beta2 = o.Beta2 ?? 0.999, eps = 1e-8, weight_decay = wd, amsgrad = false, maximize = false })),
+                lr, beta1: o.Beta1 ?? 0.9, beta2: o.Beta2 ?? 0.999, weight_decay: wd),
             PilotOptimizerKind.Lion => new Lion(groups.Select(g => new Lion.ParamGroup(g.Parameters)), lr,
                 beta1: o.Beta1 ?? LionDefaults.Beta1, beta2: o.Beta2 ?? LionDefaults.Beta2, weight_decay: wd),
             PilotOptimizerKind.AdaBelief => new AdaBelief(groups.Select(g => new AdaBelief.ParamGroup(g.Parameters)), lr,

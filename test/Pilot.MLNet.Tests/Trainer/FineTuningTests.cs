@@ -125,4 +125,29 @@ public sealed class FineTuningTests
         var rates = optimizer.Optimizer.ParamGroups.Select(g => g.LearningRate).ToArray();
         CollectionAssert.AreEqual(new[] { 0.004, 0.001 }, rates);
     }
+
+    [TestMethod]
+    [DataRow(PilotOptimizerKind.Adam)]
+    [DataRow(PilotOptimizerKind.AdamW)]
+    public void TorchSharpParameterGroups_KeepTheTrainersWeightDecayAndBetas(PilotOptimizerKind kind)
+    {
+        // TorchSharp's ParamGroup(parameters) sets weight decay 0 and its own betas: the groups must carry the trainer's.
+        using var head = torch.nn.Linear(3, 2);
+        using var backbone = torch.nn.Linear(4, 3);
+        var plan = new TrainingPlan(new Options { Optimizer = kind, WeightDecay = 0.03, Beta1 = 0.8, Beta2 = 0.95 }, 1, torch.CPU, 2,
+            PilotFineTuning.Full);
+        using var optimizer = OptimizerFactory.Create(plan, [(head.parameters().ToList(), 1.0), (backbone.parameters().ToList(), 0.25)]);
+        foreach (var group in optimizer.Optimizer.ParamGroups)
+        {
+            (double? decay, double? beta1, double? beta2) = ((global::TorchSharp.Modules.ParamGroup)group).Options switch
+            {
+                global::TorchSharp.Modules.Adam.Options a => (a.weight_decay, a.beta1, a.beta2),
+                global::TorchSharp.Modules.AdamW.Options w => (w.weight_decay, w.beta1, w.beta2),
+                var other => throw new AssertFailedException($"unexpected options {other?.GetType()}"),
+            };
+            Assert.AreEqual(0.03, decay, $"{kind}: weight decay");
+            Assert.AreEqual(0.8, beta1, $"{kind}: beta1");
+            Assert.AreEqual(0.95, beta2, $"{kind}: beta2");
+        }
+    }
 }
