@@ -43,15 +43,7 @@ public sealed partial class PilotOptimizer
         bool learnPolicy = etaPhi > 0 && !(o.overrides?.PinsAll ?? false);
 
         // 1. Step count and bias corrections (as in StepPlain).
-        var tPrev = gs.step;
-        var t = tPrev + 1;
-        var b1 = 1 - full_like(t, beta1).pow(t);
-        var b2 = 1 - full_like(t, beta2).pow(t);
-        var hasPrevious = tPrev > 0;
-        var b1Prev = where(hasPrevious, 1 - full_like(t, beta1).pow(tPrev), ones_like(t));
-        var b2Prev = where(hasPrevious, 1 - full_like(t, beta2).pow(tPrev), ones_like(t));
-        var knobsPrev = gs.prev_knobs;
-        var (pmPrev, pvPrev, psPrev) = (knobsPrev[0], knobsPrev[1], knobsPrev[2]);
+        var (t, b1, b2, b1Prev, b2Prev, pmPrev, pvPrev, psPrev) = StepScalars(gs, beta1, beta2);
 
         // Reduction over each slab: finiteness, agreement sums, G_k = Σ g ⊙ ∂d/∂p_k. Elements of parameters without a
         // gradient this step are zeroed in g and g_prev, so they add nothing.

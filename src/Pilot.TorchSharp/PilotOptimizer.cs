@@ -222,6 +222,27 @@ public sealed partial class PilotOptimizer : PilotOptimizerBase<PilotOptimizer.O
     }
 
     /// <summary>
+    /// Step 1's scalars of a group and the previous step's, as 0-d float64 tensors on the group's device (shared by the
+    /// plain and multi-tensor paths): t, the bias corrections b1, b2 of this step and of the previous one, and the previous
+    /// step's knobs. t lives on the device: a skipped step must not advance it, and the host cannot know about a skip
+    /// without waiting for the device. At t = 1 there is no previous step; m = v = g_prev = 0 then make every
+    /// meta-gradient term 0, so any non-zero previous correction works: 1 avoids 0/0.
+    /// </summary>
+    private static (Tensor T, Tensor B1, Tensor B2, Tensor B1Prev, Tensor B2Prev, Tensor PmPrev, Tensor PvPrev, Tensor PsPrev)
+        StepScalars(GroupState gs, double beta1, double beta2)
+    {
+        var tPrev = gs.step;
+        var t = tPrev + 1;
+        var b1 = 1 - full_like(t, beta1).pow(t);
+        var b2 = 1 - full_like(t, beta2).pow(t);
+        var hasPrevious = tPrev > 0;
+        var b1Prev = where(hasPrevious, 1 - full_like(t, beta1).pow(tPrev), ones_like(t));
+        var b2Prev = where(hasPrevious, 1 - full_like(t, beta2).pow(tPrev), ones_like(t));
+        var knobsPrev = gs.prev_knobs;
+        return (t, b1, b2, b1Prev, b2Prev, knobsPrev[0], knobsPrev[1], knobsPrev[2]);
+    }
+
+    /// <summary>
     /// The plain implementation of one group's step, docs/algorithm.md steps 1–8, on any device. Group scalars are 0-d
     /// float64 tensors so nothing is read back to the host; the step is committed only where the group's
     /// gradients are all finite (<c>Commit</c>).
@@ -234,19 +255,8 @@ public sealed partial class PilotOptimizer : PilotOptimizerBase<PilotOptimizer.O
         var policy = gs.Constants;
         bool learnPolicy = etaPhi > 0 && !(o.overrides?.PinsAll ?? false);
 
-        // 1. Step count and bias corrections. t lives on the device: a skipped step must not advance it and the
-        //    host cannot know about a skip without waiting for the device.
-        var tPrev = gs.step;
-        var t = tPrev + 1;
-        var b1 = 1 - full_like(t, beta1).pow(t);
-        var b2 = 1 - full_like(t, beta2).pow(t);
-        // The previous step's corrections; at t = 1 there is none and m = v = g_prev = 0 make every meta-gradient
-        // term 0, so any non-zero value works: 1 avoids 0/0.
-        var hasPrevious = tPrev > 0;
-        var b1Prev = where(hasPrevious, 1 - full_like(t, beta1).pow(tPrev), ones_like(t));
-        var b2Prev = where(hasPrevious, 1 - full_like(t, beta2).pow(tPrev), ones_like(t));
-        var knobsPrev = gs.prev_knobs;
-        var (pmPrev, pvPrev, psPrev) = (knobsPrev[0], knobsPrev[1], knobsPrev[2]);
+        // 1. Step count and bias corrections, of this step and of the previous one (StepScalars).
+        var (t, b1, b2, b1Prev, b2Prev, pmPrev, pvPrev, psPrev) = StepScalars(gs, beta1, beta2);
 
         // First pass over the group: finiteness, the agreement sums and the meta-gradient sums
         // G_k = Σ g ⊙ ∂d/∂p_k (step 4), all from the state before this step.
