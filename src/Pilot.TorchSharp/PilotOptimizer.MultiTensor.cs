@@ -74,18 +74,8 @@ public sealed partial class PilotOptimizer
         }
 
         // 2.–3. and 8. Agreement, smoothed score, knobs and the policy update (as in StepPlain).
-        var r = PilotPolicyMath.Agreement(dot, gNormSq, gPrevNormSq);
-        var rhoPrev = gs.rho;
-        var rho = gamma * rhoPrev + (1 - gamma) * r;
-        var knobs = PilotPolicyMath.Knobs(gs.phi, degree, rho, policy);
+        var (r, rho, knobs, phi) = PolicyStep(gs, dot, gNormSq, gPrevNormSq, metaGrad, gamma, degree, etaPhi, learnPolicy);
         var (pm, pv, ps) = (knobs[0], knobs[1], knobs[2]);
-        var phi = gs.phi;
-        if (learnPolicy)
-        {
-            var phiGrad = PilotPolicyMath.PhiGradient(metaGrad, gs.phi, degree, rhoPrev, policy);
-            phiGrad = where(phiGrad.isfinite().all(), phiGrad, zeros_like(phiGrad));
-            phi = gs.phi - etaPhi * PilotPolicyMath.ClipToUnitNorm(phiGrad);
-        }
 
         // 5.–7. Moments, update with decoupled decay, g_prev ← g: committed where the group's gradients were finite and,
         // when some parameters have no gradient, only on the elements of those that have one.

@@ -243,6 +243,30 @@ public sealed partial class PilotOptimizer : PilotOptimizerBase<PilotOptimizer.O
     }
 
     /// <summary>
+    /// Steps 2, 3 and 8 of a group from its sums (shared by the plain and multi-tensor paths), as tensors to commit:
+    /// 2. the agreement r of the whole group and the smoothed score ρ; 3. the knobs, from φ as it is now; 8. the new φ
+    /// (computed here, committed by the caller): chain rule to φ at the current φ and the previous ρ, clip, descend.
+    /// A non-finite meta-gradient (overflowing float32 sums) is dropped instead of written into φ.
+    /// </summary>
+    private static (Tensor R, Tensor Rho, Tensor Knobs, Tensor Phi) PolicyStep(GroupState gs, Tensor dot, Tensor gNormSq,
+        Tensor gPrevNormSq, Tensor metaGrad, double gamma, int degree, double etaPhi, bool learnPolicy)
+    {
+        var policy = gs.Constants;
+        var r = PilotPolicyMath.Agreement(dot, gNormSq, gPrevNormSq);
+        var rhoPrev = gs.rho;
+        var rho = gamma * rhoPrev + (1 - gamma) * r;
+        var knobs = PilotPolicyMath.Knobs(gs.phi, degree, rho, policy);
+        var phi = gs.phi;
+        if (learnPolicy)
+        {
+            var phiGrad = PilotPolicyMath.PhiGradient(metaGrad, gs.phi, degree, rhoPrev, policy);
+            phiGrad = where(phiGrad.isfinite().all(), phiGrad, zeros_like(phiGrad));
+            phi = gs.phi - etaPhi * PilotPolicyMath.ClipToUnitNorm(phiGrad);
+        }
+        return (r, rho, knobs, phi);
+    }
+
+    /// <summary>
     /// The plain implementation of one group's step, docs/algorithm.md steps 1–8, on any device. Group scalars are 0-d
     /// float64 tensors so nothing is read back to the host; the step is committed only where the group's
     /// gradients are all finite (<c>Commit</c>).
@@ -279,24 +303,9 @@ public sealed partial class PilotOptimizer : PilotOptimizerBase<PilotOptimizer.O
             }
         }
 
-        // 2. Agreement of the whole group and its smoothed score.
-        var r = PilotPolicyMath.Agreement(dot, gNormSq, gPrevNormSq);
-        var rhoPrev = gs.rho;
-        var rho = gamma * rhoPrev + (1 - gamma) * r;
-
-        // 3. The knobs, from φ as it is now.
-        var knobs = PilotPolicyMath.Knobs(gs.phi, degree, rho, policy);
+        // 2., 3. and 8. Agreement, smoothed score, knobs and the new φ (PolicyStep).
+        var (r, rho, knobs, phi) = PolicyStep(gs, dot, gNormSq, gPrevNormSq, metaGrad, gamma, degree, etaPhi, learnPolicy);
         var (pm, pv, ps) = (knobs[0], knobs[1], knobs[2]);
-
-        // 8 (computed here, committed below). Chain rule to φ at the current φ and the previous ρ, clip, descend.
-        // A non-finite meta-gradient (overflowing float32 sums) is dropped instead of written into φ.
-        var phi = gs.phi;
-        if (learnPolicy)
-        {
-            var phiGrad = PilotPolicyMath.PhiGradient(metaGrad, gs.phi, degree, rhoPrev, policy);
-            phiGrad = where(phiGrad.isfinite().all(), phiGrad, zeros_like(phiGrad));
-            phi = gs.phi - etaPhi * PilotPolicyMath.ClipToUnitNorm(phiGrad);
-        }
 
         // Second pass: 5. moments, 6. update with decoupled weight decay (θ before the step), 7. g_prev ← g.
         foreach (var (_, p, g, s) in live)
