@@ -96,6 +96,12 @@ public static class PilotImageClassificationDefaults
     public const PilotFineTuning PretrainedFineTuning = PilotFineTuning.Head;
 
     /// <summary>
+    /// Size of the cache of activations (<see cref="PilotFineTuning.Head"/>, <see cref="PilotFineTuning.LastStage"/>) above
+    /// which training logs a warning: 1 GiB. (A cache above half the memory available to the process is refused.)
+    /// </summary>
+    public const long ActivationCacheWarningBytes = 1L << 30;
+
+    /// <summary>
     /// Default factor on <see cref="PilotImageClassificationTrainer.Options.LearningRate"/> for the pretrained backbone's
     /// parameters in <see cref="PilotFineTuning.Full"/> fine-tuning: 0.1 (the new head trains at the full rate).
     /// </summary>

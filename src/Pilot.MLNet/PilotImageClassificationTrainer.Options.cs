@@ -114,20 +114,22 @@ public sealed partial class PilotImageClassificationTrainer
 
         /// <summary>
         /// Which weights train: <see cref="PilotFineTuning.Head"/> (a pretrained backbone frozen, its features computed once
-        /// and cached, only the new classifier trains) or <see cref="PilotFineTuning.Full"/> (every layer). Default
-        /// <see langword="null"/>: <see cref="PilotImageClassificationDefaults.PretrainedFineTuning"/> (Head) for a pretrained
-        /// architecture, Full for a network trained from scratch (which accepts only Full). Head cannot be combined with
-        /// <see cref="Augment"/>.
+        /// and cached, only the new classifier trains), <see cref="PilotFineTuning.LastStage"/> (the early stages frozen and
+        /// their output cached; the last stage and the classifier train) or <see cref="PilotFineTuning.Full"/> (every layer).
+        /// Default <see langword="null"/>: <see cref="PilotImageClassificationDefaults.PretrainedFineTuning"/> for a pretrained
+        /// architecture, Full for a network trained from scratch (which accepts only Full). Head and LastStage cannot be
+        /// combined with <see cref="Augment"/>.
         /// </summary>
-        [PilotOption("Which weights train: Head (pretrained backbone frozen, features cached) or Full (default: Head for pretrained networks, Full otherwise).")]
+        [PilotOption("Which weights train: Head (pretrained backbone frozen, features cached), LastStage (early stages frozen, their output cached; last stage and head train) or Full (default: the pretrained default for pretrained networks, Full otherwise).")]
         public PilotFineTuning? FineTuning;
 
         /// <summary>
-        /// Factor on <see cref="LearningRate"/> for the pretrained backbone in <see cref="PilotFineTuning.Full"/> fine-tuning
-        /// (the new classifier trains at <see cref="LearningRate"/>). Ignored by networks trained from scratch and by Head.
+        /// Factor on <see cref="LearningRate"/> for the pretrained backbone in <see cref="PilotFineTuning.Full"/> fine-tuning,
+        /// and for its last stage in <see cref="PilotFineTuning.LastStage"/> (the new classifier trains at
+        /// <see cref="LearningRate"/>). Ignored by networks trained from scratch and by Head.
         /// Default 0.1; range (0, 1].
         /// </summary>
-        [PilotOption("Full fine-tuning: learning-rate factor of the pretrained backbone (the new head trains at the full rate).", Min = 0, MinExclusive = true, Max = 1)]
+        [PilotOption("Full and LastStage fine-tuning: learning-rate factor of the pretrained backbone's trained layers (the new head trains at the full rate).", Min = 0, MinExclusive = true, Max = 1)]
         public double BackboneLearningRateScale = D.BackboneLearningRateScale;
 
         /// <summary>

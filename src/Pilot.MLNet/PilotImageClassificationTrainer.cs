@@ -60,15 +60,18 @@ public sealed partial class PilotImageClassificationTrainer : IEstimator<PilotIm
         }
         if (!(o.BackboneLearningRateScale > 0 && o.BackboneLearningRateScale <= 1))
             throw new ArgumentOutOfRangeException(nameof(o.BackboneLearningRateScale), o.BackboneLearningRateScale, $"BackboneLearningRateScale must be in (0, 1]; got {o.BackboneLearningRateScale}.");
-        if (Backbones.ResolveFineTuning(o.Architecture, o.FineTuning) == PilotFineTuning.Head)
+        if (Backbones.ResolveFineTuning(o.Architecture, o.FineTuning) is var mode && HeadedNetwork.IsCached(mode))
         {
+            string what = mode == PilotFineTuning.Head
+                ? "trains only the classifier on a frozen pretrained backbone"
+                : "trains the last stage and the classifier over cached activations of the frozen early stages of a pretrained backbone";
             if (!Backbones.IsPretrained(o.Architecture))
                 throw new ArgumentException(
-                    $"FineTuning Head trains only the classifier on a frozen pretrained backbone, but {o.Architecture} starts from random weights. " +
+                    $"FineTuning {mode} {what}, but {o.Architecture} starts from random weights. " +
                     "Leave FineTuning null (Full), or choose a pretrained architecture.", nameof(o.FineTuning));
             if (o.Augment)
                 throw new ArgumentException(
-                    "Augment does not apply to FineTuning Head (each image's features are computed once); set FineTuning to Full to augment, or Augment to false.",
+                    $"Augment does not apply to FineTuning {mode} (each image goes through the frozen layers once and their output is cached); set FineTuning to Full to augment, or Augment to false.",
                     nameof(o.Augment));
         }
         CheckRange(o.WarmupEpochs, 0, o.Epochs, nameof(o.WarmupEpochs));

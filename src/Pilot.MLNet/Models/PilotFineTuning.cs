@@ -22,4 +22,17 @@ public enum PilotFineTuning
     /// networks trained from scratch.
     /// </summary>
     Full,
+
+    /// <summary>
+    /// The last stage of the backbone (<c>layer4</c>, three basic blocks of the pretrained ResNet) and the new head train;
+    /// the earlier stages (stem, <c>layer1</c>–<c>layer3</c>) are frozen in evaluation mode. <c>Fit</c> runs every training
+    /// and validation image through the frozen stages once and keeps their output in memory (256 × ⌈H/16⌉ × ⌈W/16⌉ values
+    /// per image: 16 KB at 64 × 64, 64 KB at 128 × 128), then trains the last stage at
+    /// <see cref="PilotImageClassificationTrainer.Options.LearningRate"/> ×
+    /// <see cref="PilotImageClassificationTrainer.Options.BackboneLearningRateScale"/> and the head at the full rate over
+    /// the cache for every epoch. The cached activations must fit in memory (the trainer refuses a cache larger than
+    /// half the memory available to the process, see docs/transfer.md). Augmentation does not apply. Pretrained
+    /// architectures only.
+    /// </summary>
+    LastStage,
 }

@@ -55,6 +55,7 @@ internal sealed class ResNet : nn.Module<Tensor, Tensor>, IHeadedNetwork
     private readonly AdaptiveAvgPool2d avgpool;
     private readonly Flatten flatten;
     private readonly Linear fc;
+    private readonly LastStageAndHead lastStage; // not registered: a view of layer4, avgpool, flatten and fc
 
     /// <summary>Creates the network; the caller (<see cref="Backbones.Create"/>) has validated the arguments.</summary>
     /// <param name="inputChannels">1 or 3.</param>
@@ -99,6 +100,7 @@ internal sealed class ResNet : nn.Module<Tensor, Tensor>, IHeadedNetwork
         register_module(nameof(avgpool), avgpool);
         register_module(nameof(flatten), flatten);
         register_module(nameof(fc), fc);
+        lastStage = new LastStageAndHead(layer4, avgpool, flatten, fc);
 
         InitializeLikeTorchvision();
     }
@@ -129,14 +131,41 @@ internal sealed class ResNet : nn.Module<Tensor, Tensor>, IHeadedNetwork
     /// </summary>
     internal Tensor Features(Tensor input)
     {
+        using var x3 = EarlyStages(input);
+        using var x4 = layer4.forward(x3);
+        using var pooled = avgpool.forward(x4);
+        return flatten.forward(pooled);
+    }
+
+    /// <summary>
+    /// The network up to the output of <c>layer3</c> (256 channels at 1/16 of the input side, rounded up): the frozen prefix
+    /// of <see cref="PilotFineTuning.LastStage"/> fine-tuning. Runs in the module's current mode.
+    /// </summary>
+    internal Tensor EarlyStages(Tensor input)
+    {
         using var prepared = ImageNetInput ? PrepareImageNetInput(input) : null;
         using var stem = StemForward(prepared ?? input);
         using var x1 = layer1.forward(stem);
         using var x2 = layer2.forward(x1);
-        using var x3 = layer3.forward(x2);
-        using var x4 = layer4.forward(x3);
-        using var pooled = avgpool.forward(x4);
-        return flatten.forward(pooled);
+        return layer3.forward(x2);
+    }
+
+    /// <summary>
+    /// Values per image of <see cref="EarlyStages"/>' output: 256 × ⌈H/s⌉ × ⌈W/s⌉ with s = 16 for the 7×7 stride-2 stem
+    /// with max-pool (each of its two stride-2 layers and of <c>layer2</c>, <c>layer3</c> halves the side, rounding up),
+    /// s = 4 for the small-image stem.
+    /// </summary>
+    internal long EarlyStagesValuesPerImage(int height, int width)
+    {
+        int halvings = SmallImageStem ? 2 : 4;
+        static long Side(int side, int halvings)
+        {
+            long s = side;
+            for (int i = 0; i < halvings; i++)
+                s = (s + 1) / 2;
+            return s;
+        }
+        return BaseChannels * 4L * Side(height, halvings) * Side(width, halvings);
     }
 
     /// <summary>
@@ -168,6 +197,15 @@ internal sealed class ResNet : nn.Module<Tensor, Tensor>, IHeadedNetwork
 
     /// <summary>True for the ImageNet-pretrained network (<see cref="ImageNetInput"/>).</summary>
     bool IHeadedNetwork.IsPretrained => ImageNetInput;
+
+    /// <inheritdoc/>
+    Tensor IHeadedNetwork.EarlyStages(Tensor input) => EarlyStages(input);
+
+    /// <inheritdoc/>
+    nn.Module<Tensor, Tensor> IHeadedNetwork.LastStage => lastStage;
+
+    /// <inheritdoc/>
+    long IHeadedNetwork.EarlyStagesValuesPerImage(int height, int width) => EarlyStagesValuesPerImage(height, width);
 
     private Tensor StemForward(Tensor input)
     {
@@ -207,6 +245,46 @@ internal sealed class ResNet : nn.Module<Tensor, Tensor>, IHeadedNetwork
                     break;
             }
         }
+    }
+}
+
+/// <summary>
+/// <c>layer4</c>, global average pooling, flatten and <c>fc</c> of a <see cref="ResNet"/>, as one module over the output of
+/// <c>layer3</c>: what <see cref="PilotFineTuning.LastStage"/> trains. It shares the network's modules (registered under the
+/// network's names, so its state dictionary holds the network's <c>layer4.…</c> and <c>fc.…</c> entries) and owns none of
+/// them: disposing it does nothing.
+/// </summary>
+internal sealed class LastStageAndHead : nn.Module<Tensor, Tensor>
+{
+    private readonly Sequential layer4;
+    private readonly AdaptiveAvgPool2d avgpool;
+    private readonly Flatten flatten;
+    private readonly Linear fc;
+
+    internal LastStageAndHead(Sequential layer4, AdaptiveAvgPool2d avgpool, Flatten flatten, Linear fc) : base(nameof(LastStageAndHead))
+    {
+        this.layer4 = layer4;
+        this.avgpool = avgpool;
+        this.flatten = flatten;
+        this.fc = fc;
+        register_module(nameof(layer4), layer4);
+        register_module(nameof(avgpool), avgpool);
+        register_module(nameof(flatten), flatten);
+        register_module(nameof(fc), fc);
+    }
+
+    /// <summary>N × 256 × h × w activations of <c>layer3</c> → N × K logits.</summary>
+    public override Tensor forward(Tensor input)
+    {
+        using var x4 = layer4.forward(input);
+        using var pooled = avgpool.forward(x4);
+        using var features = flatten.forward(pooled);
+        return fc.forward(features);
+    }
+
+    /// <summary>The modules belong to the <see cref="ResNet"/>; it disposes them.</summary>
+    protected override void Dispose(bool disposing)
+    {
     }
 }
 

@@ -26,7 +26,10 @@ internal sealed record TrainingResult(nn.Module<Tensor, Tensor> Network, IReadOn
 /// With <see cref="PilotFineTuning.Head"/> the loop first runs every training and validation image through the frozen
 /// backbone once (the feature pass, reported to the batch callback as <see cref="PilotTrainingStage.FeaturePass"/>), keeps the
 /// features on the device and trains only the head on them: batches, validation, checkpoints (the head's weights only) and
-/// early stopping work on features instead of images. With <see cref="PilotFineTuning.Full"/> on a pretrained network the
+/// early stopping work on features instead of images. <see cref="PilotFineTuning.LastStage"/> is the same machinery with
+/// another split: the cached activations are the output of the frozen early stages and the trained part is the last stage
+/// with the head (two parameter groups, the last stage's learning rate scaled by
+/// <see cref="PilotImageClassificationTrainer.Options.BackboneLearningRateScale"/>). With <see cref="PilotFineTuning.Full"/> on a pretrained network the
 /// head and the backbone are two parameter groups (the backbone's learning rate scaled by
 /// <see cref="PilotImageClassificationTrainer.Options.BackboneLearningRateScale"/>) and the backbone's batch-norm layers keep
 /// their pretrained running statistics.
@@ -61,16 +64,17 @@ internal static class TrainingLoop
         private readonly TrainingPlan _plan;
         private readonly PilotImageClassificationTrainer.Options _o;
         private readonly nn.Module<Tensor, Tensor> _network;
-        private readonly nn.Module<Tensor, Tensor> _trained; // the network, or its head alone with Head fine-tuning
+        private readonly nn.Module<Tensor, Tensor> _trained; // the network, or the suffix that trains over cached activations
+        private readonly Func<Tensor, Tensor>? _prefix; // the frozen prefix whose outputs are cached (Head, LastStage)
         private readonly IHeadedNetwork? _headed; // set when the network is pretrained (or fine-tuned by its head)
-        private readonly bool _headOnly;
+        private readonly bool _cached; // Head or LastStage: train _trained over the cached outputs of _prefix
         private readonly DefaultGeneratorSession _random;
         private readonly IChannel _channel;
         private readonly TrainingOptimizer _optimizer;
         private readonly Generator _generator;
         private readonly Tensor _labels, _mean, _std;
         private readonly Tensor? _validationLabels;
-        private Tensor _inputs; // images N × C × H × W; with Head fine-tuning, features N × F after the feature pass
+        private Tensor _inputs; // images N × C × H × W; with Head (LastStage), the cached features N × F (activations N × C' × H' × W') after the feature pass
         private Tensor? _validationInputs;
         private readonly InMemoryImageSet _train;
         private readonly List<(string, string)>? _fingerprint;
@@ -92,12 +96,14 @@ internal static class TrainingLoop
             _channel = channel;
             var device = plan.Device;
             network.to(device);
-            _headOnly = plan.FineTuning == PilotFineTuning.Head;
-            _headed = network as IHeadedNetwork is { } h && (h.IsPretrained || _headOnly) ? h : null;
-            if (_headOnly && _headed is null)
+            _cached = HeadedNetwork.IsCached(plan.FineTuning);
+            _headed = network as IHeadedNetwork is { } h && (h.IsPretrained || _cached) ? h : null;
+            if (_cached && _headed is null)
                 throw new InvalidOperationException($"{plan.Options.Architecture} has no separate head to train.");
-            _trained = _headOnly ? _headed!.Head : network;
-            _optimizer = OptimizerFactory.Create(plan, ParameterGroups(plan, network, _headed, _headOnly));
+            (_prefix, _trained) = _cached ? HeadedNetwork.Split(_headed!, plan.FineTuning) : (null, network);
+            if (_cached)
+                CheckCacheSize(plan, _headed!, train, validation, channel);
+            _optimizer = OptimizerFactory.Create(plan, ParameterGroups(plan, network, _headed, _trained));
             _generator = new Generator(unchecked((ulong)plan.Seed ^ ShuffleSeedMix));
             _train = train;
             _inputs = train.Images.to(device);
@@ -117,22 +123,52 @@ internal static class TrainingLoop
         /// <summary>
         /// The optimizer's parameter groups with their learning-rate factors: the head at 1 and the backbone at
         /// <see cref="PilotImageClassificationTrainer.Options.BackboneLearningRateScale"/> for a pretrained network trained
-        /// fully; the head alone for Head fine-tuning; one group of every parameter for a network trained from scratch.
+        /// fully; the head at 1 and the last stage at the same factor for LastStage; the head alone for Head fine-tuning; one
+        /// group of every parameter for a network trained from scratch. Parameters outside <paramref name="trained"/> stop
+        /// recording gradients.
         /// </summary>
         private static List<(IReadOnlyList<Parameter> Parameters, double Scale)> ParameterGroups(TrainingPlan plan,
-            nn.Module<Tensor, Tensor> network, IHeadedNetwork? headed, bool headOnly)
+            nn.Module<Tensor, Tensor> network, IHeadedNetwork? headed, nn.Module<Tensor, Tensor> trained)
         {
             if (headed is null)
                 return [(network.parameters().ToList(), 1.0)];
+            var trainedHandles = new HashSet<IntPtr>(trained.parameters().Select(p => p.Handle));
+            foreach (var p in network.parameters().Where(p => !trainedHandles.Contains(p.Handle)))
+                p.requires_grad = false;
             var head = headed.Head.parameters().ToList();
-            if (headOnly)
-            {
-                foreach (var p in HeadedNetwork.BackboneParameters(network, headed))
-                    p.requires_grad = false;
-                return [(head, 1.0)];
-            }
-            return [(head, 1.0), (HeadedNetwork.BackboneParameters(network, headed), plan.Options.BackboneLearningRateScale)];
+            var backbone = HeadedNetwork.BackboneParameters(network, headed).Where(p => trainedHandles.Contains(p.Handle)).ToList();
+            return backbone.Count == 0 ? [(head, 1.0)] : [(head, 1.0), (backbone, plan.Options.BackboneLearningRateScale)];
         }
+
+        /// <summary>
+        /// Refuses a cache of activations (Head, LastStage) larger than <see cref="MaxCacheFraction"/> of the memory the
+        /// process may use, and warns above <see cref="PilotImageClassificationDefaults.ActivationCacheWarningBytes"/>: the
+        /// cache is 4 bytes per value, <see cref="HeadedNetwork.CachedValuesPerImage"/> values per training and validation
+        /// image, on the training device, on top of the decoded images it replaces.
+        /// </summary>
+        private static void CheckCacheSize(TrainingPlan plan, IHeadedNetwork headed, InMemoryImageSet train, InMemoryImageSet? validation,
+            IChannel channel)
+        {
+            long images = train.Count + (validation?.Count ?? 0);
+            long bytes = images * HeadedNetwork.CachedValuesPerImage(headed, plan.FineTuning, train.Shape.Height, train.Shape.Width) * sizeof(float);
+            long available = GC.GetGCMemoryInfo().TotalAvailableMemoryBytes;
+            string size = FormatBytes(bytes);
+            string what = string.Create(CultureInfo.InvariantCulture,
+                $"FineTuning {plan.FineTuning} caches {size} of activations ({images} images at {train.Shape.Height}×{train.Shape.Width})");
+            if (bytes > available * MaxCacheFraction)
+                throw new InvalidOperationException(
+                    $"{what}: more than half of the {FormatBytes(available)} of memory available to this process. " +
+                    "Use fewer or smaller images (ImageWidth, ImageHeight), FineTuning Head (512 values per image) or Full (no cache).");
+            if (bytes > PilotImageClassificationDefaults.ActivationCacheWarningBytes)
+                channel.Warning(what + "; it is kept in memory for the whole training run.");
+        }
+
+        /// <summary>Largest share of the memory available to the process that a cache of activations may take: one half.</summary>
+        private const double MaxCacheFraction = 0.5;
+
+        private static string FormatBytes(long bytes) => bytes >= 1L << 30
+            ? (bytes / (double)(1L << 30)).ToString("F1", CultureInfo.InvariantCulture) + " GiB"
+            : (bytes / (double)(1L << 20)).ToString("F0", CultureInfo.InvariantCulture) + " MiB";
 
         public TrainingResult Execute()
         {
@@ -140,7 +176,7 @@ internal static class TrainingLoop
                 Restore(directory, checkpoint);
             else
                 _o.Observer?.OnStart(_network, _train, _totalSteps);
-            if (_headOnly && !_finished)
+            if (_cached && !_finished)
                 ComputeFeatures();
 
             for (int epoch = _history.Count; epoch < _o.Epochs && !_finished; epoch++)
@@ -153,7 +189,7 @@ internal static class TrainingLoop
                 double? validationLoss = null, validationAccuracy = null;
                 if (_validationInputs is not null)
                 {
-                    (validationLoss, validationAccuracy) = _headOnly
+                    (validationLoss, validationAccuracy) = _cached
                         ? Evaluate(_trained, _validationInputs, _validationLabels!, null, null, _o.BatchSize)
                         : Evaluate(_network, _validationInputs, _validationLabels!, _mean, _std, _o.BatchSize);
                     if (validationLoss < _bestLoss)
@@ -191,7 +227,7 @@ internal static class TrainingLoop
         private (double Loss, double Accuracy, double LearningRate) TrainEpoch(int epoch)
         {
             _trained.train();
-            if (_headed is not null && !_headOnly && !_o.UpdateBatchNormStatistics)
+            if (_headed is not null && _plan.FineTuning != PilotFineTuning.Head && !_o.UpdateBatchNormStatistics)
                 HeadedNetwork.FreezeBatchNormStatistics(_network, _headed);
             int n = _count, batchSize = _o.BatchSize;
             double learningRate = 0;
@@ -204,7 +240,7 @@ internal static class TrainingLoop
                 int start = batch * batchSize, count = Math.Min(batchSize, n - start);
                 var index = order.narrow(0, start, count);
                 var x = _inputs.index_select(0, index).to(ScalarType.Float32);
-                if (!_headOnly)
+                if (!_cached)
                 {
                     if (_o.Augment)
                         x = Augmentation.Apply(x, _generator);
@@ -234,8 +270,9 @@ internal static class TrainingLoop
         }
 
         /// <summary>
-        /// Head fine-tuning: replaces the training and validation images by their backbone features (evaluation mode, no
-        /// gradients, <see cref="PilotImageClassificationDefaults.ScoringBatchSize"/> images at a time), reporting each batch.
+        /// Head and LastStage fine-tuning: replaces the training and validation images by the outputs of the frozen prefix
+        /// (the backbone's features, or the early stages' activations; evaluation mode, no gradients,
+        /// <see cref="PilotImageClassificationDefaults.ScoringBatchSize"/> images at a time), reporting each batch.
         /// </summary>
         private void ComputeFeatures()
         {
@@ -255,7 +292,7 @@ internal static class TrainingLoop
                     {
                         using var scope = NewDisposeScope();
                         var x = (images.narrow(0, start, Math.Min(batchSize, n - start)).to(ScalarType.Float32) - _mean) / _std;
-                        parts.Add(_headed!.Features(x).MoveToOuterDisposeScope());
+                        parts.Add(_prefix!(x).MoveToOuterDisposeScope());
                         done++;
                         _o.BatchProgressCallback?.Invoke(new PilotBatchProgress(0, _o.Epochs, done, batches, double.NaN, PilotTrainingStage.FeaturePass));
                     }
@@ -271,7 +308,7 @@ internal static class TrainingLoop
                 _validationInputs = Pass(_validationInputs);
             double seconds = clock.Elapsed.TotalSeconds;
             _channel.Info(string.Create(CultureInfo.InvariantCulture,
-                $"Feature pass: {total} images through the frozen backbone in {seconds:F1} s ({total / Math.Max(seconds, 1e-9):F1} images/s)."));
+                $"Feature pass: {total} images through the frozen {(_plan.FineTuning == PilotFineTuning.Head ? "backbone" : "early stages")} in {seconds:F1} s ({total / Math.Max(seconds, 1e-9):F1} images/s)."));
         }
 
         /// <summary>The optimizer's work after a step (<see cref="IStepHook"/>), if it has any.</summary>
