@@ -36,7 +36,7 @@ public sealed record PilotEpochReport(
 /// <summary>
 /// Progress inside an epoch, reported after every training batch to
 /// <see cref="PilotImageClassificationTrainer.Options.BatchProgressCallback"/> (for a live progress bar), and after every
-/// batch of the feature pass of <see cref="PilotFineTuning.Head"/> fine-tuning.
+/// batch of the feature pass of <see cref="PilotFineTuning.Head"/> and <see cref="PilotFineTuning.LastStage"/> fine-tuning.
 /// </summary>
 /// <param name="Epoch">The current epoch, 1-based; 0 during the feature pass, which comes before the first epoch.</param>
 /// <param name="Epochs">The number of epochs the run was configured for.</param>
@@ -54,8 +54,9 @@ public enum PilotTrainingStage
     Training,
 
     /// <summary>
-    /// A batch of images run through the frozen backbone before the first epoch of <see cref="PilotFineTuning.Head"/>
-    /// fine-tuning (training images first, then validation images).
+    /// A batch of images run through the frozen layers before the first epoch of <see cref="PilotFineTuning.Head"/> (the
+    /// whole backbone) or <see cref="PilotFineTuning.LastStage"/> (the early stages) fine-tuning, whose outputs are cached
+    /// (training images first, then validation images).
     /// </summary>
     FeaturePass,
 }

@@ -47,6 +47,7 @@ public sealed class CommandLineTests
     [TestMethod]
     [DataRow("Head", PilotFineTuning.Head)]
     [DataRow("Full", PilotFineTuning.Full)]
+    [DataRow("LastStage", PilotFineTuning.LastStage)]
     public void Train_FineTuningFlagParses(string value, PilotFineTuning expected)
     {
         var command = new TrainCommand();

@@ -79,6 +79,32 @@ public sealed class PretrainedEndToEndTests
     }
 
     [TestMethod]
+    public void TrainLastStage_ShowsTheCachePass_ThenExportAndCodegenWork()
+    {
+        string model = s_folder["last/model.zip"];
+        var last = CliRunner.Run("train", "--data", Images, "--arch", "PretrainedResNet18", "--fine-tuning", "LastStage", "--image-size", "32",
+            "--epochs", "2", "--batch-size", "16", "--device", "cpu", "--seed", "1", "--out", model, "--plots", s_folder["last/plots"], "--test-fraction", "0.25");
+        Assert.AreEqual(0, last.ExitCode, last.ToString());
+        Assert.Contains("features ", last.Out, "the early stages' outputs are computed once, with a progress bar");
+        Assert.IsLessThan(last.Out.IndexOf("epoch 1/2", StringComparison.Ordinal), last.Out.IndexOf("features ", StringComparison.Ordinal));
+        Assert.Contains("epoch 2/2  train loss", last.Out);
+
+        var evaluate = CliRunner.Run("evaluate", "--model", model, "--data", Images);
+        Assert.AreEqual(0, evaluate.ExitCode, evaluate.ToString());
+        Assert.Contains("macro-F1", evaluate.Out);
+
+        string onnx = s_folder["last/model.onnx"];
+        var export = CliRunner.Run("export", "onnx", "--model", model, "--out", onnx);
+        Assert.AreEqual(0, export.ExitCode, export.ToString());
+        Assert.IsTrue(new FileInfo(onnx).Length > 40_000_000, "the ONNX file holds the whole network");
+
+        var codegen = CliRunner.Run("codegen", "--model", model, "--out", s_folder["last/code"]);
+        Assert.AreEqual(0, codegen.ExitCode, codegen.ToString());
+        string training = string.Join("\n", Directory.EnumerateFiles(s_folder["last/code"], "*.cs", SearchOption.AllDirectories).Select(File.ReadAllText));
+        Assert.Contains("FineTuning = PilotFineTuning.LastStage", training);
+    }
+
+    [TestMethod]
     public void HeadWithAScratchNetwork_IsABadArgument()
     {
         var result = CliRunner.Run("train", "--data", Images, "--arch", "SmallCnn", "--fine-tuning", "Head", "--epochs", "1", "--out", s_folder["bad/model.zip"]);

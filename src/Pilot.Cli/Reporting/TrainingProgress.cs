@@ -20,7 +20,7 @@ internal sealed record BatchProgress(
     int Epoch, int Batch, int BatchesPerEpoch, double Loss, double ImagesPerSecond, double? Accuracy = null,
     double? Rho = null, double? PM = null, double? PV = null, double? PS = null);
 
-/// <summary>Progress of the feature pass of Head fine-tuning (every image once through the frozen backbone, before epoch 1).</summary>
+/// <summary>Progress of the feature pass of Head and LastStage fine-tuning (every image once through the frozen layers, before epoch 1).</summary>
 /// <param name="Batch">Batches done, in [1, <paramref name="Batches"/>].</param>
 /// <param name="Batches">Batches of the pass (training and validation images).</param>
 /// <param name="ImagesPerSecond">Images per second so far.</param>
@@ -29,7 +29,7 @@ internal sealed record FeatureProgress(int Batch, int Batches, double ImagesPerS
 /// <summary>Receives training progress; implementations draw it.</summary>
 internal interface ITrainingProgress
 {
-    /// <summary>Called after each batch of the feature pass (Head fine-tuning only).</summary>
+    /// <summary>Called after each batch of the feature pass (Head and LastStage fine-tuning only).</summary>
     void OnFeatureBatch(FeatureProgress features);
 
     /// <summary>Called after each training batch (when the trainer reports batches).</summary>
@@ -165,7 +165,7 @@ internal sealed class LiveProgress : ITrainingProgress
 
     public void OnFeatureBatch(FeatureProgress f)
     {
-        _features ??= _ctx.AddTask("features (frozen backbone)", maxValue: f.Batches);
+        _features ??= _ctx.AddTask("features (frozen layers)", maxValue: f.Batches);
         _features.Value = f.Batch;
         _features.Tag = string.Create(CultureInfo.InvariantCulture, $"{f.ImagesPerSecond:N1} img/s");
         if (f.Batch == f.Batches)

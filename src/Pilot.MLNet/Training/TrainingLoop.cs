@@ -29,7 +29,7 @@ internal sealed record TrainingResult(nn.Module<Tensor, Tensor> Network, IReadOn
 /// early stopping work on features instead of images. <see cref="PilotFineTuning.LastStage"/> is the same machinery with
 /// another split: the cached activations are the output of the frozen early stages and the trained part is the last stage
 /// with the head (two parameter groups, the last stage's learning rate scaled by
-/// <see cref="PilotImageClassificationTrainer.Options.BackboneLearningRateScale"/>). With <see cref="PilotFineTuning.Full"/> on a pretrained network the
+/// <see cref="PilotImageClassificationTrainer.Options.LastStageLearningRateScale"/>, 1 by default). With <see cref="PilotFineTuning.Full"/> on a pretrained network the
 /// head and the backbone are two parameter groups (the backbone's learning rate scaled by
 /// <see cref="PilotImageClassificationTrainer.Options.BackboneLearningRateScale"/>) and the backbone's batch-norm layers keep
 /// their pretrained running statistics.
@@ -123,7 +123,8 @@ internal static class TrainingLoop
         /// <summary>
         /// The optimizer's parameter groups with their learning-rate factors: the head at 1 and the backbone at
         /// <see cref="PilotImageClassificationTrainer.Options.BackboneLearningRateScale"/> for a pretrained network trained
-        /// fully; the head at 1 and the last stage at the same factor for LastStage; the head alone for Head fine-tuning; one
+        /// fully; the head at 1 and the last stage at <see cref="PilotImageClassificationTrainer.Options.LastStageLearningRateScale"/>
+        /// (default 1) for LastStage; the head alone for Head fine-tuning; one
         /// group of every parameter for a network trained from scratch. Parameters outside <paramref name="trained"/> stop
         /// recording gradients.
         /// </summary>
@@ -137,38 +138,22 @@ internal static class TrainingLoop
                 p.requires_grad = false;
             var head = headed.Head.parameters().ToList();
             var backbone = HeadedNetwork.BackboneParameters(network, headed).Where(p => trainedHandles.Contains(p.Handle)).ToList();
-            return backbone.Count == 0 ? [(head, 1.0)] : [(head, 1.0), (backbone, plan.Options.BackboneLearningRateScale)];
+            double scale = plan.FineTuning == PilotFineTuning.LastStage ? plan.Options.LastStageLearningRateScale : plan.Options.BackboneLearningRateScale;
+            return backbone.Count == 0 ? [(head, 1.0)] : [(head, 1.0), (backbone, scale)];
         }
 
         /// <summary>
         /// Refuses a cache of activations (Head, LastStage) larger than <see cref="MaxCacheFraction"/> of the memory the
-        /// process may use, and warns above <see cref="PilotImageClassificationDefaults.ActivationCacheWarningBytes"/>: the
-        /// cache is 4 bytes per value, <see cref="HeadedNetwork.CachedValuesPerImage"/> values per training and validation
-        /// image, on the training device, on top of the decoded images it replaces.
+        /// process may use (<see cref="GCMemoryInfo.TotalAvailableMemoryBytes"/>: the machine's or the container's limit), and
+        /// warns above <see cref="PilotImageClassificationDefaults.ActivationCacheWarningBytes"/>: the cache is 4 bytes per
+        /// value, <see cref="HeadedNetwork.CachedValuesPerImage"/> values per training and validation image, on the training
+        /// device, in place of the decoded images.
         /// </summary>
         private static void CheckCacheSize(TrainingPlan plan, IHeadedNetwork headed, InMemoryImageSet train, InMemoryImageSet? validation,
-            IChannel channel)
-        {
-            long images = train.Count + (validation?.Count ?? 0);
-            long bytes = images * HeadedNetwork.CachedValuesPerImage(headed, plan.FineTuning, train.Shape.Height, train.Shape.Width) * sizeof(float);
-            long available = GC.GetGCMemoryInfo().TotalAvailableMemoryBytes;
-            string size = FormatBytes(bytes);
-            string what = string.Create(CultureInfo.InvariantCulture,
-                $"FineTuning {plan.FineTuning} caches {size} of activations ({images} images at {train.Shape.Height}×{train.Shape.Width})");
-            if (bytes > available * MaxCacheFraction)
-                throw new InvalidOperationException(
-                    $"{what}: more than half of the {FormatBytes(available)} of memory available to this process. " +
-                    "Use fewer or smaller images (ImageWidth, ImageHeight), FineTuning Head (512 values per image) or Full (no cache).");
-            if (bytes > PilotImageClassificationDefaults.ActivationCacheWarningBytes)
-                channel.Warning(what + "; it is kept in memory for the whole training run.");
-        }
-
-        /// <summary>Largest share of the memory available to the process that a cache of activations may take: one half.</summary>
-        private const double MaxCacheFraction = 0.5;
-
-        private static string FormatBytes(long bytes) => bytes >= 1L << 30
-            ? (bytes / (double)(1L << 30)).ToString("F1", CultureInfo.InvariantCulture) + " GiB"
-            : (bytes / (double)(1L << 20)).ToString("F0", CultureInfo.InvariantCulture) + " MiB";
+            IChannel channel) =>
+            CheckActivationCache(plan.FineTuning, HeadedNetwork.CachedValuesPerImage(headed, plan.FineTuning, train.Shape.Height, train.Shape.Width),
+                train.Count + (validation?.Count ?? 0), train.Shape.Height, train.Shape.Width, GC.GetGCMemoryInfo().TotalAvailableMemoryBytes,
+                message => channel.Warning(message));
 
         public TrainingResult Execute()
         {
@@ -361,6 +346,32 @@ internal static class TrainingLoop
     }
 
     /// <summary>
+    /// The rule of the training run's cache check: refuses a cache of activations of <paramref name="images"/> ×
+    /// <paramref name="valuesPerImage"/> float32 values larger than <see cref="MaxCacheFraction"/> of <paramref name="available"/>
+    /// bytes, and calls <paramref name="warn"/> above <see cref="PilotImageClassificationDefaults.ActivationCacheWarningBytes"/>.
+    /// </summary>
+    internal static void CheckActivationCache(PilotFineTuning mode, long valuesPerImage, long images, int height, int width, long available,
+        Action<string> warn)
+    {
+        long bytes = images * valuesPerImage * sizeof(float);
+        string what = string.Create(CultureInfo.InvariantCulture,
+            $"FineTuning {mode} caches {FormatBytes(bytes)} of activations ({images} images at {height}×{width})");
+        if (bytes > available * MaxCacheFraction)
+            throw new InvalidOperationException(
+                $"{what}: more than half of the {FormatBytes(available)} of memory available to this process. " +
+                "Use fewer or smaller images (ImageWidth, ImageHeight), FineTuning Head (512 values per image) or Full (no cache).");
+        if (bytes > PilotImageClassificationDefaults.ActivationCacheWarningBytes)
+            warn(what + "; it is kept in memory for the whole training run.");
+    }
+
+    /// <summary>Largest share of the memory available to the process that a cache of activations may take: one half.</summary>
+    private const double MaxCacheFraction = 0.5;
+
+    private static string FormatBytes(long bytes) => bytes >= 1L << 30
+        ? (bytes / (double)(1L << 30)).ToString("F1", CultureInfo.InvariantCulture) + " GiB"
+        : (bytes / (double)(1L << 20)).ToString("F0", CultureInfo.InvariantCulture) + " MiB";
+
+    /// <summary>
     /// Mean cross-entropy and accuracy of <paramref name="network"/> over all of <paramref name="images"/> (evaluation mode),
     /// normalised by <paramref name="mean"/> and <paramref name="std"/> unless they are <see langword="null"/> (features).
     /// </summary>
@@ -450,6 +461,9 @@ internal static class TrainingLoop
             (nameof(o.FineTuning), plan.FineTuning.ToString()),
             (nameof(o.BackboneLearningRateScale), o.BackboneLearningRateScale.ToString("R", CultureInfo.InvariantCulture)),
             (nameof(o.UpdateBatchNormStatistics), o.UpdateBatchNormStatistics.ToString()),
+            .. plan.FineTuning == PilotFineTuning.LastStage
+                ? [(nameof(o.LastStageLearningRateScale), o.LastStageLearningRateScale.ToString("R", CultureInfo.InvariantCulture))]
+                : Array.Empty<(string, string)>(),
         ];
     }
 

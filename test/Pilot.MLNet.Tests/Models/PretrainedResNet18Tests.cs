@@ -229,7 +229,10 @@ public sealed class PretrainedResNet18Tests
     }
 
     [TestMethod]
-    public void TrainedModelExportsToOnnxWithTheTransformersScores()
+    [DataRow(null)] // Head, the default
+    [DataRow(PilotFineTuning.LastStage)]
+    [DataRow(PilotFineTuning.Full)]
+    public void TrainedModelExportsToOnnxWithTheTransformersScores(PilotFineTuning? fineTuning)
     {
         // The path of `pilot export onnx`: the trainer's model (identity normalisation, raw pixels in), exported and scored by
         // ONNX Runtime on the same pixels.
@@ -237,6 +240,7 @@ public sealed class PretrainedResNet18Tests
         var rows = ml.Data.LoadFromEnumerable(ColourRows(36, seed: 1));
         var options = TrainerTestData.FastOptions(epochs: 1);
         options.Architecture = PilotArchitecture.PretrainedResNet18;
+        options.FineTuning = fineTuning;
         options.BatchSize = 12;
         options.LearningRate = 1e-3;
         options.ImageHeight = options.ImageWidth = 32; // the pixels' own size (the pretrained default would resize them)
@@ -256,7 +260,7 @@ public sealed class PretrainedResNet18Tests
 
         CollectionAssert.AreEqual(new long[] { testRows.Length, 3 }, outputShape);
         float maxDifference = scores.SelectMany(x => x).Zip(actual, (e, a) => Math.Abs(e - a)).Max();
-        TestContext.WriteLine($"trained PretrainedResNet18: max |ONNX Runtime − Transform| = {maxDifference:E2}");
+        TestContext.WriteLine($"PretrainedResNet18 trained with FineTuning {fineTuning?.ToString() ?? "default"}: max |ONNX Runtime − Transform| = {maxDifference:E2}");
         Assert.IsLessThanOrEqualTo(1e-4f, maxDifference);
     }
 

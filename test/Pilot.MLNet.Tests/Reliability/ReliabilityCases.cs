@@ -599,6 +599,20 @@ internal static class ReliabilityCases
                 o.Augment = true;
                 new MLContext(seed: 1).Pilot.ImageClassification(o);
             }, nameof(Options.Augment), "Augment", "FineTuning Head", "Full");
+        yield return Throws<ArgumentException>("pretrained-laststage-on-scratch-network", "FineTuning = LastStage with SmallCnn (random weights)",
+            () =>
+            {
+                var o = F.Fast();
+                o.FineTuning = PilotFineTuning.LastStage;
+                new MLContext(seed: 1).Pilot.ImageClassification(o);
+            }, nameof(Options.FineTuning), "FineTuning LastStage", "SmallCnn", "random weights");
+        yield return Throws<ArgumentException>("pretrained-laststage-with-augment", "PretrainedResNet18, FineTuning LastStage, Augment = true",
+            () =>
+            {
+                var o = Pretrained(PilotFineTuning.LastStage);
+                o.Augment = true;
+                new MLContext(seed: 1).Pilot.ImageClassification(o);
+            }, nameof(Options.Augment), "Augment", "FineTuning LastStage", "Full");
         yield return Throws<ArgumentOutOfRangeException>("pretrained-backbone-scale-0", "BackboneLearningRateScale = 0",
             () =>
             {
@@ -625,6 +639,15 @@ internal static class ReliabilityCases
                 using var model = F.Train(data, o);
                 Assert.AreEqual(3, model.InputShape.Channels);
                 Assert.AreEqual(rows.Length, F.ScoreAll(model, data, 3));
+            });
+        yield return ReliabilityCase.Working("pretrained-laststage-gray-pixels", "PretrainedResNet18 (LastStage) on 1×12×12 gray byte vectors",
+            "trains layer4 and the head over the cached layer3 activations at 32×32 and scores every row",
+            () =>
+            {
+                var data = F.PixelData(ml, 12);
+                using var model = F.Train(data, Pretrained(PilotFineTuning.LastStage));
+                Assert.AreEqual(1, model.InputShape.Channels);
+                Assert.AreEqual(12, F.ScoreAll(model, data, 3));
             });
         yield return ReliabilityCase.Working("pretrained-full-gray-pixels", "PretrainedResNet18 (Full) on 1×12×12 gray byte vectors",
             "trains every layer at 32×32 (gray repeated to 3 channels inside the network) and scores every row",

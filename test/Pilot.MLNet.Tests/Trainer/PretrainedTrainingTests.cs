@@ -146,6 +146,155 @@ public sealed class PretrainedTrainingTests
     }
 
     [TestMethod]
+    public void LastStage_TrainsOnlyLayer4AndTheHead_ReportsTheCachePassFirst_AndLearns()
+    {
+        var ml = new MLContext(seed: 1);
+        var train = TrainerTestData.SyntheticKeyed(ml, 60, seed: 1);
+        var batches = new List<PilotBatchProgress>();
+        var o = Pretrained(PilotFineTuning.LastStage, epochs: 15);
+        o.BatchProgressCallback = batches.Add;
+        using var model = ml.Pilot.ImageClassification(o).Fit(train);
+
+        // The cache pass: every image once through the frozen early stages, reported before the first training batch.
+        int cacheBatches = (60 + PilotImageClassificationDefaults.ScoringBatchSize - 1) / PilotImageClassificationDefaults.ScoringBatchSize;
+        var cache = batches.TakeWhile(b => b.Stage == PilotTrainingStage.FeaturePass).ToList();
+        Assert.HasCount(cacheBatches, cache);
+        Assert.IsTrue(cache.All(b => b.Epoch == 0 && b.BatchCount == cacheBatches));
+        Assert.HasCount(15 * 4, batches.Skip(cache.Count).ToList());
+
+        // Stem to layer3 are the ImageNet weights and statistics, bit for bit; layer4's weights and fc moved; layer4 keeps
+        // its pretrained batch-norm statistics (the default, see docs/transfer.md).
+        var initial = Initial();
+        var trained = model.Model.Network.state_dict();
+        foreach (var (name, value) in trained)
+        {
+            bool statistics = name.EndsWith("running_mean", StringComparison.Ordinal) || name.EndsWith("running_var", StringComparison.Ordinal)
+                || name.EndsWith("num_batches_tracked", StringComparison.Ordinal);
+            bool trains = (name.StartsWith("layer4.", StringComparison.Ordinal) || name.StartsWith("fc.", StringComparison.Ordinal)) && !statistics;
+            if (trains)
+                Assert.IsFalse(Same(initial[name], value), $"{name} should have trained");
+            else
+                Assert.IsTrue(Same(initial[name], value), $"{name} is frozen in LastStage and changed");
+        }
+        foreach (var t in initial.Values)
+            t.Dispose();
+        Assert.IsGreaterThan(0.9, model.TrainingHistory[^1].TrainAccuracy, $"train accuracy {model.TrainingHistory[^1].TrainAccuracy}");
+    }
+
+    [TestMethod]
+    [DataRow(null)] // the default, LastStageLearningRateScale = 1
+    [DataRow(0.1)]
+    public void LastStage_Layer4TrainsAtItsScale_AndIgnoresTheBackboneScale(double? lastStageScale)
+    {
+        var ml = new MLContext(seed: 1);
+        var train = TrainerTestData.SyntheticKeyed(ml, 16, seed: 1);
+        var o = Pretrained(PilotFineTuning.LastStage, epochs: 1);
+        o.Optimizer = PilotOptimizerKind.AdamW;
+        o.WeightDecay = 0;
+        o.LearningRate = 1e-3;
+        o.BackboneLearningRateScale = 0.1; // Full only
+        if (lastStageScale is { } scale)
+            o.LastStageLearningRateScale = scale;
+        using var model = ml.Pilot.ImageClassification(o).Fit(train);
+        var initial = Initial();
+        var trained = model.Model.Network.state_dict();
+        double Change(string name) => (trained[name].cpu() - initial[name]).abs().max().item<float>();
+        Assert.AreEqual(1e-3, Change("fc.weight"), 1e-4, "head: one AdamW step of lr 1e-3");
+        double expected = 1e-3 * (lastStageScale ?? PilotImageClassificationDefaults.LastStageLearningRateScale);
+        Assert.AreEqual(expected, Change("layer4.2.conv2.weight"), expected / 10, "last stage: one AdamW step of lr 1e-3 × its scale");
+        Assert.AreEqual(0, Change("layer3.1.conv2.weight"), "layer3 is frozen");
+        foreach (var t in initial.Values)
+            t.Dispose();
+    }
+
+    [TestMethod]
+    public void LastStage_ResumingFromACheckpointRecomputesTheCacheAndGivesTheUninterruptedModel()
+    {
+        using var folder = new TestFolder();
+        var ml = new MLContext(seed: 1);
+        var train = TrainerTestData.SyntheticKeyed(ml, 40, seed: 1);
+        using var reference = ml.Pilot.ImageClassification(Pretrained(PilotFineTuning.LastStage, epochs: 4)).Fit(train);
+
+        string directory = folder.File("checkpoints");
+        var interrupted = Pretrained(PilotFineTuning.LastStage, epochs: 4);
+        interrupted.CheckpointDirectory = directory;
+        interrupted.ProgressCallback = r => { if (r.Epoch == 2) throw new OperationCanceledException("stop after epoch 2"); };
+        Assert.ThrowsExactly<OperationCanceledException>(() => ml.Pilot.ImageClassification(interrupted).Fit(train));
+        // The checkpoint holds what trains (layer4 and fc: their weights and the optimizer's state of them, a few values per
+        // weight), not the frozen stages: less than 4.5 values per trained weight, where the whole network's 15.9 M weights
+        // with the same state (4 values each) would take 4.8 values per trained weight.
+        long trainedBytes = sizeof(float) * reference.Model.Network.named_parameters()
+            .Where(p => p.name.StartsWith("layer4.", StringComparison.Ordinal) || p.name.StartsWith("fc.", StringComparison.Ordinal)).Sum(p => p.parameter.numel());
+        long checkpointBytes = new FileInfo(Path.Combine(directory, Checkpoint.FileName)).Length;
+        Assert.IsLessThan(4.5 * trainedBytes, checkpointBytes);
+
+        var resumed = Pretrained(PilotFineTuning.LastStage, epochs: 4);
+        resumed.CheckpointDirectory = directory;
+        var batches = new List<PilotBatchProgress>();
+        resumed.BatchProgressCallback = batches.Add;
+        using var model = ml.Pilot.ImageClassification(resumed).Fit(train);
+        Assert.AreEqual(PilotTrainingStage.FeaturePass, batches[0].Stage, "resuming recomputes the cache first");
+        Assert.AreEqual(3, batches.First(b => b.Stage == PilotTrainingStage.Training).Epoch);
+        foreach (var (name, value) in reference.Model.Network.state_dict())
+            Assert.IsTrue(Same(value, model.Model.Network.state_dict()[name]), name);
+    }
+
+    [TestMethod]
+    public void LastStage_EarlyStoppingKeepsTheBestEpochsWeights()
+    {
+        var ml = new MLContext(seed: 1);
+        var train = TrainerTestData.SyntheticKeyed(ml, 30, seed: 1);
+        var validation = TrainerTestData.SyntheticKeyed(ml, 30, seed: 2);
+        var o = Pretrained(PilotFineTuning.LastStage, epochs: 30);
+        o.LearningRate = 0.05;
+        o.EarlyStoppingPatience = 2;
+        using var model = ml.Pilot.ImageClassification(o).Fit(train, validation);
+        var history = model.TrainingHistory;
+        Assert.IsLessThan(30, history.Count, "the patience ran out");
+        double best = history.Min(r => r.ValidationLoss!.Value);
+        var scored = model.Transform(validation);
+        var labels = ml.Data.CreateEnumerable<KeyAndScore>(scored, reuseRowObject: false).ToList();
+        double loss = labels.Average(r => -Math.Log(r.Score[r.Label - 1]));
+        Assert.AreEqual(best, loss, 1e-4, $"history: {string.Join(", ", history.Select(r => r.ValidationLoss))}");
+    }
+
+    [TestMethod]
+    public void LastStageWithAugment_IsRejectedNamingAugment()
+    {
+        var o = Pretrained(PilotFineTuning.LastStage, 1);
+        o.Augment = true;
+        var e = Assert.ThrowsExactly<ArgumentException>(() => new MLContext(1).Pilot.ImageClassification(o));
+        Assert.AreEqual(nameof(Options.Augment), e.ParamName);
+        Assert.Contains("FineTuning LastStage", e.Message);
+    }
+
+    [TestMethod]
+    public void ActivationCache_TooLargeForMemory_IsRefusedWithTheRule()
+    {
+        // 100,000 images at 1024×1024: 256 × 64 × 64 values each, 390.6 GiB of activations.
+        var e = Assert.ThrowsExactly<InvalidOperationException>(() =>
+            TrainingLoop.CheckActivationCache(PilotFineTuning.LastStage, ResNetValuesPerImage(1024, 1024), 100_000, 1024, 1024, available: 16L << 30, _ => { }));
+        StringAssert.Contains(e.Message, "FineTuning LastStage caches 390.6 GiB");
+        StringAssert.Contains(e.Message, "half of the 16.0 GiB");
+        StringAssert.Contains(e.Message, "ImageWidth");
+
+        // 20,000 images at 128×128: 64 KiB each, 1.2 GiB: allowed with a warning.
+        var warnings = new List<string>();
+        TrainingLoop.CheckActivationCache(PilotFineTuning.LastStage, ResNetValuesPerImage(128, 128), 20_000, 128, 128, available: 16L << 30, warnings.Add);
+        Assert.HasCount(1, warnings);
+        StringAssert.Contains(warnings[0], "1.2 GiB");
+        warnings.Clear();
+        TrainingLoop.CheckActivationCache(PilotFineTuning.LastStage, ResNetValuesPerImage(64, 64), 20_000, 64, 64, available: 16L << 30, warnings.Add);
+        Assert.IsEmpty(warnings, "313 MiB: no warning");
+    }
+
+    private static long ResNetValuesPerImage(int height, int width)
+    {
+        using var network = Backbones.CreateForTraining(PilotArchitecture.PretrainedResNet18, new ImageShape(3, 32, 32), 3, null);
+        return ((IHeadedNetwork)network).EarlyStagesValuesPerImage(height, width);
+    }
+
+    [TestMethod]
     public void Head_ResumingFromACheckpointGivesTheUninterruptedModel()
     {
         using var folder = new TestFolder();
@@ -192,11 +341,13 @@ public sealed class PretrainedTrainingTests
     }
 
     [TestMethod]
-    public void Head_BatchedTransformAndPredictionEngineAgree()
+    [DataRow(null)]
+    [DataRow(PilotFineTuning.LastStage)]
+    public void BatchedTransformAndPredictionEngineAgree(PilotFineTuning? fineTuning)
     {
         var ml = new MLContext(seed: 1);
         var rows = ml.Data.LoadFromEnumerable(TrainerTestData.Synthetic(40, seed: 1));
-        var model = ml.Transforms.Conversion.MapValueToKey("Label").Append(ml.Pilot.ImageClassification(Pretrained(null, 3))).Fit(rows);
+        var model = ml.Transforms.Conversion.MapValueToKey("Label").Append(ml.Pilot.ImageClassification(Pretrained(fineTuning, 3))).Fit(rows);
         var test = TrainerTestData.Synthetic(10, seed: 3);
         var batched = SaveLoadTests.ScoreRows(model.Transform(ml.Data.LoadFromEnumerable(test)));
         using var engine = ml.Model.CreatePredictionEngine<SyntheticRow, ScoreOnly>(model);

@@ -36,13 +36,16 @@ public sealed class SaveLoadTests
     }
 
     [TestMethod]
-    public void PretrainedModelLoadsInAFreshProcessWithIdenticalScoresAndOnlyItsWeightsInTheFile()
+    [DataRow(null)] // Head, the default
+    [DataRow(PilotFineTuning.LastStage)]
+    public void PretrainedModelLoadsInAFreshProcessWithIdenticalScoresAndOnlyItsWeightsInTheFile(PilotFineTuning? fineTuning)
     {
         using var folder = new TestFolder();
         var ml = new MLContext(seed: 1);
         var rows = ml.Data.LoadFromEnumerable(TrainerTestData.Synthetic(48, seed: 1));
         var options = TrainerTestData.FastOptions(epochs: 1);
         options.Architecture = PilotArchitecture.PretrainedResNet18;
+        options.FineTuning = fineTuning;
         options.ImageHeight = options.ImageWidth = 32; // the smallest input it takes: a fast test
         options.BatchSize = 16;
         options.LearningRate = 1e-4;
