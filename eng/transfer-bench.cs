@@ -4,16 +4,13 @@
 //
 // Run from the repository root (after bash eng/setup.sh, and eng/transfer-mlnet-baseline.cs once for the folders):
 //   dotnet run -c Release eng/transfer-bench.cs -- --per-class N --arch A [--fine-tuning Head|Full] [--optimizer O]
-//       [--epochs E] [--lr LR] [--batch-size B] [--side S] [--seed S] [--update-bn true] [--last-stage-lr-scale F]
-//       [--work DIR] [--out FILE.json]
+//       [--epochs E] [--lr LR] [--batch-size B] [--side S] [--seed S] [--update-bn true] [--work DIR] [--out FILE.json]
 // --per-class    training images per class: 100 or 600 in docs/transfer.md
 // --arch         PilotArchitecture (SmallCnn, ResNet18, PretrainedResNet18, ...)
 // --fine-tuning  Head, LastStage or Full (default: the architecture's)
 // --side         network input side (default: the trainer's, 32, for the networks trained from scratch use 28, native)
 // --update-bn    Full and LastStage fine-tuning: update the trained backbone layers' batch-norm statistics (an internal option, set by reflection:
 //                this is how docs/transfer.md measured the choice)
-// --last-stage-lr-scale  LastStage fine-tuning: learning-rate factor of layer4 (an internal option, default 1, set by
-//                reflection as --update-bn is); the row's backboneLearningRateScale is the factor the run used
 // --test-rows    evaluate on this many test images instead of all 10,000: every (10,000 / N)-th file of the test folder,
 //                whose files are in class order, so each class keeps its share; for the cheaper comparisons of
 //                docs/transfer.md, which says where it was used
@@ -59,11 +56,6 @@ o.Seed = int.Parse(options.GetValueOrDefault("seed", "0"), inv);
 bool updateBn = bool.Parse(options.GetValueOrDefault("update-bn", "false"));
 typeof(PilotImageClassificationTrainer.Options).GetField("UpdateBatchNormStatistics", BindingFlags.NonPublic | BindingFlags.Instance)!
     .SetValue(o, updateBn);
-var lastStageScaleField = typeof(PilotImageClassificationTrainer.Options).GetField("LastStageLearningRateScale", BindingFlags.NonPublic | BindingFlags.Instance)!;
-if (options.TryGetValue("last-stage-lr-scale", out var lastScale))
-    lastStageScaleField.SetValue(o, double.Parse(lastScale, inv));
-// The factor the backbone's trained layers actually get: LastStage's own, Full's BackboneLearningRateScale.
-double backboneScale = o.FineTuning == PilotFineTuning.LastStage ? (double)lastStageScaleField.GetValue(o)! : o.BackboneLearningRateScale;
 
 var ml = new MLContext(seed: 0) { GpuDeviceId = -1 };
 ml.Log += (_, e) =>
@@ -112,7 +104,7 @@ File.AppendAllText(outFile, JsonSerializer.Serialize(new
     epochs = (int?)o.Epochs,
     lr = o.LearningRate,
     side = o.ImageHeight,
-    backboneLearningRateScale = backboneScale,
+    backboneLearningRateScale = o.BackboneLearningRateScale,
     updateBatchNorm = updateBn,
     seed = o.Seed,
     testRows = testRows ?? 10000,

@@ -23,10 +23,8 @@ def label(r):
         extra.append(f"{r['side']}px")
     if r.get("updateBatchNorm"):
         extra.append("BN updated")
-    if arch.startswith("Pretrained") and ft == "Full" and r.get("backboneLearningRateScale") not in (None, 0.1):
+    if arch.startswith("Pretrained") and ft in ("Full", "LastStage") and r.get("backboneLearningRateScale") not in (None, 0.1):
         extra.append(f"backbone lr ×{r['backboneLearningRateScale']}")
-    if ft == "LastStage" and r.get("backboneLearningRateScale") not in (None, 1, 1.0):
-        extra.append(f"layer4 lr ×{r['backboneLearningRateScale']}")
     if r.get("lr") not in (None, 0.001):
         extra.append(f"lr {r['lr']:g}")
     return f"{name} {r['optimizer']}" + (f" ({', '.join(extra)})" if extra else "")

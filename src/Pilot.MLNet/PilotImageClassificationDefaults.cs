@@ -96,13 +96,6 @@ public static class PilotImageClassificationDefaults
     public const PilotFineTuning PretrainedFineTuning = PilotFineTuning.Head;
 
     /// <summary>
-    /// Factor on <see cref="PilotImageClassificationTrainer.Options.LearningRate"/> for the last stage (<c>layer4</c>) in
-    /// <see cref="PilotFineTuning.LastStage"/> fine-tuning: 1, the head's rate (on 100 FashionMNIST images per class it beat
-    /// 0.1 by about 1.5 points: docs/transfer.md). Not an option of the public API.
-    /// </summary>
-    internal const double LastStageLearningRateScale = 1.0;
-
-    /// <summary>
     /// Size of the cache of activations (<see cref="PilotFineTuning.Head"/>, <see cref="PilotFineTuning.LastStage"/>) above
     /// which training logs a warning: 1 GiB. (A cache above half the memory available to the process is refused.)
     /// </summary>

@@ -124,12 +124,13 @@ public sealed partial class PilotImageClassificationTrainer
         public PilotFineTuning? FineTuning;
 
         /// <summary>
-        /// Factor on <see cref="LearningRate"/> for the pretrained backbone in <see cref="PilotFineTuning.Full"/> fine-tuning
-        /// (the new classifier trains at <see cref="LearningRate"/>). Ignored by networks trained from scratch, by Head and by
-        /// LastStage (whose last stage trains at the full rate: see docs/transfer.md).
+        /// Factor on <see cref="LearningRate"/> for the pretrained backbone in <see cref="PilotFineTuning.Full"/> fine-tuning,
+        /// and for its last stage in <see cref="PilotFineTuning.LastStage"/> (the new classifier trains at
+        /// <see cref="LearningRate"/>; docs/transfer.md has the measurements behind the default). Ignored by networks trained
+        /// from scratch and by Head.
         /// Default 0.1; range (0, 1].
         /// </summary>
-        [PilotOption("Full fine-tuning: learning-rate factor of the pretrained backbone (the new head trains at the full rate).", Min = 0, MinExclusive = true, Max = 1)]
+        [PilotOption("Full and LastStage fine-tuning: learning-rate factor of the pretrained layers that train (the new head trains at the full rate).", Min = 0, MinExclusive = true, Max = 1)]
         public double BackboneLearningRateScale = D.BackboneLearningRateScale;
 
         /// <summary>
@@ -217,19 +218,12 @@ public sealed partial class PilotImageClassificationTrainer
         public string? PretrainedWeightsPath;
 
         /// <summary>
-        /// Full fine-tuning of a pretrained network: update the backbone's batch-norm running statistics from the training
-        /// batches (true) instead of keeping the pretrained ones (false, the default; docs/transfer.md has the measurements).
+        /// Full and LastStage fine-tuning of a pretrained network: update the trained backbone layers' batch-norm running
+        /// statistics from the training batches (true) instead of keeping the pretrained ones (false, the default;
+        /// docs/transfer.md has the measurements).
         /// Internal: for the measurements only.
         /// </summary>
         internal bool UpdateBatchNormStatistics;
-
-        /// <summary>
-        /// <see cref="PilotFineTuning.LastStage"/> fine-tuning: factor on <see cref="LearningRate"/> for the last stage
-        /// (<c>layer4</c>); the head trains at <see cref="LearningRate"/>. Default
-        /// <see cref="PilotImageClassificationDefaults.LastStageLearningRateScale"/> (1; docs/transfer.md has the
-        /// measurements against 0.1). Internal: for the measurements only.
-        /// </summary>
-        internal double LastStageLearningRateScale = D.LastStageLearningRateScale;
 
         /// <summary>
         /// Sees the network at the start and after every optimizer step (the CLI's <c>bench landscape</c> records weight

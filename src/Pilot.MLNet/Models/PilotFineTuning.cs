@@ -27,10 +27,11 @@ public enum PilotFineTuning
     /// The last stage of the backbone (<c>layer4</c>, three basic blocks of the pretrained ResNet) and the new head train;
     /// the earlier stages (stem, <c>layer1</c>–<c>layer3</c>) are frozen in evaluation mode. <c>Fit</c> runs every training
     /// and validation image through the frozen stages once and keeps their output in memory (256 × ⌈H/16⌉ × ⌈W/16⌉ values
-    /// per image: 16 KB at 64 × 64, 64 KB at 128 × 128), then trains the last stage and the head at
-    /// <see cref="PilotImageClassificationTrainer.Options.LearningRate"/> over the cache for every epoch (two parameter
-    /// groups; <see cref="PilotImageClassificationTrainer.Options.BackboneLearningRateScale"/> does not apply: the full rate
-    /// beat a tenth of it, see docs/transfer.md). The cached activations must fit in memory (the trainer refuses a cache larger than
+    /// per image: 16 KB at 64 × 64, 64 KB at 128 × 128), then trains the last stage at
+    /// <see cref="PilotImageClassificationTrainer.Options.LearningRate"/> ×
+    /// <see cref="PilotImageClassificationTrainer.Options.BackboneLearningRateScale"/> and the head at the full rate over
+    /// the cache for every epoch, the last stage's batch-norm statistics kept as pretrained (see docs/transfer.md for the
+    /// measurements behind both choices). The cached activations must fit in memory (the trainer refuses a cache larger than
     /// half the memory available to the process, see docs/transfer.md). Augmentation does not apply. Pretrained
     /// architectures only.
     /// </summary>

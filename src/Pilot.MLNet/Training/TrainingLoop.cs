@@ -29,7 +29,7 @@ internal sealed record TrainingResult(nn.Module<Tensor, Tensor> Network, IReadOn
 /// early stopping work on features instead of images. <see cref="PilotFineTuning.LastStage"/> is the same machinery with
 /// another split: the cached activations are the output of the frozen early stages and the trained part is the last stage
 /// with the head (two parameter groups, the last stage's learning rate scaled by
-/// <see cref="PilotImageClassificationTrainer.Options.LastStageLearningRateScale"/>, 1 by default). With <see cref="PilotFineTuning.Full"/> on a pretrained network the
+/// <see cref="PilotImageClassificationTrainer.Options.BackboneLearningRateScale"/>). With <see cref="PilotFineTuning.Full"/> on a pretrained network the
 /// head and the backbone are two parameter groups (the backbone's learning rate scaled by
 /// <see cref="PilotImageClassificationTrainer.Options.BackboneLearningRateScale"/>) and the backbone's batch-norm layers keep
 /// their pretrained running statistics.
@@ -123,8 +123,7 @@ internal static class TrainingLoop
         /// <summary>
         /// The optimizer's parameter groups with their learning-rate factors: the head at 1 and the backbone at
         /// <see cref="PilotImageClassificationTrainer.Options.BackboneLearningRateScale"/> for a pretrained network trained
-        /// fully; the head at 1 and the last stage at <see cref="PilotImageClassificationTrainer.Options.LastStageLearningRateScale"/>
-        /// (default 1) for LastStage; the head alone for Head fine-tuning; one
+        /// fully; the head at 1 and the last stage at the same factor for LastStage; the head alone for Head fine-tuning; one
         /// group of every parameter for a network trained from scratch. Parameters outside <paramref name="trained"/> stop
         /// recording gradients.
         /// </summary>
@@ -138,8 +137,7 @@ internal static class TrainingLoop
                 p.requires_grad = false;
             var head = headed.Head.parameters().ToList();
             var backbone = HeadedNetwork.BackboneParameters(network, headed).Where(p => trainedHandles.Contains(p.Handle)).ToList();
-            double scale = plan.FineTuning == PilotFineTuning.LastStage ? plan.Options.LastStageLearningRateScale : plan.Options.BackboneLearningRateScale;
-            return backbone.Count == 0 ? [(head, 1.0)] : [(head, 1.0), (backbone, scale)];
+            return backbone.Count == 0 ? [(head, 1.0)] : [(head, 1.0), (backbone, plan.Options.BackboneLearningRateScale)];
         }
 
         /// <summary>
@@ -461,9 +459,6 @@ internal static class TrainingLoop
             (nameof(o.FineTuning), plan.FineTuning.ToString()),
             (nameof(o.BackboneLearningRateScale), o.BackboneLearningRateScale.ToString("R", CultureInfo.InvariantCulture)),
             (nameof(o.UpdateBatchNormStatistics), o.UpdateBatchNormStatistics.ToString()),
-            .. plan.FineTuning == PilotFineTuning.LastStage
-                ? [(nameof(o.LastStageLearningRateScale), o.LastStageLearningRateScale.ToString("R", CultureInfo.InvariantCulture))]
-                : Array.Empty<(string, string)>(),
         ];
     }
 
