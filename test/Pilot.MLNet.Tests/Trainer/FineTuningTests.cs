@@ -18,13 +18,15 @@ namespace Pilot.MLNet.Tests.Trainer;
 public sealed class FineTuningTests
 {
     [TestMethod]
-    [DataRow(PilotArchitecture.SmallCnn)]
-    [DataRow(PilotArchitecture.ResNet18)]
-    public void HeadOnANetworkTrainedFromScratch_IsRejectedNamingTheOption(PilotArchitecture architecture)
+    [DataRow(PilotArchitecture.SmallCnn, PilotFineTuning.Head)]
+    [DataRow(PilotArchitecture.ResNet18, PilotFineTuning.Head)]
+    [DataRow(PilotArchitecture.ResNet18, PilotFineTuning.LastStage)]
+    public void CachedModesOnANetworkTrainedFromScratch_AreRejectedNamingTheOption(PilotArchitecture architecture, PilotFineTuning mode)
     {
-        var o = new Options { Architecture = architecture, FineTuning = PilotFineTuning.Head };
+        var o = new Options { Architecture = architecture, FineTuning = mode };
         var e = Assert.ThrowsExactly<ArgumentException>(() => new MLContext(1).Pilot.ImageClassification(o));
         Assert.AreEqual(nameof(Options.FineTuning), e.ParamName);
+        StringAssert.Contains(e.Message, $"FineTuning {mode}");
         StringAssert.Contains(e.Message, architecture.ToString());
         StringAssert.Contains(e.Message, "random weights");
     }
@@ -72,6 +74,43 @@ public sealed class FineTuningTests
         var features = headed.Features(x);
         CollectionAssert.AreEqual(new long[] { 2, headed.FeatureCount }, features.shape);
         Assert.IsTrue(headed.Head.forward(features).allclose(network.forward(x), rtol: 0, atol: 0));
+    }
+
+    [TestMethod]
+    [DataRow(3, 16, 16)] // small-image stem: layer3 at 1/4 of the side
+    [DataRow(3, 72, 72)] // standard stem: 1/16, rounded up (72 → 5)
+    [DataRow(1, 50, 33)] // sides that are not multiples of 16
+    public void ResNet_LastStageOfEarlyStages_EqualsForward_AndTheCacheSizeIsWhatItHolds(int c, int h, int w)
+    {
+        torch.random.manual_seed(3);
+        using var network = Backbones.Create(PilotArchitecture.ResNet18, new ImageShape(c, h, w), 4);
+        var headed = (IHeadedNetwork)network;
+        network.eval();
+        using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
+        var x = torch.randn(2, c, h, w);
+        var early = headed.EarlyStages(x);
+        Assert.AreEqual(256, early.shape[1]);
+        Assert.AreEqual(headed.EarlyStagesValuesPerImage(h, w), early[0].numel(), "the cache-size rule counts what the cache holds");
+        Assert.IsTrue(headed.LastStage.forward(early).allclose(network.forward(x), rtol: 0, atol: 0));
+        Assert.AreEqual(headed.EarlyStagesValuesPerImage(h, w), HeadedNetwork.CachedValuesPerImage(headed, PilotFineTuning.LastStage, h, w));
+        Assert.AreEqual(headed.FeatureCount, HeadedNetwork.CachedValuesPerImage(headed, PilotFineTuning.Head, h, w));
+    }
+
+    [TestMethod]
+    public void ResNet_LastStage_HoldsLayer4AndTheHeadUnderTheNetworksNames()
+    {
+        torch.random.manual_seed(3);
+        using var network = Backbones.Create(PilotArchitecture.ResNet18, new ImageShape(3, 16, 16), 4);
+        var lastStage = ((IHeadedNetwork)network).LastStage;
+        var expected = network.state_dict().Keys.Where(k => k.StartsWith("layer4.", StringComparison.Ordinal) || k.StartsWith("fc.", StringComparison.Ordinal)).Order().ToArray();
+        CollectionAssert.AreEqual(expected, lastStage.state_dict().Keys.Order().ToArray());
+        foreach (var (name, value) in lastStage.state_dict())
+            Assert.AreEqual(network.state_dict()[name].Handle, value.Handle, $"{name} is the network's own tensor");
+        lastStage.Dispose(); // owns nothing: the network stays usable
+        using var noGrad = no_grad();
+        using var y = network.forward(torch.randn(1, 3, 16, 16));
+        CollectionAssert.AreEqual(new long[] { 1, 4 }, y.shape);
     }
 
     [TestMethod]
