@@ -9,7 +9,8 @@
 // --plot     the PNG written: test accuracy against training wall time (default: docs/transfer/accuracy.png)
 //
 // Rows are grouped by (images per class, run, epochs, test images); a group of several rows (seeds) gives mean ± sample
-// standard deviation in the table and error bars (one standard deviation, both axes) in the plot. A run's name comes from
+// standard deviation in the table and error bars (one standard deviation, both axes) in the plot. A row more than 30
+// points below the best (a collapsed run) is named under the plot's title instead of drawn. A run's name comes from
 // the fields of its row (architecture, fineTuning, optimizer, side, and the settings that differ from the trainer's
 // defaults), so a new architecture or fine-tuning mode gets its own rows and its own marker without a change here.
 //
@@ -204,25 +205,41 @@ static class Report
     static readonly OxyColor[] Colours = [OxyColor.FromRgb(0x1f, 0x77, 0xb4), OxyColor.FromRgb(0xd6, 0x27, 0x28), OxyColor.FromRgb(0x2c, 0xa0, 0x2c),
         OxyColor.FromRgb(0x94, 0x67, 0xbd), OxyColor.FromRgb(0x8c, 0x56, 0x4b), OxyColor.FromRgb(0x7f, 0x7f, 0x7f)];
 
+    /// <summary>Points this many percentage points below the best are listed, not drawn.</summary>
+    const double OffScale = 30;
+
     public static void Plot(IReadOnlyList<Group> groups, string path)
     {
+        // A collapsed run (chance accuracy) would squash every other point into a line: points more than OffScale points
+        // below the best are named under the title instead of drawn.
+        double floor = groups.Max(g => g.Accuracy.Mean) - OffScale;
+        var offScale = groups.Where(g => g.Accuracy.Mean < floor).ToList();
+        groups = [.. groups.Where(g => g.Accuracy.Mean >= floor)];
         var kinds = groups.Select(g => g.Kind).Distinct().ToList();
         var subsets = groups.Select(g => g.PerClass).Distinct().Order().ToList();
         var model = new PlotModel
         {
             Title = "FashionMNIST subsets: test accuracy against training wall time",
-            Subtitle = "busy shared 2-core CPU; bars: ±1 standard deviation over seeds; open markers: 2,000-image test sample",
+            Subtitle = "busy shared 2-core CPU; bars: ±1 standard deviation over seeds; open markers: a test sample" +
+                string.Concat(offScale.Select(g => string.Create(CultureInfo.InvariantCulture,
+                    $"\noff the scale: {g.PerClass}/class, {g.Label}: {g.Accuracy.Mean:F2} %, {g.TrainSeconds.Mean:F0} s"))),
             Background = OxyColors.White,
         };
         model.Axes.Add(new LogarithmicAxis
         {
             Position = AxisPosition.Bottom, Title = "training wall time, s (incl. feature pass; log scale)",
-            MajorGridlineStyle = LineStyle.Dot, MinorGridlineStyle = LineStyle.None, MinimumPadding = 0.08, MaximumPadding = 0.25,
+            MajorGridlineStyle = LineStyle.Dot, MinorGridlineStyle = LineStyle.None,
+            // Room for the error bars, and on the right for the labels.
+            Minimum = groups.Min(g => Math.Max(g.TrainSeconds.Mean - g.TrainSeconds.Deviation, g.TrainSeconds.Mean / 2)) / 1.15,
+            Maximum = groups.Max(g => g.TrainSeconds.Mean + g.TrainSeconds.Deviation) * 1.6,
         });
+        double low = groups.Min(g => g.Accuracy.Mean - g.Accuracy.Deviation), high = groups.Max(g => g.Accuracy.Mean + g.Accuracy.Deviation);
+        double margin = Math.Max(0.5, 0.06 * (high - low));
         model.Axes.Add(new LinearAxis
         {
-            Position = AxisPosition.Left, Title = "test accuracy (%)", MajorGridlineStyle = LineStyle.Dot, MinimumPadding = 0.08, MaximumPadding = 0.08,
+            Position = AxisPosition.Left, Title = "test accuracy (%)", MajorGridlineStyle = LineStyle.Dot, Minimum = low - margin, Maximum = high + margin,
         });
+        int label = 0;
         foreach (var series in groups.GroupBy(g => (g.Kind, g.PerClass, Full: g.TestRows >= 10000)))
         {
             var (kind, perClass, full) = series.Key;
@@ -243,9 +260,11 @@ static class Report
             foreach (var g in series)
                 scatter.Points.Add(new ScatterErrorPoint(g.TrainSeconds.Mean, g.Accuracy.Mean, g.TrainSeconds.Deviation, g.Accuracy.Deviation));
             model.Series.Add(scatter);
-            // Which variant each point is (input side, settings): its label minus the kind, next to the point.
+            // Which variant each point is (input side, settings): its label minus the kind, next to the point, above and
+            // below in turn so that neighbours' labels overlap less.
             foreach (var g in series)
             {
+                bool above = label++ % 2 == 0;
                 string variant = Variant(g);
                 if (variant.Length == 0)
                     continue;
@@ -254,8 +273,8 @@ static class Report
                     Text = variant,
                     TextPosition = new DataPoint(g.TrainSeconds.Mean, g.Accuracy.Mean),
                     TextHorizontalAlignment = HorizontalAlignment.Left,
-                    TextVerticalAlignment = VerticalAlignment.Bottom,
-                    Offset = new ScreenVector(6, -2),
+                    TextVerticalAlignment = above ? VerticalAlignment.Bottom : VerticalAlignment.Top,
+                    Offset = new ScreenVector(6, above ? -2 : 2),
                     FontSize = 9,
                     TextColor = colour,
                     Stroke = OxyColors.Transparent,
@@ -268,7 +287,7 @@ static class Report
             LegendPosition = LegendPosition.BottomCenter, LegendPlacement = LegendPlacement.Outside, LegendOrientation = LegendOrientation.Vertical,
         });
         using var file = File.Create(path);
-        new PngExporter { Width = 900, Height = 560 + 16 * legendRows, UseTextShaping = false }.Export(model, file);
+        new PngExporter { Width = 1000, Height = 700 + 16 * (legendRows + offScale.Count), UseTextShaping = false }.Export(model, file);
     }
 
     // What tells a point from the others of its kind: optimizer, input side, settings, epochs.
