@@ -54,7 +54,7 @@ var groups = runs.GroupBy(r => (r.PerClass, r.Label, r.Epochs, r.TestRows))
 string table = Report.Table(groups);
 Report.ReplaceBetweenMarkers(docFile, "transfer-table", table);
 Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(plotFile))!);
-Report.Plot(groups, plotFile);
+Report.Plot(groups, [.. runs.Select(r => r.Kind).Distinct()], plotFile);
 Console.WriteLine($"{runs.Count} runs in {groups.Count} rows: table written into {docFile}, plot into {plotFile}");
 
 /// <summary>One line of results.jsonl.</summary>
@@ -199,7 +199,7 @@ static class Report
         File.WriteAllText(file, text[..(b + begin.Length)] + newline + content.ReplaceLineEndings(newline) + text[e..]);
     }
 
-    // One marker shape per run kind (in order of first appearance), one colour per training subset, filled markers for the
+    // One marker shape per run kind (in order of its first row in the results), one colour per training subset, filled markers for the
     // full test set and open ones for a test sample.
     static readonly MarkerType[] Shapes = [MarkerType.Circle, MarkerType.Square, MarkerType.Diamond, MarkerType.Triangle, MarkerType.Cross, MarkerType.Plus, MarkerType.Star];
     static readonly OxyColor[] Colours = [OxyColor.FromRgb(0x1f, 0x77, 0xb4), OxyColor.FromRgb(0xd6, 0x27, 0x28), OxyColor.FromRgb(0x2c, 0xa0, 0x2c),
@@ -208,14 +208,14 @@ static class Report
     /// <summary>Points this many percentage points below the best are listed, not drawn.</summary>
     const double OffScale = 30;
 
-    public static void Plot(IReadOnlyList<Group> groups, string path)
+    /// <summary>Draws <paramref name="groups"/>; <paramref name="kinds"/>: every run kind in the order of its first row in the results, which picks its marker (a new kind does not change the others').</summary>
+    public static void Plot(IReadOnlyList<Group> groups, List<string> kinds, string path)
     {
         // A collapsed run (chance accuracy) would squash every other point into a line: points more than OffScale points
         // below the best are named under the title instead of drawn.
         double floor = groups.Max(g => g.Accuracy.Mean) - OffScale;
         var offScale = groups.Where(g => g.Accuracy.Mean < floor).ToList();
         groups = [.. groups.Where(g => g.Accuracy.Mean >= floor)];
-        var kinds = groups.Select(g => g.Kind).Distinct().ToList();
         var subsets = groups.Select(g => g.PerClass).Distinct().Order().ToList();
         var model = new PlotModel
         {
@@ -244,7 +244,7 @@ static class Report
         {
             var (kind, perClass, full) = series.Key;
             var colour = Colours[subsets.IndexOf(perClass) % Colours.Length];
-            var shape = Shapes[kinds.IndexOf(kind) % Shapes.Length];
+            var shape = Shapes[Math.Max(0, kinds.IndexOf(kind)) % Shapes.Length];
             var scatter = new ScatterErrorSeries
             {
                 Title = $"{kind}, {perClass}/class{(full ? "" : ", test sample")}",
