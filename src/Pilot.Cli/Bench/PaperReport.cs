@@ -143,10 +143,12 @@ internal static class PaperReport
                 $"{c.Runs.Average(r => r.SecondsPerEpoch):F1} |"));
         }
         md.AppendLine();
+        md.AppendLine(Builds(configurations.SelectMany(c => c.Runs).ToList()));
+        md.AppendLine();
         md.AppendLine("Every run:");
         md.AppendLine();
-        md.AppendLine(string.Create(Inv, $"| model | optimizer | device | seed | test accuracy % | macro-F1 | test loss | best epoch's test accuracy % | epoch to {AccuracyThreshold:P0} | final p_m / p_v / p_s |"));
-        md.AppendLine("|---|---|---|---|---|---|---|---|---|---|");
+        md.AppendLine(string.Create(Inv, $"| model | optimizer | device | seed | test accuracy % | macro-F1 | test loss | best epoch's test accuracy % | epoch to {AccuracyThreshold:P0} | final p_m / p_v / p_s | build |"));
+        md.AppendLine("|---|---|---|---|---|---|---|---|---|---|---|");
         foreach (var c in configurations)
         {
             foreach (var r in c.Runs)
@@ -156,9 +158,26 @@ internal static class PaperReport
                 string knobs = last?.PM is double pm && last.PV is double pv && last.PS is double ps ? string.Create(Inv, $"{pm:F3} / {pv:F3} / {ps:F3}") : "-";
                 md.AppendLine(string.Create(Inv,
                     $"| {c.Model} | {c.Label} | {c.Device} | {r.Seed} | {100 * r.TestAccuracy:F2} | {r.MacroF1:F4} | {r.TestLoss:F4} | " +
-                    $"{(best is null ? "-" : $"{100 * best.TestAccuracy!.Value:F2} (epoch {best.Epoch})")} | {EpochsTo(r, AccuracyThreshold)?.ToString(Inv) ?? "-"} | {knobs} |"));
+                    $"{(best is null ? "-" : $"{100 * best.TestAccuracy!.Value:F2} (epoch {best.Epoch})")} | {EpochsTo(r, AccuracyThreshold)?.ToString(Inv) ?? "-"} | {knobs} | {ShortCommit(r)} |"));
             }
         }
         return md.ToString();
+    }
+
+    /// <summary>The commit a run's <c>pilot</c> was built from, shortened to 7 characters; "-" for records written before it was kept.</summary>
+    internal static string ShortCommit(PaperRun run)
+        => run.Environment?.Commit is { } commit && commit != "unknown" ? commit[..Math.Min(7, commit.Length)] : "-";
+
+    /// <summary>
+    /// One line saying which builds the runs come from, so that a table mixing builds says so: a comparison of optimizers
+    /// holds only between runs of one build (float rounding alone moves a 30-epoch run by ~0.1 points).
+    /// </summary>
+    internal static string Builds(IReadOnlyList<PaperRun> runs)
+    {
+        var builds = runs.GroupBy(ShortCommit).OrderBy(g => g.Key == "-").ThenByDescending(g => g.Count()).ThenBy(g => g.Key, StringComparer.Ordinal).ToList();
+        string Name(string commit) => commit == "-" ? "not recorded" : $"commit `{commit}`";
+        if (builds.Count == 1)
+            return string.Create(Inv, $"Build: {Name(builds[0].Key)}, all {runs.Count} runs.");
+        return string.Create(Inv, $"Builds: {string.Join(", ", builds.Select(g => $"{Name(g.Key)} ({g.Count()} run{(g.Count() == 1 ? "" : "s")})"))} — **the rows mix builds**.");
     }
 }

@@ -318,8 +318,12 @@ public sealed class PaperBenchmarkTests
     }
 
     private static PaperRun ReportRun(PilotOptimizerKind optimizer, int seed, double accuracy, params double[] testAccuracyPerEpoch)
+        => ReportRun(null, optimizer, seed, accuracy, testAccuracyPerEpoch);
+
+    private static PaperRun ReportRun(string? commit, PilotOptimizerKind optimizer, int seed, double accuracy, params double[] testAccuracyPerEpoch)
         => new()
         {
+            Environment = commit is null ? null : new BenchEnvironment(commit, 2, 2, "default", "/data"),
             Model = PilotArchitecture.SmallCnn, Optimizer = optimizer, Seed = seed, Epochs = testAccuracyPerEpoch.Length, Device = "cpu",
             Precision = "fp32", TestAccuracy = accuracy, MacroF1 = accuracy - 0.01, TestLoss = 0.3, SecondsPerEpoch = 10 + seed,
             History = testAccuracyPerEpoch.Select((a, i) => new PaperEpoch(i + 1, 0.5 / (i + 1), 0.9, 0.4, a, 1e-3, 10,
@@ -344,7 +348,8 @@ public sealed class PaperBenchmarkTests
         StringAssert.Contains(md, "| SmallCnn | Pilot | cpu | fp32 | 3 | 0,1 | 92.50 ± 0.71 | 0.9150 ± 0.0071 | 0.3000 ± 0.0000 | 2.5 ± 0.7 | 10.5 |");
         StringAssert.Contains(md, "| SmallCnn | AdamW | cpu | fp32 | 3 | 0,1 | 89.50 ± 0.71 |");
         StringAssert.Contains(md, "not reached by every seed");
-        StringAssert.Contains(md, "| SmallCnn | Pilot | cpu | 1 | 92.00 | 0.9100 | 0.3000 | 92.00 (epoch 3) | 3 | 0.800 / 0.470 / 0.100 |");
+        StringAssert.Contains(md, "| SmallCnn | Pilot | cpu | 1 | 92.00 | 0.9100 | 0.3000 | 92.00 (epoch 3) | 3 | 0.800 / 0.470 / 0.100 | - |");
+        StringAssert.Contains(md, "Build: not recorded, all 4 runs.");
         foreach (string plot in new[] { "test-accuracy", "test-loss", "train-loss", "policy" })
         {
             byte[] png = File.ReadAllBytes(folder[$"report/results-smallcnn-cpu-fp32-{plot}.png"]);
@@ -354,6 +359,19 @@ public sealed class PaperBenchmarkTests
         var missing = CliRunner.Run("bench", "report", "--in", folder["none.json"], "--out", folder["report"]);
         Assert.AreEqual(2, missing.ExitCode, missing.ToString());
         Assert.Contains("none.json", missing.Error);
+    }
+
+    [TestMethod]
+    public void Report_SaysWhichBuildEachRunCameFrom_AndWhenTheRowsMixBuilds()
+    {
+        var one = new[] { ReportRun("4c05c6900aa", PilotOptimizerKind.Pilot, 0, 0.93, 0.93), ReportRun("4c05c6900aa", PilotOptimizerKind.AdamW, 0, 0.92, 0.92) };
+        string md = PaperReport.Markdown(PaperReport.Configurations(one), "r.json");
+        StringAssert.Contains(md, "Build: commit `4c05c69`, all 2 runs.");
+        StringAssert.Contains(md, "| 0.800 / 0.470 / 0.100 | 4c05c69 |");
+
+        var mixed = one.Append(ReportRun("b1b2b3b4", PilotOptimizerKind.Adam, 0, 0.92, 0.92)).Append(ReportRun(PilotOptimizerKind.Lion, 0, 0.9, 0.9)).ToList();
+        StringAssert.Contains(PaperReport.Markdown(PaperReport.Configurations(mixed), "r.json"),
+            "Builds: commit `4c05c69` (2 runs), commit `b1b2b3b` (1 run), not recorded (1 run) — **the rows mix builds**.");
     }
 
     [TestMethod]
