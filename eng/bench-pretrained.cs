@@ -8,7 +8,7 @@
 // --images   images per timed run: FashionMNIST test images from the embedded sample, three per colour image (one per
 //            channel), resized by nearest neighbour; the same tensors go to both engines
 // --batch    images per forward call, both engines
-// --repeats  timed runs per engine and size, after one untimed warm-up batch; prints the median
+// --repeats  timed runs per engine and size, after one untimed warm-up batch, the engines taking turns; prints the median
 // --threads  intra-op threads of both engines (default: TorchSharp's default, which ONNX Runtime is then given too)
 //
 // The package's model has a fixed input [1,3,224,224] and a fixed 7x7 average pool; to run it at other sizes and batches
@@ -47,7 +47,8 @@ int threads = torch.get_num_threads();
 
 string weights = PretrainedWeights.Locate(null);
 Console.WriteLine($"weights: {weights}");
-Console.WriteLine($"{Environment.ProcessorCount} logical CPUs, {threads} intra-op threads for both engines; {count} images per run, batch {batch}, median of {repeats}");
+Console.WriteLine($"{Environment.ProcessorCount} logical CPUs, {threads} intra-op threads for both engines; {count} images per run, batch {batch}, median of {repeats}; " +
+    $"OMP_WAIT_POLICY={Environment.GetEnvironmentVariable("OMP_WAIT_POLICY") ?? "unset"}");
 
 // Source images: FashionMNIST test sample, 28x28 gray bytes.
 var fashion = PilotDatasets.EmbeddedFashionMnist(new MLContext(seed: 1), train: false);
@@ -133,22 +134,36 @@ foreach (int side in sizes)
         return outputs[0].GetTensorDataAsSpan<float>().ToArray();
     }
 
-    double Median(Func<int, float[]> run)
+    // The engines take turns (TorchSharp, ONNX Runtime, TorchSharp, ...): on a shared machine whose load drifts, timing
+    // all of one engine's runs before the other's would hand the drift to one of them.
+    (double Torch, double Ort) Medians()
     {
-        run(0); // warm-up
-        var times = new List<double>();
+        Torch(0); // warm-up
+        Ort(0);
+        var times = (Torch: new List<double>(), Ort: new List<double>());
         for (int r = 0; r < repeats; r++)
         {
-            var clock = Stopwatch.StartNew();
-            for (int i = 0; i < rawBatches.Count; i++)
-                run(i);
-            times.Add(clock.Elapsed.TotalSeconds);
+            times.Torch.Add(Time(Torch));
+            times.Ort.Add(Time(Ort));
         }
-        times.Sort();
-        return count / times[times.Count / 2];
+        return (count / Median(times.Torch), count / Median(times.Ort));
     }
 
-    double torchRate = Median(Torch), ortRate = Median(Ort);
+    double Time(Func<int, float[]> run)
+    {
+        var clock = Stopwatch.StartNew();
+        for (int i = 0; i < rawBatches.Count; i++)
+            run(i);
+        return clock.Elapsed.TotalSeconds;
+    }
+
+    static double Median(List<double> times)
+    {
+        times.Sort();
+        return times[times.Count / 2];
+    }
+
+    var (torchRate, ortRate) = Medians();
     float[] a = Torch(0), b = Ort(0);
     float difference = a.Zip(b, (p, q) => Math.Abs(p - q)).Max();
     Console.WriteLine(string.Create(CultureInfo.InvariantCulture,

@@ -11,6 +11,7 @@
 //                  the same folders feed eng/transfer-bench.cs
 // --test-rows      evaluate on this many test images: every (10,000 / N)-th file, as eng/transfer-bench.cs draws them
 // --out            JSON lines file the result row is appended to (default: docs/transfer/results.jsonl)
+// --folders-only   true: write the PNG folders (train-N and test) and stop, without running ML.NET's route
 // Prints accuracy, macro-F1, the training wall time (feature pass + L-BFGS), the test scoring wall time and the feature
 // throughput of ONNX Runtime (images/s over the test set).
 #:project ../src/Pilot.MLNet/Pilot.MLNet.csproj
@@ -39,6 +40,11 @@ string outFile = options.GetValueOrDefault("out", Path.Combine("docs", "transfer
 var ml = new MLContext(seed: 0);
 string trainFolder = TransferData.Folder(ml, source, work, train: true, perClass);
 string testFolder = TransferData.Folder(ml, source, work, train: false, perClass: null);
+if (bool.Parse(options.GetValueOrDefault("folders-only", "false")))
+{
+    Console.WriteLine($"PNG folders ready: {trainFolder}, {testFolder}");
+    return;
+}
 
 var train = Absolute(ml, PilotDatasets.LoadImageFolder(ml, trainFolder), trainFolder);
 int? testRows = options.TryGetValue("test-rows", out var tr) ? int.Parse(tr, CultureInfo.InvariantCulture) : null;
