@@ -11,7 +11,7 @@ namespace Pilot.TorchSharp;
 /// Under ACTIVE, libgomp's idle workers never sleep: after each libtorch operation they spin on their cores until the
 /// next parallel region. The fused step's own .NET threads then share those cores with spinning threads and lose most
 /// of their time slices, so on a 2-core machine the step ran at about one core's speed and took about twice as long as
-/// under PASSIVE, while AdamW (libtorch operations, run by the spinning team itself) got faster (issue 19). Handing the
+/// under PASSIVE, while AdamW (libtorch operations, run by the spinning team itself) got faster. Handing the
 /// runs to the same OpenMP team puts the work on the threads that hold the cores. Under PASSIVE or libgomp's default the
 /// team's workers sleep between regions, and waking them per pass costs more than .NET's thread pool, so the thread
 /// pool stays. Where libgomp's functions are not found (another platform or build), the thread pool is used.

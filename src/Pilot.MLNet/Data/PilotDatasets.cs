@@ -131,7 +131,7 @@ public static partial class PilotDatasets
     /// <summary>
     /// The FashionMNIST sample embedded in this assembly: the first <see cref="EmbeddedTrainCount"/> training or the first
     /// <see cref="EmbeddedTestCount"/> test images of the full data set (about 600 and 100 per class), 1×28×28, with the class
-    /// names <see cref="FashionMnistClassNames"/>. Cut by the repository's <c>eng/make-fashion-subset.sh</c>.
+    /// names <see cref="FashionMnistClassNames"/>.
     /// </summary>
     /// <param name="mlContext">The ML.NET context.</param>
     /// <param name="train"><see langword="true"/> for the training sample, <see langword="false"/> for the test sample.</param>

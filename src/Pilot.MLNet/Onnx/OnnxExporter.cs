@@ -15,19 +15,23 @@ namespace Pilot.MLNet.Onnx;
 /// with batch normalisation folded into the preceding convolutions and dropout removed, and a softmax.
 /// </summary>
 /// <remarks>
-/// TorchSharp has no ONNX exporter; this one knows the few layers of our backbones and walks their module trees by
-/// name, so it never runs the network. <see cref="PilotArchitecture.SmallCnn"/> is exported as the chain of its
-/// children in registration order (which is its forward order); the ResNets are exported from their torchvision layout
-/// (<c>conv1 bn1 relu [maxpool] layer1…layer4 avgpool flatten fc</c>, basic blocks <c>conv1 bn1 relu conv2 bn2
-/// [downsample.0 downsample.1]</c>). Any other layer, or a layer where the layout does not expect it, is rejected with a
-/// <see cref="NotSupportedException"/> that names it. Weights are read as they are (the module's training flag is not
-/// changed); batch-norm folding uses the running statistics, in double precision.
+/// TorchSharp has no ONNX exporter; this one knows the few layer types of our backbones and walks the module tree by
+/// type, so it never runs the network and takes every name from the module itself: a module's children are written in
+/// registration order (which is their forward order in our backbones), a <see cref="Conv2d"/> with the
+/// <see cref="BatchNorm2d"/> that follows it folded in, a <see cref="Sequential"/> as its children in order, a ResNet
+/// <see cref="Models.BasicBlock"/> through its typed parts (two convolutions, the optional downsample and the residual
+/// sum). The network's type must match the description's architecture (a <see cref="Models.ResNet"/> for the ResNets,
+/// preparing ImageNet input exactly when the architecture is <see cref="PilotArchitecture.PretrainedResNet18"/>). Any
+/// other layer, or a layer where no layer of its type can stand, is rejected with a <see cref="NotSupportedException"/>
+/// that names it. Weights are read as they are (the module's training flag is not changed); batch-norm folding uses the
+/// running statistics, in double precision.
 /// </remarks>
 internal static class OnnxExporter
 {
     /// <summary>The layer types the exporter can write, for error messages.</summary>
     internal const string SupportedLayers =
-        "Conv2d (zero padding), BatchNorm2d (with running statistics, after a Conv2d), ReLU, MaxPool2d, AdaptiveAvgPool2d(1), Flatten(1, -1), Linear, Dropout";
+        "Conv2d (zero padding), BatchNorm2d (with running statistics, after a Conv2d), ReLU, MaxPool2d, AdaptiveAvgPool2d(1), Flatten(1, -1), Linear, Dropout, " +
+        "Sequential (of these), ResNet BasicBlock";
 
     /// <summary>Writes the ONNX model of <paramref name="network"/> to <paramref name="output"/>.</summary>
     /// <param name="network">The network, as built by <c>Backbones.Create</c> for <paramref name="description"/>'s architecture and shape; on any device.</param>
@@ -98,15 +102,22 @@ internal static class OnnxExporter
         builder.Reserve(PilotOnnxModel.OutputName);
         var walker = new Walker(builder, description);
 
-        string normalized = walker.EmitNormalization(PilotOnnxModel.InputName);
-        string logits = description.Architecture switch
+        bool resNet = description.Architecture switch
         {
-            PilotArchitecture.SmallCnn => walker.EmitChain(network, normalized),
-            PilotArchitecture.ResNet18 or PilotArchitecture.ResNet34 => walker.EmitResNet(network, normalized),
-            PilotArchitecture.PretrainedResNet18 => walker.EmitResNet(network, walker.EmitImageNetInput(network, normalized)),
+            PilotArchitecture.SmallCnn => false,
+            PilotArchitecture.ResNet18 or PilotArchitecture.ResNet34 or PilotArchitecture.PretrainedResNet18 => true,
             _ => throw new ArgumentOutOfRangeException(nameof(description), description.Architecture,
                 $"Architecture {description.Architecture} is not one the ONNX exporter knows."),
         };
+        if (resNet != network is Models.ResNet)
+            throw new NotSupportedException(resNet
+                ? $"The description names {description.Architecture} but the network is a {network.GetType().Name}, not a ResNet."
+                : $"The description names {description.Architecture} but the network is a ResNet.");
+
+        string x = walker.EmitNormalization(PilotOnnxModel.InputName);
+        if (description.Architecture == PilotArchitecture.PretrainedResNet18 || network is Models.ResNet { ImageNetInput: true })
+            x = walker.EmitImageNetInput(network, x);
+        string logits = walker.EmitNetwork(network, x);
         if (walker.Classes != description.ClassNames.Count)
             throw new ArgumentException(
                 $"{nameof(description)}.{nameof(OnnxExportDescription.ClassNames)} has {description.ClassNames.Count} names but the network has {walker.Classes} outputs.",
@@ -203,6 +214,9 @@ internal static class OnnxExporter
         {
             if (network is not Models.ResNet { ImageNetInput: true })
                 throw new NotSupportedException($"The {description.Architecture} network ({network.GetType().Name}) does not prepare ImageNet input itself.");
+            if (description.Architecture != PilotArchitecture.PretrainedResNet18)
+                throw new NotSupportedException(
+                    $"The network prepares ImageNet input ({PilotArchitecture.PretrainedResNet18}) but the description names {description.Architecture}.");
             int inChannels = (int)channels;
             var weight = new float[3 * inChannels];
             for (int o = 0; o < 3; o++)
@@ -216,90 +230,83 @@ internal static class OnnxExporter
                 doc: "ImageNet input: BGR minus channel means");
         }
 
-        /// <summary>SmallCnn: the children in registration order, each a supported layer.</summary>
-        internal string EmitChain(nn.Module network, string input)
+        /// <summary>The whole network: its layers in order, ending in the flattened logits.</summary>
+        internal string EmitNetwork(nn.Module network, string input)
         {
-            var children = network.named_children().ToList();
-            if (children.Count == 0)
-                throw new NotSupportedException($"The {description.Architecture} network ({network.GetType().Name}) has no layers to export.");
-            string x = input;
-            for (int i = 0; i < children.Count; i++)
-            {
-                var (name, module) = children[i];
-                switch (module)
-                {
-                    case Conv2d conv:
-                        BatchNorm2d? bn = null;
-                        string? bnName = null;
-                        if (i + 1 < children.Count && children[i + 1].module is BatchNorm2d next)
-                        {
-                            (bnName, bn) = (children[i + 1].name, next);
-                            i++;
-                        }
-                        x = EmitConv(name, conv, bnName, bn, x);
-                        break;
-                    case BatchNorm2d:
-                        throw new NotSupportedException(
-                            $"Layer '{name}' (BatchNorm2d) does not follow a Conv2d; the ONNX exporter only folds batch normalisation into the convolution before it.");
-                    default:
-                        x = EmitSimpleLayer(name, module, x);
-                        break;
-                }
-            }
+            string x = EmitChildren(network, "", input);
             RequireFlat("the last layer");
             return x;
         }
 
-        /// <summary>ResNet-18/34 in torchvision's layout.</summary>
-        internal string EmitResNet(nn.Module network, string input)
+        /// <summary>
+        /// The children of <paramref name="module"/> in registration order, each by its type: a convolution with the batch
+        /// normalisation after it folded in, a <see cref="Sequential"/> as its own children, a
+        /// <see cref="Models.BasicBlock"/>, or one of the simple layers. Node names are the children's paths.
+        /// </summary>
+        private string EmitChildren(nn.Module module, string prefix, string input)
         {
-            var children = Children(network, "", "conv1", "bn1", "relu", "maxpool", "layer1", "layer2", "layer3", "layer4", "avgpool", "flatten", "fc");
-            string x = EmitConv("conv1", Required<Conv2d>(children, "", "conv1"), "bn1", Required<BatchNorm2d>(children, "", "bn1"), input);
-            x = EmitSimpleLayer("relu", Required<ReLU>(children, "", "relu"), x);
-            if (children.TryGetValue("maxpool", out var maxpool))
-                x = EmitSimpleLayer("maxpool", maxpool, x);
-            foreach (string stage in new[] { "layer1", "layer2", "layer3", "layer4" })
+            var children = module.named_children().ToList();
+            if (children.Count == 0)
+                throw new NotSupportedException(prefix.Length == 0
+                    ? $"The {description.Architecture} network ({module.GetType().Name}) has no layers to export."
+                    : $"Layer '{prefix.TrimEnd('.')}' ({Describe(module)}) has no layers.");
+            string x = input;
+            for (int i = 0; i < children.Count; i++)
             {
-                var blocks = Required<Sequential>(children, "", stage).named_children().ToList();
-                if (blocks.Count == 0)
-                    throw new NotSupportedException($"Layer '{stage}' has no blocks.");
-                foreach (var (index, block) in blocks)
-                    x = EmitBasicBlock($"{stage}.{index}", block, x);
+                var (name, child) = children[i];
+                string path = prefix + name;
+                switch (child)
+                {
+                    case Conv2d conv:
+                        BatchNorm2d? bn = null;
+                        string? bnPath = null;
+                        if (i + 1 < children.Count && children[i + 1].module is BatchNorm2d next)
+                        {
+                            (bnPath, bn) = (prefix + children[i + 1].name, next);
+                            i++;
+                        }
+                        x = EmitConv(path, conv, bnPath, bn, x);
+                        break;
+                    case BatchNorm2d:
+                        throw new NotSupportedException(
+                            $"Layer '{path}' (BatchNorm2d) does not follow a Conv2d; the ONNX exporter only folds batch normalisation into the convolution before it.");
+                    case Sequential:
+                        x = EmitChildren(child, path + ".", x);
+                        break;
+                    case Models.BasicBlock block:
+                        x = EmitBasicBlock(path, block, x);
+                        break;
+                    default:
+                        x = EmitSimpleLayer(path, child, x);
+                        break;
+                }
             }
-            x = EmitSimpleLayer("avgpool", Required<AdaptiveAvgPool2d>(children, "", "avgpool"), x);
-            x = EmitSimpleLayer("flatten", Required<Flatten>(children, "", "flatten"), x);
-            return EmitSimpleLayer("fc", Required<Linear>(children, "", "fc"), x);
+            return x;
         }
 
-        private string EmitBasicBlock(string path, nn.Module block, string input)
+        /// <summary>
+        /// A ResNet basic block through its typed parts: conv–BN–ReLU–conv–BN, plus the identity or the downsample, then
+        /// the sum and the ReLU again. Node names are the parts' paths in the block.
+        /// </summary>
+        private string EmitBasicBlock(string path, Models.BasicBlock block, string input)
         {
-            var children = Children(block, path + ".", "conv1", "bn1", "relu", "conv2", "bn2", "downsample");
             long inChannels = channels, inHeight = height, inWidth = width;
-            var relu = Required<ReLU>(children, path + ".", "relu");
 
-            string x = EmitConv($"{path}.conv1", Required<Conv2d>(children, path + ".", "conv1"), $"{path}.bn1", Required<BatchNorm2d>(children, path + ".", "bn1"), input);
-            x = EmitSimpleLayer($"{path}.relu", relu, x);
-            x = EmitConv($"{path}.conv2", Required<Conv2d>(children, path + ".", "conv2"), $"{path}.bn2", Required<BatchNorm2d>(children, path + ".", "bn2"), x);
+            string x = EmitConv(PathOf(path, block, block.Conv1), block.Conv1, PathOf(path, block, block.Bn1), block.Bn1, input);
+            x = EmitSimpleLayer(PathOf(path, block, block.Relu), block.Relu, x);
+            x = EmitConv(PathOf(path, block, block.Conv2), block.Conv2, PathOf(path, block, block.Bn2), block.Bn2, x);
             var (mainChannels, mainHeight, mainWidth) = (channels, height, width);
 
-            string shortcut = input;
-            if (children.TryGetValue("downsample", out var downsample))
-            {
-                string dpath = path + ".downsample";
-                var parts = Children(downsample, dpath + ".", "0", "1");
-                (channels, height, width) = (inChannels, inHeight, inWidth);
-                shortcut = EmitConv($"{dpath}.0", Required<Conv2d>(parts, dpath + ".", "0"), $"{dpath}.1", Required<BatchNorm2d>(parts, dpath + ".", "1"), input);
-            }
-            else
-            {
-                (channels, height, width) = (inChannels, inHeight, inWidth);
-            }
+            (channels, height, width) = (inChannels, inHeight, inWidth);
+            string shortcut = block.Downsample is { } downsample
+                ? EmitChildren(downsample, PathOf(path, block, downsample) + ".", input)
+                : input;
             if ((channels, height, width) != (mainChannels, mainHeight, mainWidth))
                 throw new NotSupportedException(
                     $"Block '{path}': the residual branch gives {mainChannels}×{mainHeight}×{mainWidth} but the shortcut gives {channels}×{height}×{width}.");
 
             string sum = builder.AddNode("Add", $"{path}.add", [x, shortcut], doc: "residual connection");
-            return EmitSimpleLayer($"{path}.relu", relu, sum);
+            return EmitSimpleLayer(PathOf(path, block, block.Relu), block.Relu, sum);
         }
 
         /// <summary>ReLU, MaxPool2d, AdaptiveAvgPool2d(1), Flatten, Linear and Dropout (dropped: evaluation mode).</summary>
@@ -458,27 +465,15 @@ internal static class OnnxExporter
             : throw new ArgumentException($"Layer '{name}' would produce an empty map for {description.InputShape} images.", nameof(description));
     }
 
-    /// <summary>The named children of <paramref name="module"/>, all of which must be among <paramref name="known"/>.</summary>
-    private static Dictionary<string, nn.Module> Children(nn.Module module, string prefix, params string[] known)
+    /// <summary>The path of <paramref name="part"/>, a child of <paramref name="parent"/> (at <paramref name="parentPath"/>), under the name the parent registered it with.</summary>
+    private static string PathOf(string parentPath, nn.Module parent, nn.Module part)
     {
-        var children = new Dictionary<string, nn.Module>(StringComparer.Ordinal);
-        foreach (var (name, child) in module.named_children())
+        foreach (var (name, child) in parent.named_children())
         {
-            if (Array.IndexOf(known, name) < 0)
-                throw new NotSupportedException(
-                    $"Layer '{prefix}{name}' ({Describe(child)}) is not part of the layout the ONNX exporter knows for this module " +
-                    $"({(prefix.Length == 0 ? "the network" : prefix.TrimEnd('.'))}: {string.Join(", ", known)}).");
-            children.Add(name, child);
+            if (ReferenceEquals(child, part))
+                return $"{parentPath}.{name}";
         }
-        return children;
-    }
-
-    private static T Required<T>(Dictionary<string, nn.Module> children, string prefix, string name) where T : nn.Module
-    {
-        if (!children.TryGetValue(name, out var module))
-            throw new NotSupportedException($"The network has no layer '{prefix}{name}' ({typeof(T).Name}), which the ONNX exporter's layout requires.");
-        return module as T ?? throw new NotSupportedException(
-            $"Layer '{prefix}{name}' is a {Describe(module)} where the ONNX exporter expects a {typeof(T).Name}.");
+        throw new NotSupportedException($"Layer '{parentPath}' ({Describe(parent)}) does not register its {Describe(part)} as a child.");
     }
 
     private static string Describe(nn.Module module) => module switch

@@ -200,17 +200,28 @@ public sealed class OnnxExportFormatTests
     }
 
     [TestMethod]
-    public void NetworkOfAnotherArchitectureIsRejectedNamingTheLayer()
+    public void NetworkOfAnotherArchitectureIsRejectedNamingBoth()
     {
         var shape = new ImageShape(1, 28, 28);
         using var smallCnn = Backbones.Create(PilotArchitecture.SmallCnn, shape, 10);
         var e = Assert.ThrowsExactly<NotSupportedException>(() => ExportToBytes(smallCnn, Describe(PilotArchitecture.ResNet18, shape, ClassNames(10))));
-        StringAssert.Contains(e.Message, "'relu1'");
+        StringAssert.Contains(e.Message, "ResNet18");
+        StringAssert.Contains(e.Message, nameof(SmallCnn));
 
         using var resNet = Backbones.Create(PilotArchitecture.ResNet18, shape, 10);
         var e2 = Assert.ThrowsExactly<NotSupportedException>(() => ExportToBytes(resNet, Describe(PilotArchitecture.SmallCnn, shape, ClassNames(10))));
-        StringAssert.Contains(e2.Message, "'layer1'");
-        StringAssert.Contains(e2.Message, "Sequential");
+        StringAssert.Contains(e2.Message, "SmallCnn");
+        StringAssert.Contains(e2.Message, "ResNet");
+
+        // The ImageNet input preparation belongs to PretrainedResNet18 only, both ways.
+        var color = new ImageShape(3, 32, 32);
+        using var pretrained = Backbones.Create(PilotArchitecture.PretrainedResNet18, color, 10);
+        var e3 = Assert.ThrowsExactly<NotSupportedException>(() => ExportToBytes(pretrained, Describe(PilotArchitecture.ResNet18, color, ClassNames(10))));
+        StringAssert.Contains(e3.Message, "ImageNet");
+        StringAssert.Contains(e3.Message, "ResNet18");
+        using var plain = Backbones.Create(PilotArchitecture.ResNet18, color, 10);
+        var e4 = Assert.ThrowsExactly<NotSupportedException>(() => ExportToBytes(plain, Describe(PilotArchitecture.PretrainedResNet18, color, ClassNames(10))));
+        StringAssert.Contains(e4.Message, "ImageNet");
     }
 
     [TestMethod]

@@ -1,23 +1,70 @@
 using System.Globalization;
 using System.Reflection;
 using Microsoft.ML;
+using Microsoft.ML.Data;
 using Pilot.MLNet;
 using Pilot.MLNet.Data;
 using Pilot.MLNet.Scoring;
+using Pilot.MLNet.Tests.Trainer;
 using Pilot.TorchSharp;
 
-namespace Pilot.Cli.Tests.Codegen;
+namespace Pilot.MLNet.Tests.ModelFile;
 
 /// <summary>The training options a model records (<see cref="PilotImageClassificationTransformer.TrainingOptions"/>), which codegen spells out.</summary>
 [TestClass]
 public sealed class TrainingOptionsRecordTests
 {
+    private static TestFolder? _folder;
+    private static string _pixelModel = "";
+
+    /// <summary>The options <see cref="_pixelModel"/> was trained with: the <c>pilot train</c> shape, with non-default values.</summary>
+    private static readonly PilotImageClassificationTrainer.Options PixelModelOptions = new()
+    {
+        Architecture = PilotArchitecture.SmallCnn,
+        Optimizer = PilotOptimizerKind.Pilot,
+        Epochs = 2,
+        BatchSize = 20,
+        LearningRate = 2e-3,
+        WeightDecay = 0.0,
+        Gamma = 0.9,
+        EtaPhi = 0.005,
+        PolicyDegree = 1,
+        InitialPolicy = PilotPolicy.Default(degree: 1),
+        WarmupEpochs = 1,
+        Augment = true,
+        ImageShape = new ImageShape(1, 28, 28),
+        EarlyStoppingPatience = 3,
+        Seed = 11,
+    };
+
+    /// <summary>
+    /// Trains a small model on pixel vectors (60 training and 20 validation rows of the embedded FashionMNIST sample) and saves
+    /// it as <c>MapValueToKey</c> + classifier, the way <c>pilot train</c> does.
+    /// </summary>
+    [ClassInitialize]
+    public static void TrainOnce(TestContext _)
+    {
+        _folder = new TestFolder();
+        var ml = new MLContext(seed: 1);
+        var sample = PilotDatasets.EmbeddedFashionMnist(ml, train: false);
+        var train = ml.Data.TakeRows(sample.Data, 60);
+        var validation = ml.Data.TakeRows(ml.Data.SkipRows(sample.Data, 60), 20);
+        var toKey = ml.Transforms.Conversion.MapValueToKey("Label", "Label").Fit(sample.Data);
+        var classifier = ml.Pilot.ImageClassification(PixelModelOptions).Fit(toKey.Transform(train), toKey.Transform(validation));
+        using var chain = new TransformerChain<ITransformer>(toKey, classifier);
+        _pixelModel = _folder.File("pixel-model.zip");
+        ml.Model.Save(chain, train.Schema, _pixelModel);
+    }
+
+    [ClassCleanup]
+    public static void Cleanup() => _folder?.Dispose();
+
     [TestMethod]
     public void SavedModel_RecordsEveryValueOption_AndItsColumns()
     {
-        var recorded = Classifier(CodegenFixtures.PixelModel).TrainingOptions;
+        var recorded = Classifier(_pixelModel).TrainingOptions;
         Assert.IsNotNull(recorded);
-        var given = CodegenFixtures.PixelModelOptions;
+        var given = PixelModelOptions;
         foreach (var field in TrainingOptionsFormat.RecordedFields)
             Assert.AreEqual(Describe(field.GetValue(given)), Describe(field.GetValue(recorded)), field.Name);
         Assert.AreEqual("Label", recorded.LabelColumnName);
@@ -43,9 +90,9 @@ public sealed class TrainingOptionsRecordTests
     [TestMethod]
     public void TrainingOptions_IsACopy()
     {
-        var classifier = Classifier(CodegenFixtures.PixelModel);
+        var classifier = Classifier(_pixelModel);
         classifier.TrainingOptions!.Epochs = 999;
-        Assert.AreEqual(CodegenFixtures.PixelModelOptions.Epochs, classifier.TrainingOptions!.Epochs);
+        Assert.AreEqual(PixelModelOptions.Epochs, classifier.TrainingOptions!.Epochs);
     }
 
     [TestMethod]

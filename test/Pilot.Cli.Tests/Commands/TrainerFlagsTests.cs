@@ -215,7 +215,7 @@ public sealed partial class TrainerFlagsTests
         }
         else if (type == typeof(double))
         {
-            double v = current is double d ? d / 2 : 0.5;
+            double v = current is double d && d != 0 ? d / 2 : 0.5; // a default of 0 halves to itself
             (value, text) = (v, v.ToString("R", Inv));
         }
         else if (type == typeof(bool))
