@@ -31,7 +31,9 @@ internal sealed class CliApp
         var runner = new TrainingRunner(s.Seed);
         var split = runner.LoadForTraining(data, s.TestFraction, s.ValidationFraction);
         _console.WriteLine($"data: {data.Description}: {split.Describe()}");
-        var trainer = s.Trainer.Clone();
+        var trainer = CliDefaults.ForData(s.Trainer, split.ImageFolder is not null, s.GivenTrainerFlags);
+        if (trainer.Architecture != s.Trainer.Architecture)
+            _console.WriteLine($"an image folder: training {trainer.Architecture} (ImageNet weights; {TrainerFlags.FlagOf(nameof(trainer.Architecture))} SmallCnn trains a small network from scratch instead)");
         // Image files are resized to --image-size; IDX and CIFAR-10 pixels keep their size, except for a pretrained network,
         // which resizes every source to its input size.
         if (s.ImageSize is { } side && (split.Shape is null || Pilot.MLNet.Models.Backbones.IsPretrained(trainer.Architecture)))

@@ -25,7 +25,7 @@ public sealed class EndToEndTests
     {
         s_folder = new TempFolder();
         TinyImageFolder.Write(Images);
-        s_train = CliRunner.Run("train", "--data", Images, "--epochs", "1", "--batch-size", "8", "--device", "cpu", "--seed", "1",
+        s_train = CliRunner.Run("train", "--data", Images, "--arch", "SmallCnn", "--epochs", "1", "--batch-size", "8", "--device", "cpu", "--seed", "1",
             "--out", ModelPath, "--plots", Plots, "--test-fraction", "0.25");
     }
 
@@ -119,7 +119,7 @@ public sealed class EndToEndTests
         var parsed = PilotPolicy.FromJson(File.ReadAllText(policy));
         Assert.AreEqual(PilotPolicy.CoefficientCount(parsed.Degree), parsed.Phi.Length);
 
-        var frozen = CliRunner.Run("train", "--data", Images, "--epochs", "1", "--batch-size", "16", "--device", "cpu",
+        var frozen = CliRunner.Run("train", "--data", Images, "--arch", "SmallCnn", "--epochs", "1", "--batch-size", "16", "--device", "cpu",
             "--out", s_folder["frozen/model.zip"], "--policy", policy, "--freeze-policy");
         Assert.AreEqual(0, frozen.ExitCode, frozen.ToString());
         Assert.IsTrue(File.Exists(s_folder["frozen/model.zip"]));
@@ -130,7 +130,7 @@ public sealed class EndToEndTests
     public void PolicyExport_OfAnAdamWModel_ExitsWith2()
     {
         string model = s_folder["adamw/model.zip"];
-        var train = CliRunner.Run("train", "--data", Images, "--epochs", "1", "--batch-size", "16", "--device", "cpu",
+        var train = CliRunner.Run("train", "--data", Images, "--arch", "SmallCnn", "--epochs", "1", "--batch-size", "16", "--device", "cpu",
             "--optimizer", "AdamW", "--out", model);
         Assert.AreEqual(0, train.ExitCode, train.ToString());
         Assert.DoesNotContain("ρ", train.Out, "no PILOT figures for AdamW");

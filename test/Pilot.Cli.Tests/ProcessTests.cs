@@ -53,7 +53,7 @@ public sealed class ProcessTests
         // where NNPACK cannot run; TorchRuntime.EnsureLoaded turns NNPACK off there first (see TorchRuntime.QuietNnpack).
         using var folder = new TempFolder();
         TinyImageFolder.Write(folder["images"]);
-        var result = RunPilot("train", "--data", folder["images"], "--epochs", "1", "--batch-size", "8", "--device", "cpu",
+        var result = RunPilot("train", "--data", folder["images"], "--arch", "SmallCnn", "--epochs", "1", "--batch-size", "8", "--device", "cpu",
             "--out", folder["model.zip"], "--test-fraction", "0.25");
         Assert.AreEqual(0, result.ExitCode, result.ToString());
         Assert.DoesNotContain("NNPACK", result.Out + result.Error);

@@ -43,7 +43,7 @@ public sealed class SophiaCliTests
     {
         using var folder = new TempFolder();
         TinyImageFolder.Write(folder["images"]);
-        var result = CliRunner.Run("train", "--data", folder["images"], "--optimizer", "Sophia", "--epochs", "2", "--batch-size", "8",
+        var result = CliRunner.Run("train", "--data", folder["images"], "--arch", "SmallCnn", "--optimizer", "Sophia", "--epochs", "2", "--batch-size", "8",
             "--device", "cpu", "--seed", "1", "--out", folder["model.zip"], "--test-fraction", "0.25");
         Assert.AreEqual(0, result.ExitCode, result.ToString());
         Assert.IsTrue(File.Exists(folder["model.zip"]), result.ToString());

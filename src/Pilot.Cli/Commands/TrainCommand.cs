@@ -18,6 +18,21 @@ internal sealed class TrainCommand
     /// <summary>The flags that set trainer options, with the CLI's defaults (<see cref="CliDefaults.Trainer"/>).</summary>
     public readonly TrainerFlags Trainer = new(CliDefaults.Trainer());
 
+    public TrainCommand()
+    {
+        // The two defaults that depend on the data (CliDefaults.ForData) say so in the help.
+        Amend(nameof(PilotImageClassificationTrainer.Options.Architecture),
+            $"When not given and --data is a folder of images (one sub-folder per class): {CliDefaults.ImageFolderArchitecture}.");
+        Amend(nameof(PilotImageClassificationTrainer.Options.Epochs),
+            $"When not given and a pretrained network fine-tunes its head only (Head): {PilotImageClassificationDefaults.Epochs}.");
+    }
+
+    private void Amend(string field, string text)
+    {
+        var option = Trainer.All.Single(f => f.Field.Name == field).Option;
+        option.Description = $"{option.Description} {text}";
+    }
+
     public readonly Option<DeviceChoice> Device = OptionFactory.WithDefault("--device",
         "Where to train: auto (CUDA when available), cpu or cuda.", CliDefaults.Device, "auto|cpu|cuda");
 
@@ -82,6 +97,7 @@ internal sealed class TrainCommand
     {
         Data = parse.GetValue(Data),
         Trainer = Trainer.Bind(parse),
+        GivenTrainerFlags = Trainer.All.Where(f => parse.GetResult(f.Option) is { Implicit: false }).Select(f => f.Field.Name).ToHashSet(),
         Device = parse.GetValue(Device),
         Seed = parse.GetValue(Seed),
         Out = parse.GetValue(Out)!,

@@ -16,6 +16,12 @@ internal sealed record TrainSettings
     /// </summary>
     public Options Trainer { get; init; } = CliDefaults.Trainer();
 
+    /// <summary>
+    /// The <see cref="Options"/> fields whose flag was given on the command line; the others hold the CLI's defaults, which
+    /// <see cref="CliDefaults.ForData"/> may change to suit the data (an image folder trains the pretrained network).
+    /// </summary>
+    public IReadOnlySet<string> GivenTrainerFlags { get; init; } = new HashSet<string>();
+
     /// <summary><c>--device</c>.</summary>
     public DeviceChoice Device { get; init; } = CliDefaults.Device;
 

@@ -12,10 +12,39 @@ public sealed class CommandLineTests
     /// <summary>The command's own settings: every property of <see cref="TrainSettings"/> but the trainer's options (see <see cref="TrainerFlagsTests"/>).</summary>
     private static IEnumerable<PropertyInfo> CommandProperties()
         => typeof(TrainSettings).GetProperties(BindingFlags.Public | BindingFlags.Instance)
-            .Where(p => p.CanWrite && p.Name != nameof(TrainSettings.Trainer));
+            .Where(p => p.CanWrite && p.Name != nameof(TrainSettings.Trainer) && p.Name != nameof(TrainSettings.GivenTrainerFlags));
 
     private static string FlagOf(string property)
         => "--" + string.Concat(property.Select((c, i) => char.IsUpper(c) && i > 0 ? "-" + char.ToLowerInvariant(c) : char.ToLowerInvariant(c).ToString()));
+
+    [TestMethod]
+    public void Train_OnAnImageFolder_DefaultsToThePretrainedNetworkAndTheLibrarysEpochs_FlagsThatWereGivenWin()
+    {
+        var command = new TrainCommand();
+        var root = new RootCommand { command.Create(_ => 0) };
+        PilotImageClassificationTrainer.Options For(bool imageFolder, params string[] args)
+        {
+            var s = command.Bind(root.Parse(["train", .. args]));
+            return CliDefaults.ForData(s.Trainer, imageFolder, s.GivenTrainerFlags);
+        }
+
+        var photos = For(imageFolder: true);
+        Assert.AreEqual(CliDefaults.ImageFolderArchitecture, photos.Architecture);
+        Assert.AreEqual(PilotImageClassificationDefaults.Epochs, photos.Epochs, "Head over cached features: the library's epochs");
+
+        var idx = For(imageFolder: false);
+        Assert.AreEqual(CliDefaults.Architecture, idx.Architecture);
+        Assert.AreEqual(CliDefaults.Epochs, idx.Epochs);
+
+        Assert.AreEqual(PilotArchitecture.SmallCnn, For(true, "--arch", "SmallCnn").Architecture);
+        Assert.AreEqual(CliDefaults.Epochs, For(true, "--arch", "SmallCnn").Epochs);
+        Assert.AreEqual(5, For(true, "--epochs", "5").Epochs);
+        Assert.AreEqual(CliDefaults.Epochs, For(true, "--fine-tuning", "Full").Epochs, "Full is not cheap: the CLI's epochs");
+        Assert.AreEqual(PilotImageClassificationDefaults.Epochs, For(false, "--arch", "PretrainedResNet18").Epochs);
+
+        var help = CliRunner.Run("train", "--help");
+        StringAssert.Contains(help.Out, $"folder of images (one sub-folder per class): {CliDefaults.ImageFolderArchitecture}");
+    }
 
     [TestMethod]
     public void Train_EveryCommandSettingHasAFlagAndParsesToTheDocumentedDefault()

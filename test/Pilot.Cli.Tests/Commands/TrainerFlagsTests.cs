@@ -169,7 +169,7 @@ public sealed partial class TrainerFlagsTests
     {
         string images = s_folder["images"], model = s_folder["flags/model.zip"];
         TinyImageFolder.Write(images, perClass: 12);
-        var result = CliRunner.Run("train", "--data", images, "--epochs", "2", "--batch-size", "8", "--device", "cpu", "--image-size", "8",
+        var result = CliRunner.Run("train", "--data", images, "--arch", "SmallCnn", "--epochs", "2", "--batch-size", "8", "--device", "cpu", "--image-size", "8",
             "--weight-decay", "0.5", "--augment", "--warmup-epochs", "1", "--gamma", "0.5", "--eta-phi", "0.125", "--beta1", "0.75",
             "--beta2", "0.875", "--early-stopping-patience", "1", "--validation-fraction", "0.25", "--out", model, "--plots", s_folder["flags/plots"]);
         Assert.AreEqual(0, result.ExitCode, result.ToString());

@@ -21,7 +21,7 @@ public sealed class CliKillAndResumeTests
         string images = folder["images"], checkpoints = folder["checkpoints"];
         TinyImageFolder.Write(images, perClass: 200); // 600 images: an epoch lasts long enough to be killed inside it
         string[] Train(string model, params string[] more) =>
-            ["train", "--data", images, "--epochs", "3", "--batch-size", "8", "--image-size", "32", "--device", "cpu", "--seed", "3",
+            ["train", "--data", images, "--arch", "SmallCnn", "--epochs", "3", "--batch-size", "8", "--image-size", "32", "--device", "cpu", "--seed", "3",
              "--out", folder[model], "--plots", folder[model + "-plots"], .. more];
 
         var reference = Pilot.Run(Train("reference.zip"));

@@ -70,7 +70,7 @@ public sealed class CliReliabilityTests
     {
         string images = folder["model-images"], model = folder["model.zip"];
         TinyImageFolder.Write(images, perClass: 6);
-        var result = CliRunner.Run("train", "--data", images, "--epochs", "1", "--batch-size", "8", "--device", "cpu", "--seed", "1",
+        var result = CliRunner.Run("train", "--data", images, "--arch", "SmallCnn", "--epochs", "1", "--batch-size", "8", "--device", "cpu", "--seed", "1",
             "--out", model, "--plots", folder["model-plots"]);
         Assert.AreEqual(0, result.ExitCode, result.ToString());
         return model;
@@ -87,7 +87,7 @@ public sealed class CliReliabilityTests
 
     private static string[] Train(CliFixture f, string data, params string[] more) =>
         ["train", "--data", data, "--epochs", "1", "--batch-size", "8", "--device", "cpu", "--out", f.Path($"out-{Guid.NewGuid():N}.zip"),
-         "--plots", f.Path("plots"), .. more];
+         "--plots", f.Path("plots"), .. (more.Contains("--arch") ? [] : (string[])["--arch", "SmallCnn"]), .. more];
 
     /// <summary>A checkpoint directory left by an interrupted run of other options (seed 5).</summary>
     private static string ForeignCheckpoint(CliFixture f)
