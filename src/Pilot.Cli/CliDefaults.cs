@@ -51,7 +51,7 @@ internal static class CliDefaults
         if (imageFolder && !given.Contains(nameof(options.Architecture)))
             options.Architecture = ImageFolderArchitecture;
         bool headOnly = Pilot.MLNet.Models.Backbones.IsPretrained(options.Architecture)
-            && (options.FineTuning ?? PilotImageClassificationDefaults.PretrainedFineTuning) == PilotFineTuning.Head;
+            && Pilot.MLNet.Models.Backbones.ResolveFineTuning(options.Architecture, options.FineTuning) == PilotFineTuning.Head;
         if (headOnly && !given.Contains(nameof(options.Epochs)))
             options.Epochs = PilotImageClassificationDefaults.Epochs;
         return options;
