@@ -19,7 +19,7 @@ using Microsoft.ML.Data;
 using Pilot.MLNet;
 using Pilot.MLNet.Data;
 
-int epochs = Setting("PILOT_SAMPLE_EPOCHS", 30);
+int epochs = Setting("PILOT_SAMPLE_EPOCHS", PilotImageClassificationDefaults.HeadEpochs);
 int imagesPerClass = Setting("PILOT_SAMPLE_IMAGES_PER_CLASS", 100);
 string output = Environment.GetEnvironmentVariable("PILOT_SAMPLE_OUTPUT") ?? Path.Combine(Path.GetTempPath(), "pilot-samples");
 Directory.CreateDirectory(output);
@@ -62,7 +62,7 @@ var options = new PilotImageClassificationTrainer.Options
     },
     ProgressCallback = r =>
     {
-        if (r.Epoch % 5 == 0 || r.Epoch == r.Epochs)
+        if (r.Epoch % 20 == 0 || r.Epoch == r.Epochs)
             Console.WriteLine($"epoch {r.Epoch}/{r.Epochs}: loss {r.TrainLoss:F3}, training accuracy {r.TrainAccuracy:P1}");
     },
 };
@@ -117,16 +117,15 @@ static int Setting(string name, int defaultValue)
 
 // Sample output (dotnet run samples/train-folder.cs; on a busy 2-core CPU most of the time is the feature pass at 128×128):
 //   Wrote 1000 FashionMNIST images (100 per class) to <temp>/pilot-samples/train-images
-//   Training PretrainedResNet18 for 30 epochs on <temp>/pilot-samples/train-images ...
+//   Training PretrainedResNet18 for 100 epochs on <temp>/pilot-samples/train-images ...
 //   features of every image computed (13 batches)
-//   epoch 5/30: loss 0.417, training accuracy 87.8 %
-//   epoch 10/30: loss 0.249, training accuracy 94.3 %
-//   epoch 15/30: loss 0.185, training accuracy 96.2 %
-//   epoch 20/30: loss 0.156, training accuracy 96.8 %
-//   epoch 25/30: loss 0.144, training accuracy 97.6 %
-//   epoch 30/30: loss 0.141, training accuracy 97.6 %
+//   epoch 20/100: loss 0.119, training accuracy 97.8 %
+//   epoch 40/100: loss 0.053, training accuracy 99.9 %
+//   epoch 60/100: loss 0.035, training accuracy 100.0 %
+//   epoch 80/100: loss 0.029, training accuracy 100.0 %
+//   epoch 100/100: loss 0.028, training accuracy 100.0 %
 //   Saved <temp>/pilot-samples/model.zip
-//   Test images: 10 classes, accuracy 81.5 %, macro-accuracy 81.7 %, macro-F1 0.811, log-loss 0.557
+//   Test images: 10 classes, accuracy 82.5 %, macro-accuracy 82.7 %, macro-F1 0.821, log-loss 0.622
 //
 //   Confusion table
 //                  ||================================================================================
@@ -134,13 +133,13 @@ static int Setting(string name, int defaultValue)
 //   TRUTH          ||================================================================================
 //   0.  Ankle boot ||    23 |     0 |     0 |     0 |     0 |     0 |     0 |     0 |     0 |     0 | 1.0000
 //   1.         Bag ||     0 |    19 |     1 |     0 |     0 |     0 |     0 |     0 |     0 |     0 | 0.9500
-//   2.        Coat ||     0 |     0 |    14 |     4 |     4 |     0 |     2 |     0 |     1 |     1 | 0.5385
+//   2.        Coat ||     0 |     0 |    15 |     4 |     4 |     0 |     1 |     0 |     1 |     1 | 0.5769
 //   3.       Dress ||     0 |     0 |     1 |    13 |     0 |     0 |     3 |     0 |     0 |     0 | 0.7647
 //   4.    Pullover ||     0 |     0 |     0 |     0 |    17 |     0 |     1 |     0 |     1 |     0 | 0.8947
 //   5.      Sandal ||     2 |     0 |     0 |     0 |     0 |    23 |     0 |     2 |     0 |     0 | 0.8519
-//   6.       Shirt ||     0 |     0 |     1 |     1 |     0 |     0 |    12 |     0 |     3 |     0 | 0.7059
+//   6.       Shirt ||     0 |     0 |     0 |     1 |     0 |     0 |    13 |     0 |     3 |     0 | 0.7647
 //   7.     Sneaker ||     1 |     0 |     0 |     0 |     0 |     4 |     0 |    17 |     0 |     0 | 0.7727
 //   8. T-shirt_top ||     0 |     1 |     0 |     0 |     1 |     0 |     1 |     0 |    20 |     0 | 0.8696
 //   9.     Trouser ||     0 |     0 |     0 |     1 |     0 |     0 |     1 |     0 |     1 |    14 | 0.8235
 //                  ||================================================================================
-//   Precision      ||0.8846 |0.9500 |0.8235 |0.6842 |0.7727 |0.8519 |0.6000 |0.8947 |0.7692 |0.9333 |
+//   Precision      ||0.8846 |0.9500 |0.8824 |0.6842 |0.7727 |0.8519 |0.6500 |0.8947 |0.7692 |0.9333 |

@@ -42,9 +42,9 @@ internal sealed class CliApp
             trainer.ImageHeight ??= side;
         }
         _console.WriteLine(string.Create(Inv,
-            $"training {trainer.Architecture} with {trainer.Optimizer} for {trainer.Epochs} epoch{(trainer.Epochs == 1 ? "" : "s")} on {device}, batch {trainer.BatchSize}, lr {trainer.LearningRate:0.###e+0}, seed {s.Seed}"));
+            $"training {trainer.Architecture} with {trainer.Optimizer} for {trainer.EpochsToTrain} epoch{(trainer.EpochsToTrain == 1 ? "" : "s")} on {device}, batch {trainer.BatchSize}, lr {trainer.LearningRate:0.###e+0}, seed {s.Seed}"));
 
-        using var outcome = TrainingProgress.Run(_console, trainer.Epochs, progress => runner.Train(split, trainer, device, progress));
+        using var outcome = TrainingProgress.Run(_console, trainer.EpochsToTrain, progress => runner.Train(split, trainer, device, progress));
         var report = runner.Evaluate(outcome.Model, split.Test, split.ImageFolder);
         MetricsTable.Write(_console.Ansi, report, $"test metrics, {split.TestDescription}");
 

@@ -30,7 +30,7 @@ internal static class CliDefaults
     /// Network of <c>pilot train</c> on a folder of images (one sub-folder per class: a user's photos) when <c>--arch</c> is
     /// not given: the ImageNet-pretrained ResNet, fine-tuned in the library's default mode (the classifier over cached
     /// features, <see cref="PilotImageClassificationDefaults.PretrainedFineTuning"/>) for the library's
-    /// <see cref="PilotImageClassificationDefaults.Epochs"/> epochs, which over cached features take seconds. A network
+    /// <see cref="PilotImageClassificationDefaults.HeadEpochs"/> epochs, which over cached features take seconds. A network
     /// trained from scratch on a few hundred photos is far behind it (docs/transfer.md).
     /// </summary>
     public const PilotArchitecture ImageFolderArchitecture = PilotArchitecture.PretrainedResNet18;
@@ -38,9 +38,9 @@ internal static class CliDefaults
     /// <summary>
     /// The trainer options for the data at hand: <paramref name="trainer"/> with the defaults that depend on the data. On an
     /// image folder, <c>--arch</c> not given means <see cref="ImageFolderArchitecture"/>. For a pretrained network whose
-    /// fine-tuning trains over cached features only (Head), <c>--epochs</c> not given means the library's
-    /// <see cref="PilotImageClassificationDefaults.Epochs"/> instead of <see cref="Epochs"/> (3 epochs of a classifier over a
-    /// few hundred photos are a dozen steps). Flags that were given are never changed.
+    /// fine-tuning trains over cached features only (Head), <c>--epochs</c> not given means the library's default for it
+    /// (<see cref="PilotImageClassificationDefaults.HeadEpochs"/>) instead of <see cref="Epochs"/> (3 epochs of a classifier
+    /// over a few hundred photos are a dozen steps). Flags that were given are never changed.
     /// </summary>
     /// <param name="trainer">The options from the flags (not changed).</param>
     /// <param name="imageFolder">Whether the data is a folder of image files, one sub-folder per class.</param>
@@ -53,7 +53,7 @@ internal static class CliDefaults
         bool headOnly = Pilot.MLNet.Models.Backbones.IsPretrained(options.Architecture)
             && Pilot.MLNet.Models.Backbones.ResolveFineTuning(options.Architecture, options.FineTuning) == PilotFineTuning.Head;
         if (headOnly && !given.Contains(nameof(options.Epochs)))
-            options.Epochs = PilotImageClassificationDefaults.Epochs;
+            options.Epochs = null;
         return options;
     }
 

@@ -39,9 +39,13 @@ public sealed partial class PilotImageClassificationTrainer
         [PilotOption("The network to train.", ShortName = "arch")]
         public PilotArchitecture Architecture = D.Architecture;
 
-        /// <summary>Number of passes over the training data. Default 30; range [1, 100000].</summary>
+        /// <summary>
+        /// Number of passes over the training data. Default <see langword="null"/>: the fine-tuning mode's
+        /// (<see cref="PilotImageClassificationDefaults.EpochsFor"/>: 100 when only the head of a pretrained network trains
+        /// over cached features, else 30); range [1, 100000].
+        /// </summary>
         [PilotOption("Number of passes over the training data (cosine learning-rate schedule over all of them).", Min = 1, Max = D.MaxEpochs)]
-        public int Epochs = D.Epochs;
+        public int? Epochs;
 
         /// <summary>Images per training step. Default 128; range [1, 65536].</summary>
         [PilotOption("Images per training step.", Min = 1, Max = D.MaxBatchSize)]
@@ -126,12 +130,13 @@ public sealed partial class PilotImageClassificationTrainer
         /// <summary>
         /// Factor on <see cref="LearningRate"/> for the pretrained backbone in <see cref="PilotFineTuning.Full"/> fine-tuning,
         /// and for its last stage in <see cref="PilotFineTuning.LastStage"/> (the new classifier trains at
-        /// <see cref="LearningRate"/>; docs/transfer.md has the measurements behind the default). Ignored by networks trained
+        /// <see cref="LearningRate"/>; docs/transfer.md has the measurements behind the defaults). Ignored by networks trained
         /// from scratch and by Head.
-        /// Default 0.1; range (0, 1].
+        /// Default <see langword="null"/>: the mode's (<see cref="PilotImageClassificationDefaults.BackboneLearningRateScaleFor"/>:
+        /// 0.1 for Full, 0.3 for LastStage); range (0, 1].
         /// </summary>
         [PilotOption("Full and LastStage fine-tuning: learning-rate factor of the pretrained layers that train (the new head trains at the full rate).", Min = 0, MinExclusive = true, Max = 1)]
-        public double BackboneLearningRateScale = D.BackboneLearningRateScale;
+        public double? BackboneLearningRateScale;
 
         /// <summary>
         /// Augment training images: random crop with 4-pixel zero padding and random horizontal flip (validation and scoring
@@ -233,5 +238,8 @@ public sealed partial class PilotImageClassificationTrainer
 
         /// <summary>A copy, so that later changes by the caller cannot reach a trainer (every field is a value or immutable, except the data view and callbacks, which are shared).</summary>
         internal Options Clone() => (Options)MemberwiseClone();
+
+        /// <summary>The epochs these options train: <see cref="Epochs"/>, else the fine-tuning mode's default.</summary>
+        internal int EpochsToTrain => Epochs ?? D.EpochsFor(Models.Backbones.ResolveFineTuning(Architecture, FineTuning));
     }
 }

@@ -58,9 +58,8 @@ public sealed partial class PilotImageClassificationTrainer : IEstimator<PilotIm
             if (OptionRules.Problem(field, value, field.Name) is { } problem)
                 throw new ArgumentOutOfRangeException(field.Name, value, problem);
         }
-        if (!(o.BackboneLearningRateScale > 0 && o.BackboneLearningRateScale <= 1))
-            throw new ArgumentOutOfRangeException(nameof(o.BackboneLearningRateScale), o.BackboneLearningRateScale, $"BackboneLearningRateScale must be in (0, 1]; got {o.BackboneLearningRateScale}.");
-        if (Backbones.ResolveFineTuning(o.Architecture, o.FineTuning) is var mode && HeadedNetwork.IsCached(mode))
+        var mode = Backbones.ResolveFineTuning(o.Architecture, o.FineTuning);
+        if (HeadedNetwork.IsCached(mode))
         {
             string what = mode == PilotFineTuning.Head
                 ? "trains only the classifier on a frozen pretrained backbone"
@@ -74,7 +73,7 @@ public sealed partial class PilotImageClassificationTrainer : IEstimator<PilotIm
                     $"Augment does not apply to FineTuning {mode} (each image goes through the frozen layers once and their output is cached); set FineTuning to Full to augment, or Augment to false.",
                     nameof(o.Augment));
         }
-        CheckRange(o.WarmupEpochs, 0, o.Epochs, nameof(o.WarmupEpochs));
+        CheckRange(o.WarmupEpochs, 0, o.Epochs ?? PilotImageClassificationDefaults.EpochsFor(mode), nameof(o.WarmupEpochs));
         o.ImageShape?.Validate(nameof(o.ImageShape));
         if (o.CheckpointDirectory is { } directory && string.IsNullOrWhiteSpace(directory))
             throw new ArgumentException("CheckpointDirectory must be null (no checkpoints) or a directory path; got an empty string.", nameof(o.CheckpointDirectory));
@@ -222,7 +221,7 @@ public sealed partial class PilotImageClassificationTrainer : IEstimator<PilotIm
             spec.VectorShape, Backbones.InputNormalization(o.Architecture, trainSet.Statistics));
         return new PilotImageClassificationTransformer(_host, model, LabelKeyValues.FromColumn(labelColumn),
             o.LabelColumnName, o.ImageColumnName, o.ScoreColumnName, o.PredictedLabelColumnName, result.History, result.Policy,
-            TrainingOptionsFormat.ForRecord(o, seed));
+            TrainingOptionsFormat.ForRecord(plan));
     }
 
     /// <summary>Whether <paramref name="data"/> has a row; reads at most one row, with no column active.</summary>

@@ -46,7 +46,13 @@ public sealed class CatalogAndOptionsTests
         Assert.AreEqual("Score", o.ScoreColumnName);
         Assert.AreEqual("PredictedLabel", o.PredictedLabelColumnName);
         Assert.AreEqual(PilotArchitecture.ResNet18, o.Architecture);
-        Assert.AreEqual(30, o.Epochs);
+        Assert.IsNull(o.Epochs, "epochs: the fine-tuning mode's");
+        Assert.AreEqual(30, o.EpochsToTrain, "30 for a network trained from scratch");
+        Assert.AreEqual(100, new Options { Architecture = PilotArchitecture.PretrainedResNet18 }.EpochsToTrain, "100 when only the head trains");
+        Assert.AreEqual(30, new Options { Architecture = PilotArchitecture.PretrainedResNet18, FineTuning = PilotFineTuning.LastStage }.EpochsToTrain);
+        Assert.IsNull(o.BackboneLearningRateScale, "the backbone's learning-rate factor: the fine-tuning mode's");
+        Assert.AreEqual(0.1, PilotImageClassificationDefaults.BackboneLearningRateScaleFor(PilotFineTuning.Full));
+        Assert.AreEqual(0.3, PilotImageClassificationDefaults.BackboneLearningRateScaleFor(PilotFineTuning.LastStage));
         Assert.AreEqual(128, o.BatchSize);
         Assert.AreEqual(1e-3, o.LearningRate);
         Assert.AreEqual(1e-4, o.WeightDecay);

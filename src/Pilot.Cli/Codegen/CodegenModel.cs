@@ -80,7 +80,7 @@ internal sealed record CodegenModel(
                 ScoreColumnName = classifier.ScoreColumnName,
                 PredictedLabelColumnName = classifier.PredictedLabelColumnName,
                 Architecture = classifier.Architecture,
-                Epochs = history.Count > 0 ? history[0].Epochs : PilotImageClassificationDefaults.Epochs,
+                Epochs = history.Count > 0 ? history[0].Epochs : null,
             };
             return new CodegenModel(options, recorded is not null, classifier.Architecture, classifier.InputShape, classifier.ClassNames,
                 history.Count, history.Count > 0 ? history[^1].TrainAccuracy : null, predictedIsKey);

@@ -275,7 +275,7 @@ internal static class ModelBuilderCodeGenerator
             string text = Literal(value, field.FieldType, field.Name);
             string defaultText = Literal(field.GetValue(defaults), field.FieldType, field.Name);
             if (note.Length == 0 && text != defaultText)
-                note = $" // default {defaultText}";
+                note = $" // default {(field.GetValue(defaults) is null ? PilotImageClassificationDefaults.ModeDefaultText(field.Name) ?? defaultText : defaultText)}";
             lines.Add($"{indent}{field.Name} = {text},{note}");
         }
         return string.Join("\n", lines);

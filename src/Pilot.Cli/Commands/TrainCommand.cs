@@ -24,7 +24,7 @@ internal sealed class TrainCommand
         Amend(nameof(PilotImageClassificationTrainer.Options.Architecture),
             $"When not given and --data is a folder of images (one sub-folder per class): {CliDefaults.ImageFolderArchitecture}.");
         Amend(nameof(PilotImageClassificationTrainer.Options.Epochs),
-            $"When not given and a pretrained network fine-tunes its head only (Head): {PilotImageClassificationDefaults.Epochs}.");
+            $"When not given and a pretrained network fine-tunes its head only (Head): {PilotImageClassificationDefaults.HeadEpochs}.");
     }
 
     private void Amend(string field, string text)

@@ -92,7 +92,7 @@ internal sealed class TrainerFlags
         var option = new Option<T>(name)
         {
             // Help shows a default from DefaultValueFactory, except for none and for a flag that takes no value (a bool).
-            Description = Description(field, value is null ? "none" : value is bool b ? b.ToString() : null),
+            Description = Description(field, value is null ? PilotImageClassificationDefaults.ModeDefaultText(field.Name) ?? "none" : value is bool b ? b.ToString() : null),
             HelpName = HelpName(field),
         };
         if (value is not null)
@@ -160,7 +160,7 @@ internal sealed class TrainerFlags
         object? library = field.GetValue(new Options());
         object? cli = field.GetValue(_defaults);
         if (!Equals(library, cli))
-            text += $" (The library's default is {Convert.ToString(library, Inv) ?? "none"}.)";
+            text += $" (The library's default is {(library is null ? PilotImageClassificationDefaults.ModeDefaultText(field.Name) ?? "none" : Convert.ToString(library, Inv))}.)";
         if (shownDefault is not null)
             text += $" [default: {shownDefault}]";
         return text;

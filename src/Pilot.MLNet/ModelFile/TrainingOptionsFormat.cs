@@ -1,6 +1,8 @@
 using System.Reflection;
 using System.Text;
 using System.Text.Json;
+using Pilot.MLNet.Models;
+using Pilot.MLNet.Training;
 using Pilot.TorchSharp;
 
 namespace Pilot.MLNet.Scoring;
@@ -26,13 +28,18 @@ internal static class TrainingOptionsFormat
     public const string StreamName = "TrainingOptions.json";
 
     /// <summary>
-    /// The options to record for a run: a copy of <paramref name="options"/> with <see cref="PilotImageClassificationTrainer.Options.Seed"/>
-    /// set to the seed used and the unrecorded fields cleared.
+    /// The options to record for a run: a copy of the plan's options with <see cref="PilotImageClassificationTrainer.Options.Seed"/>,
+    /// <see cref="PilotImageClassificationTrainer.Options.Epochs"/> and (for a pretrained network whose backbone trains)
+    /// <see cref="PilotImageClassificationTrainer.Options.BackboneLearningRateScale"/> set to the values used, and the
+    /// unrecorded fields cleared.
     /// </summary>
-    public static PilotImageClassificationTrainer.Options ForRecord(PilotImageClassificationTrainer.Options options, int seed)
+    public static PilotImageClassificationTrainer.Options ForRecord(TrainingPlan plan)
     {
-        var copy = options.Clone();
-        copy.Seed = seed;
+        var copy = plan.Options.Clone();
+        copy.Seed = plan.Seed;
+        copy.Epochs = plan.Epochs;
+        if (Backbones.IsPretrained(copy.Architecture) && plan.FineTuning != PilotFineTuning.Head)
+            copy.BackboneLearningRateScale = plan.BackboneLearningRateScale;
         copy.ValidationSet = null;
         copy.ProgressCallback = null;
         copy.BatchProgressCallback = null;

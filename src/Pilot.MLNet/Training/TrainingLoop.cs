@@ -115,7 +115,7 @@ internal static class TrainingLoop
             _validationLabels = validation?.Labels.to(device);
             _count = train.Count;
             _stepsPerEpoch = (_count + _o.BatchSize - 1) / _o.BatchSize;
-            _totalSteps = (long)_o.Epochs * _stepsPerEpoch;
+            _totalSteps = (long)_plan.Epochs * _stepsPerEpoch;
             _warmupSteps = (long)_o.WarmupEpochs * _stepsPerEpoch;
             _fingerprint = _o.CheckpointDirectory is null ? null : Fingerprint(plan, train, validation);
         }
@@ -137,7 +137,7 @@ internal static class TrainingLoop
                 p.requires_grad = false;
             var head = headed.Head.parameters().ToList();
             var backbone = HeadedNetwork.BackboneParameters(network, headed).Where(p => trainedHandles.Contains(p.Handle)).ToList();
-            return backbone.Count == 0 ? [(head, 1.0)] : [(head, 1.0), (backbone, plan.Options.BackboneLearningRateScale)];
+            return backbone.Count == 0 ? [(head, 1.0)] : [(head, 1.0), (backbone, plan.BackboneLearningRateScale)];
         }
 
         /// <summary>
@@ -162,7 +162,7 @@ internal static class TrainingLoop
             if (_cached && !_finished)
                 ComputeFeatures();
 
-            for (int epoch = _history.Count; epoch < _o.Epochs && !_finished; epoch++)
+            for (int epoch = _history.Count; epoch < _plan.Epochs && !_finished; epoch++)
             {
                 var clock = Stopwatch.StartNew();
                 int diagnosticsMark = _optimizer.DiagnosticsMark;
@@ -186,10 +186,10 @@ internal static class TrainingLoop
                         _sinceBest++;
                 }
                 bool stopEarly = _o.EarlyStoppingPatience is { } patience && _sinceBest >= patience;
-                _finished = stopEarly || epoch + 1 == _o.Epochs;
+                _finished = stopEarly || epoch + 1 == _plan.Epochs;
 
                 var (pm, pv, ps, rho) = _optimizer.EpochKnobs(diagnosticsMark);
-                var report = new PilotEpochReport(epoch + 1, _o.Epochs, trainLoss, trainAccuracy, validationLoss, validationAccuracy,
+                var report = new PilotEpochReport(epoch + 1, _plan.Epochs, trainLoss, trainAccuracy, validationLoss, validationAccuracy,
                     learningRate, clock.Elapsed.TotalSeconds, _count / Math.Max(trainSeconds, 1e-9), pm, pv, ps, rho);
                 _history.Add(report);
                 _channel.Info(Describe(report));
@@ -247,7 +247,7 @@ internal static class TrainingLoop
                     correct.add_(logits.argmax(1).eq(y).sum());
                 }
                 if (_o.BatchProgressCallback is { } onBatch)
-                    onBatch(new PilotBatchProgress(epoch + 1, _o.Epochs, batch + 1, _stepsPerEpoch, lossSum.item<double>() / (start + count)));
+                    onBatch(new PilotBatchProgress(epoch + 1, _plan.Epochs, batch + 1, _stepsPerEpoch, lossSum.item<double>() / (start + count)));
             }
             return (lossSum.item<double>() / n, (double)correct.item<long>() / n, learningRate);
         }
@@ -277,7 +277,7 @@ internal static class TrainingLoop
                         var x = (images.narrow(0, start, Math.Min(batchSize, n - start)).to(ScalarType.Float32) - _mean) / _std;
                         parts.Add(_prefix!(x).MoveToOuterDisposeScope());
                         done++;
-                        _o.BatchProgressCallback?.Invoke(new PilotBatchProgress(0, _o.Epochs, done, batches, double.NaN, PilotTrainingStage.FeaturePass));
+                        _o.BatchProgressCallback?.Invoke(new PilotBatchProgress(0, _plan.Epochs, done, batches, double.NaN, PilotTrainingStage.FeaturePass));
                     }
                 }
                 var features = torch.cat(parts, 0);
@@ -313,7 +313,7 @@ internal static class TrainingLoop
             _sinceBest = checkpoint.EpochsSinceBest;
             _bestWeights = checkpoint.BestWeights;
             _finished = checkpoint.Finished;
-            _channel.Info($"Resuming from the checkpoint in '{directory}' after epoch {checkpoint.CompletedEpochs} of {_o.Epochs}{(_finished ? " (finished)" : "")}.");
+            _channel.Info($"Resuming from the checkpoint in '{directory}' after epoch {checkpoint.CompletedEpochs} of {_plan.Epochs}{(_finished ? " (finished)" : "")}.");
         }
 
         private void WriteCheckpoint(string directory) => Checkpoint.Write(directory, _fingerprint!, new CheckpointState
@@ -421,7 +421,7 @@ internal static class TrainingLoop
         return
         [
             (nameof(o.Architecture), o.Architecture.ToString()),
-            (nameof(o.Epochs), o.Epochs.ToString(CultureInfo.InvariantCulture)),
+            (nameof(o.Epochs), plan.Epochs.ToString(CultureInfo.InvariantCulture)),
             (nameof(o.BatchSize), o.BatchSize.ToString(CultureInfo.InvariantCulture)),
             (nameof(o.LearningRate), R(o.LearningRate)),
             (nameof(o.WeightDecay), R(o.WeightDecay)),
@@ -457,7 +457,7 @@ internal static class TrainingLoop
         return
         [
             (nameof(o.FineTuning), plan.FineTuning.ToString()),
-            (nameof(o.BackboneLearningRateScale), o.BackboneLearningRateScale.ToString("R", CultureInfo.InvariantCulture)),
+            (nameof(o.BackboneLearningRateScale), plan.BackboneLearningRateScale.ToString("R", CultureInfo.InvariantCulture)),
             (nameof(o.UpdateBatchNormStatistics), o.UpdateBatchNormStatistics.ToString()),
         ];
     }

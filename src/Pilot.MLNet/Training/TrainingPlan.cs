@@ -12,4 +12,14 @@ namespace Pilot.MLNet.Training;
 /// <param name="ClassCount">Number of classes (the label's key count).</param>
 /// <param name="FineTuning">The resolved <see cref="PilotImageClassificationTrainer.Options.FineTuning"/> (never null).</param>
 internal sealed record TrainingPlan(PilotImageClassificationTrainer.Options Options, int Seed, torch.Device Device, int ClassCount,
-    PilotFineTuning FineTuning);
+    PilotFineTuning FineTuning)
+{
+    /// <summary>The epochs to train: <c>Options.Epochs</c>, else the fine-tuning mode's default.</summary>
+    public int Epochs => Options.EpochsToTrain;
+
+    /// <summary>
+    /// The learning-rate factor of the pretrained layers that train (Full, LastStage): <c>Options.BackboneLearningRateScale</c>,
+    /// else the fine-tuning mode's default.
+    /// </summary>
+    public double BackboneLearningRateScale => Options.BackboneLearningRateScale ?? PilotImageClassificationDefaults.BackboneLearningRateScaleFor(FineTuning);
+}

@@ -30,7 +30,8 @@ public sealed class CommandLineTests
 
         var photos = For(imageFolder: true);
         Assert.AreEqual(CliDefaults.ImageFolderArchitecture, photos.Architecture);
-        Assert.AreEqual(PilotImageClassificationDefaults.Epochs, photos.Epochs, "Head over cached features: the library's epochs");
+        Assert.IsNull(photos.Epochs, "Head over cached features: the library's epochs for it");
+        Assert.AreEqual(PilotImageClassificationDefaults.HeadEpochs, photos.EpochsToTrain);
 
         var idx = For(imageFolder: false);
         Assert.AreEqual(CliDefaults.Architecture, idx.Architecture);
@@ -40,7 +41,7 @@ public sealed class CommandLineTests
         Assert.AreEqual(CliDefaults.Epochs, For(true, "--arch", "SmallCnn").Epochs);
         Assert.AreEqual(5, For(true, "--epochs", "5").Epochs);
         Assert.AreEqual(CliDefaults.Epochs, For(true, "--fine-tuning", "Full").Epochs, "Full is not cheap: the CLI's epochs");
-        Assert.AreEqual(PilotImageClassificationDefaults.Epochs, For(false, "--arch", "PretrainedResNet18").Epochs);
+        Assert.AreEqual(PilotImageClassificationDefaults.HeadEpochs, For(false, "--arch", "PretrainedResNet18").EpochsToTrain);
 
         var help = CliRunner.Run("train", "--help");
         StringAssert.Contains(help.Out, $"folder of images (one sub-folder per class): {CliDefaults.ImageFolderArchitecture}");

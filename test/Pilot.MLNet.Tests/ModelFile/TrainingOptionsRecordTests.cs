@@ -138,7 +138,7 @@ public sealed class TrainingOptionsRecordTests
     [DataRow("""[1, 2]""", "not a JSON object")]
     [DataRow("""{ "Architecture": "ResNet99" }""", "ResNet99")]
     [DataRow("""{ "Epochs": "many" }""", "TrainingOptions.json")]
-    [DataRow("""{ "Epochs": null }""", "Epochs is null")]
+    [DataRow("""{ "BatchSize": null }""", "BatchSize is null")]
     [DataRow("""{ "Epochs": 1""", "TrainingOptions.json")]
     public void Format_InvalidText_ThrowsInvalidDataNamingTheStream(string json, string expected)
     {

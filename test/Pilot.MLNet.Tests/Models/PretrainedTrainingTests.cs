@@ -48,6 +48,30 @@ public sealed class PretrainedTrainingTests
     }
 
     [TestMethod]
+    public void ModeDefaults_AreTheOnesTrainedAndRecorded()
+    {
+        var ml = new MLContext(seed: 1);
+        var train = TrainerTestData.SyntheticKeyed(ml, 9, seed: 1);
+        var head = Pretrained(PilotFineTuning.Head, 1);
+        head.Epochs = null;
+        using (var model = ml.Pilot.ImageClassification(head).Fit(train))
+        {
+            Assert.HasCount(PilotImageClassificationDefaults.HeadEpochs, model.TrainingHistory, "Head without Epochs: the head's 100 epochs");
+            Assert.AreEqual(PilotImageClassificationDefaults.HeadEpochs, model.TrainingOptions!.Epochs, "the model records the epochs it trained");
+            Assert.IsNull(model.TrainingOptions.BackboneLearningRateScale, "Head trains no backbone layer: no factor recorded");
+        }
+        var lastStage = Pretrained(PilotFineTuning.LastStage, 1);
+        using (var model = ml.Pilot.ImageClassification(lastStage).Fit(train))
+            Assert.AreEqual(PilotImageClassificationDefaults.LastStageBackboneLearningRateScale, model.TrainingOptions!.BackboneLearningRateScale);
+        var full = Pretrained(PilotFineTuning.Full, 1);
+        using (var model = ml.Pilot.ImageClassification(full).Fit(train))
+            Assert.AreEqual(PilotImageClassificationDefaults.FullBackboneLearningRateScale, model.TrainingOptions!.BackboneLearningRateScale);
+        full.BackboneLearningRateScale = 0.5;
+        using (var model = ml.Pilot.ImageClassification(full).Fit(train))
+            Assert.AreEqual(0.5, model.TrainingOptions!.BackboneLearningRateScale, "a factor that was set wins");
+    }
+
+    [TestMethod]
     public void PixelVectorsAreResizedToThePretrainedDefaultSide()
     {
         var ml = new MLContext(seed: 1);
@@ -245,6 +269,9 @@ public sealed class PretrainedTrainingTests
         var validation = TrainerTestData.SyntheticKeyed(ml, 30, seed: 2);
         var o = Pretrained(PilotFineTuning.LastStage, epochs: 30);
         o.LearningRate = 0.05;
+        // A large rate, so the validation loss turns up within a few epochs; layer4 at 0.1 of it keeps the losses small
+        // enough that the scores' float probabilities give them back (at LastStage's default 0.3 they reach the hundreds).
+        o.BackboneLearningRateScale = 0.1;
         o.EarlyStoppingPatience = 2;
         using var model = ml.Pilot.ImageClassification(o).Fit(train, validation);
         var history = model.TrainingHistory;
