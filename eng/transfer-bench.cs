@@ -88,10 +88,14 @@ var metrics = ml.MulticlassClassification.Evaluate(model.Transform(test));
 double testSeconds = clock.Elapsed.TotalSeconds;
 double macroF1 = MacroF1(metrics.ConfusionMatrix);
 string fineTuning = o.FineTuning?.ToString() ?? "default";
+// The values the trainer used where the options leave them to the fine-tuning mode (null: the mode's default).
+var mode = o.FineTuning ?? (o.Architecture == PilotArchitecture.PretrainedResNet18 ? PilotImageClassificationDefaults.PretrainedFineTuning : PilotFineTuning.Full);
+int epochs = o.Epochs ?? PilotImageClassificationDefaults.EpochsFor(mode);
+double backboneScale = o.BackboneLearningRateScale ?? PilotImageClassificationDefaults.BackboneLearningRateScaleFor(mode);
 string run = $"{o.Architecture} {fineTuning} {o.Optimizer}{(updateBn ? " BN-update" : "")}";
 
 Console.WriteLine(string.Create(inv,
-    $"{run}, {perClass}/class, {o.Epochs} epochs, seed {o.Seed}: accuracy {metrics.MicroAccuracy:P2}, macro-F1 {macroF1:F4}, " +
+    $"{run}, {perClass}/class, {epochs} epochs, seed {o.Seed}: accuracy {metrics.MicroAccuracy:P2}, macro-F1 {macroF1:F4}, " +
     $"training {trainSeconds:F1} s, test scoring {testSeconds:F1} s"));
 Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(outFile))!);
 File.AppendAllText(outFile, JsonSerializer.Serialize(new
@@ -101,10 +105,10 @@ File.AppendAllText(outFile, JsonSerializer.Serialize(new
     architecture = o.Architecture.ToString(),
     fineTuning,
     optimizer = o.Optimizer.ToString(),
-    epochs = (int?)o.Epochs,
+    epochs,
     lr = o.LearningRate,
     side = o.ImageHeight,
-    backboneLearningRateScale = o.BackboneLearningRateScale,
+    backboneLearningRateScale = backboneScale,
     updateBatchNorm = updateBn,
     seed = o.Seed,
     testRows = testRows ?? 10000,
@@ -112,6 +116,8 @@ File.AppendAllText(outFile, JsonSerializer.Serialize(new
     macroF1,
     trainSeconds,
     testSeconds,
+    // The machine's 1-minute load average when the run ended (Linux), which says how comparable its wall times are.
+    loadAverage = File.Exists("/proc/loadavg") ? double.Parse(File.ReadAllText("/proc/loadavg").Split(' ')[0], CultureInfo.InvariantCulture) : (double?)null,
     date = DateTime.UtcNow.ToString("u", inv),
 }) + "\n");
 

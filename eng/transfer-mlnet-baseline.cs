@@ -84,6 +84,8 @@ File.AppendAllText(outFile, JsonSerializer.Serialize(new
     trainSeconds,
     testSeconds,
     testImagesPerSecond = testCount / testSeconds,
+    // The machine's 1-minute load average when the run ended (Linux), which says how comparable its wall times are.
+    loadAverage = File.Exists("/proc/loadavg") ? double.Parse(File.ReadAllText("/proc/loadavg").Split(' ')[0], CultureInfo.InvariantCulture) : (double?)null,
     date = DateTime.UtcNow.ToString("u", CultureInfo.InvariantCulture),
 }) + "\n");
 

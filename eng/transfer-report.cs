@@ -29,6 +29,7 @@ using OxyPlot.Axes;
 using OxyPlot.Legends;
 using OxyPlot.Series;
 using OxyPlot.SkiaSharp;
+using Pilot.MLNet;
 
 var inv = CultureInfo.InvariantCulture;
 var options = new Dictionary<string, string>();
@@ -46,9 +47,10 @@ string docFile = options.GetValueOrDefault("doc", Path.Combine("docs", "transfer
 string plotFile = options.GetValueOrDefault("plot", Path.Combine("docs", "transfer", "accuracy.png"));
 
 var runs = Report.ReadRuns(resultsFile);
-var groups = runs.GroupBy(r => (r.PerClass, r.Label, r.Epochs, r.TestRows))
+// Runs on a busy machine and on a light one are never averaged together: their wall times are not comparable.
+var groups = runs.GroupBy(r => (r.PerClass, r.Label, r.Epochs, r.TestRows, r.Busy))
     .Select(g => new Group(g.Key.PerClass, g.Key.Label, g.First().Kind, g.First().Variant, g.Key.Epochs, g.Key.TestRows, [.. g]))
-    .OrderBy(g => g.PerClass).ThenByDescending(g => g.TestRows).ThenByDescending(g => g.Accuracy.Mean)
+    .OrderBy(g => g.PerClass).ThenByDescending(g => g.TestRows).ThenBy(g => g.Busy).ThenByDescending(g => g.Accuracy.Mean)
     .ToList();
 
 string table = Report.Table(groups);
@@ -59,7 +61,14 @@ Console.WriteLine($"{runs.Count} runs in {groups.Count} rows: table written into
 
 /// <summary>One line of results.jsonl.</summary>
 sealed record Run(int PerClass, string Kind, string Label, string Variant, int? Epochs, int TestRows, double Accuracy, double MacroF1,
-    double TrainSeconds, double TestSeconds);
+    double TrainSeconds, double TestSeconds, double? LoadAverage)
+{
+    /// <summary>
+    /// The machine was busy: a 1-minute load average above <see cref="Report.BusyLoad"/> on its 2 cores, or not recorded
+    /// (the first runs, whose load average was 13–40: docs/transfer.md).
+    /// </summary>
+    public bool Busy => LoadAverage is not double load || load > Report.BusyLoad;
+}
 
 /// <summary>The runs of one table row: the same settings, one run per seed.</summary>
 sealed record Group(int PerClass, string Label, string Kind, string Variant, int? Epochs, int TestRows, IReadOnlyList<Run> Runs)
@@ -68,6 +77,19 @@ sealed record Group(int PerClass, string Label, string Kind, string Variant, int
     public Stat MacroF1 => Stat.Of(Runs.Select(r => r.MacroF1));
     public Stat TrainSeconds => Stat.Of(Runs.Select(r => r.TrainSeconds));
     public Stat TestSeconds => Stat.Of(Runs.Select(r => r.TestSeconds));
+    public bool Busy => Runs[0].Busy;
+    /// <summary>The load average of the runs (min–max), or the range documented for the runs that did not record it.</summary>
+    public string Load
+    {
+        get
+        {
+            var loads = Runs.Where(r => r.LoadAverage is not null).Select(r => r.LoadAverage!.Value).ToList();
+            if (loads.Count == 0)
+                return "13–40, not recorded";
+            string min = loads.Min().ToString("F0", CultureInfo.InvariantCulture), max = loads.Max().ToString("F0", CultureInfo.InvariantCulture);
+            return min == max ? min : $"{min}–{max}";
+        }
+    }
 }
 
 /// <summary>Mean and sample standard deviation (0 for a single value).</summary>
@@ -94,7 +116,10 @@ static class Report
     const string TableBegin = "<!-- {0}:begin -->", TableEnd = "<!-- {0}:end -->";
 
     // The trainer's defaults for the settings a run's name shows only when they differ (PilotImageClassificationDefaults).
-    const double DefaultLearningRate = 1e-3, DefaultBackboneScale = 0.1;
+    const double DefaultLearningRate = PilotImageClassificationDefaults.LearningRate;
+
+    /// <summary>The 1-minute load average above which a run counts as taken on a busy machine: 8 (on 2 cores).</summary>
+    public const double BusyLoad = 8;
 
     public static List<Run> ReadRuns(string file)
     {
@@ -145,8 +170,9 @@ static class Report
             if (row.TryGetProperty("updateBatchNorm", out var bn) && bn.ValueKind == JsonValueKind.True)
                 extras.Add("BN updated");
             // The backbone's learning-rate factor matters only where a pretrained backbone trains (not Head).
+            // Its default depends on the mode (0.1 for Full, 0.3 for LastStage): a row says which factor it ran with.
             if (fineTuning is not (null or "default" or "Head") && Number(row, "backboneLearningRateScale") is double scale
-                && scale != DefaultBackboneScale)
+                && scale != PilotImageClassificationDefaults.BackboneLearningRateScaleFor(Enum.Parse<PilotFineTuning>(fineTuning)))
                 extras.Add(string.Create(CultureInfo.InvariantCulture, $"backbone lr ×{scale:g}"));
             if (Number(row, "lr") is double lr && lr != DefaultLearningRate)
                 extras.Add(string.Create(CultureInfo.InvariantCulture, $"lr {lr:g}"));
@@ -164,7 +190,8 @@ static class Report
             Accuracy: row.GetProperty("accuracy").GetDouble(),
             MacroF1: row.GetProperty("macroF1").GetDouble(),
             TrainSeconds: row.GetProperty("trainSeconds").GetDouble(),
-            TestSeconds: row.GetProperty("testSeconds").GetDouble());
+            TestSeconds: row.GetProperty("testSeconds").GetDouble(),
+            LoadAverage: Number(row, "loadAverage"));
     }
 
     static string? Text(JsonElement row, string name)
@@ -176,12 +203,12 @@ static class Report
     public static string Table(IEnumerable<Group> groups)
     {
         var s = new StringBuilder();
-        s.AppendLine("| images/class | run | epochs | seeds | test images | test accuracy % | macro-F1 | training wall time s (incl. feature pass) | test scoring s |");
-        s.AppendLine("|---|---|---|---|---|---|---|---|---|");
+        s.AppendLine("| images/class | run | epochs | seeds | test images | test accuracy % | macro-F1 | training wall time s (incl. feature pass) | test scoring s | load average |");
+        s.AppendLine("|---|---|---|---|---|---|---|---|---|---|");
         foreach (var g in groups)
             s.AppendLine(string.Create(CultureInfo.InvariantCulture,
                 $"| {g.PerClass} | {g.Label} | {(g.Epochs is int e ? e.ToString(CultureInfo.InvariantCulture) : "—")} | {g.Runs.Count} | {g.TestRows:N0} | " +
-                $"{g.Accuracy.Format(2)} | {g.MacroF1.Format(4)} | {g.TrainSeconds.Format(0)} | {g.TestSeconds.Format(0)} |"));
+                $"{g.Accuracy.Format(2)} | {g.MacroF1.Format(4)} | {g.TrainSeconds.Format(0)} | {g.TestSeconds.Format(0)} | {g.Load} |"));
         return s.ToString();
     }
 
