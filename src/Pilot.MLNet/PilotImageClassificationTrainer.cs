@@ -1,6 +1,8 @@
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using Microsoft.ML.Runtime;
+using Pilot.MLNet.Images;
+using Pilot.MLNet.ModelFile;
 using Pilot.MLNet.Models;
 using Pilot.MLNet.Scoring;
 using Pilot.MLNet.Training;

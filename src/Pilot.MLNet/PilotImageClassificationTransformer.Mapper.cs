@@ -1,8 +1,8 @@
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using Microsoft.ML.Runtime;
+using Pilot.MLNet.Images;
 using Pilot.MLNet.Scoring;
-using Pilot.MLNet.Training;
 
 namespace Pilot.MLNet;
 

@@ -2,6 +2,7 @@ using Microsoft.ML;
 using Microsoft.ML.Data;
 using Microsoft.ML.Runtime;
 using Pilot.MLNet;
+using Pilot.MLNet.ModelFile;
 using Pilot.MLNet.Scoring;
 using Pilot.TorchSharp;
 

@@ -1,4 +1,5 @@
 using Pilot.MLNet;
+using Pilot.MLNet.Images;
 using Pilot.MLNet.Training;
 using TorchSharp;
 using static TorchSharp.torch;

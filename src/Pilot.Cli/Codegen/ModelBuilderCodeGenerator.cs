@@ -2,7 +2,7 @@ using System.Globalization;
 using System.Text;
 using Microsoft.ML;
 using Pilot.MLNet;
-using Pilot.MLNet.Scoring;
+using Pilot.MLNet.ModelFile;
 using Pilot.TorchSharp;
 
 namespace Pilot.Cli.Codegen;

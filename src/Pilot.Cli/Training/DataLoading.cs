@@ -2,6 +2,7 @@ using Microsoft.ML;
 using Microsoft.ML.Data;
 using Pilot.MLNet;
 using Pilot.MLNet.Data;
+using Pilot.MLNet.Images;
 
 namespace Pilot.Cli.Training;
 
@@ -181,7 +182,7 @@ internal static class DataLoading
         string full = Path.GetFullPath(path);
         try
         {
-            using var image = Pilot.MLNet.Training.EncodedImage.Decode(File.ReadAllBytes(full), $"'{full}'");
+            using var image = EncodedImage.Decode(File.ReadAllBytes(full), $"'{full}'");
             return null;
         }
         catch (InvalidDataException e)

@@ -1,7 +1,7 @@
 using Microsoft.ML.Data;
 using SkiaSharp;
 
-namespace Pilot.MLNet.Training;
+namespace Pilot.MLNet.Images;
 
 /// <summary>
 /// Decodes encoded image bytes (PNG, JPEG, BMP, GIF, WEBP, ...) into an <see cref="MLImage"/> with the same pixels

@@ -4,7 +4,7 @@ using Microsoft.ML.Transforms.Image;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace Pilot.MLNet.Training;
+namespace Pilot.MLNet.Images;
 
 /// <summary>How the image column stores an image.</summary>
 internal enum ImageSourceKind

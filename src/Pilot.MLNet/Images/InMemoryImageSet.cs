@@ -1,9 +1,10 @@
 using Microsoft.ML;
 using Microsoft.ML.Data;
+using Pilot.MLNet.ModelFile;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace Pilot.MLNet.Training;
+namespace Pilot.MLNet.Images;
 
 /// <summary>
 /// A data set read once from an <see cref="IDataView"/> into compact CPU tensors: images N × C × H × W (bytes, or floats for

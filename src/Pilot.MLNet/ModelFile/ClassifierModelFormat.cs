@@ -1,11 +1,13 @@
 using Microsoft.ML;
 using Microsoft.ML.Runtime;
+using Pilot.MLNet.Images;
 using Pilot.MLNet.Models;
+using Pilot.MLNet.Scoring;
 using Pilot.MLNet.Training;
 using Pilot.TorchSharp;
 using TorchSharp;
 
-namespace Pilot.MLNet.Scoring;
+namespace Pilot.MLNet.ModelFile;
 
 /// <summary>
 /// What a <see cref="PilotImageClassificationTransformer"/> keeps in a model file, in the order of the file: the

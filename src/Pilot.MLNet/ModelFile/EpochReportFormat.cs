@@ -1,4 +1,4 @@
-namespace Pilot.MLNet.Training;
+namespace Pilot.MLNet.ModelFile;
 
 /// <summary>Binary form of a training history (a list of <see cref="PilotEpochReport"/>), used by checkpoints and model files.</summary>
 internal static class EpochReportFormat

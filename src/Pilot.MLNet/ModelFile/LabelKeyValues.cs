@@ -4,7 +4,7 @@ using Microsoft.ML.Data;
 using Microsoft.ML.Data.IO;
 using Microsoft.ML.Runtime;
 
-namespace Pilot.MLNet.Scoring;
+namespace Pilot.MLNet.ModelFile;
 
 /// <summary>
 /// The key values (class names) of the training label column: the <see cref="AnnotationUtils.Kinds.KeyValues"/> annotation's

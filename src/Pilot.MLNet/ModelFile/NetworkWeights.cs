@@ -2,7 +2,7 @@ using System.Security.Cryptography;
 using System.Text;
 using TorchSharp;
 
-namespace Pilot.MLNet.Scoring;
+namespace Pilot.MLNet.ModelFile;
 
 /// <summary>
 /// The network weights stream of a model file (TorchSharp's <c>Module.save</c> format), read defensively: a SHA-256 digest

@@ -5,7 +5,7 @@ using Pilot.MLNet.Models;
 using Pilot.MLNet.Training;
 using Pilot.TorchSharp;
 
-namespace Pilot.MLNet.Scoring;
+namespace Pilot.MLNet.ModelFile;
 
 /// <summary>
 /// The training options a model records (<see cref="PilotImageClassificationTransformer.TrainingOptions"/>), as a JSON text

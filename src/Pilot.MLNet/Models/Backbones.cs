@@ -1,4 +1,4 @@
-using Pilot.MLNet.Training;
+using Pilot.MLNet.Images;
 using TorchSharp;
 using static TorchSharp.torch;
 

@@ -1,6 +1,6 @@
 using Google.Protobuf;
 using Microsoft.ML;
-using Pilot.MLNet.Training;
+using Pilot.MLNet.Images;
 
 namespace Pilot.MLNet.Onnx;
 

@@ -1,6 +1,6 @@
 using Microsoft.ML;
 using Microsoft.ML.Data;
-using Pilot.MLNet.Training;
+using Pilot.MLNet.Images;
 
 namespace Pilot.MLNet.Scoring;
 

@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using System.Text;
+using Pilot.MLNet.ModelFile;
 
 namespace Pilot.MLNet.Training;
 

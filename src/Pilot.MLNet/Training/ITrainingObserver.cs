@@ -1,3 +1,4 @@
+using Pilot.MLNet.Images;
 using static TorchSharp.torch;
 
 namespace Pilot.MLNet.Training;

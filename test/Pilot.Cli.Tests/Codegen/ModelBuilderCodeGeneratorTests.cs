@@ -3,7 +3,7 @@ using Microsoft.ML;
 using Pilot.Cli.Codegen;
 using Pilot.MLNet;
 using Pilot.MLNet.Data;
-using Pilot.MLNet.Scoring;
+using Pilot.MLNet.ModelFile;
 
 namespace Pilot.Cli.Tests.Codegen;
 

@@ -6,7 +6,7 @@ using Microsoft.ML;
 using Pilot.Cli.Codegen;
 using Pilot.Cli.Commands;
 using Pilot.MLNet;
-using Pilot.MLNet.Scoring;
+using Pilot.MLNet.ModelFile;
 using Pilot.TorchSharp;
 using Options = Pilot.MLNet.PilotImageClassificationTrainer.Options;
 

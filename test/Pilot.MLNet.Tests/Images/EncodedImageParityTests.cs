@@ -1,6 +1,6 @@
 using Microsoft.ML.Data;
+using Pilot.MLNet.Images;
 using Pilot.MLNet.Tests.Reliability;
-using Pilot.MLNet.Training;
 using SkiaSharp;
 
 namespace Pilot.MLNet.Tests.Internal;

@@ -4,7 +4,7 @@ using Microsoft.ML;
 using Microsoft.ML.Data;
 using Pilot.MLNet;
 using Pilot.MLNet.Data;
-using Pilot.MLNet.Scoring;
+using Pilot.MLNet.ModelFile;
 using Pilot.MLNet.Tests.Trainer;
 using Pilot.TorchSharp;
 

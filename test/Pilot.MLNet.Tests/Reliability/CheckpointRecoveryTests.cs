@@ -1,7 +1,7 @@
 using System.Text;
 using Microsoft.ML;
 using Microsoft.ML.Runtime;
-using Pilot.MLNet.Scoring;
+using Pilot.MLNet.ModelFile;
 using Pilot.MLNet.Tests.Trainer;
 using Pilot.MLNet.Training;
 

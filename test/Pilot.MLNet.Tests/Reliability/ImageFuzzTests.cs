@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using Microsoft.ML;
 using Microsoft.ML.Data;
-using Pilot.MLNet.Training;
+using Pilot.MLNet.Images;
 
 namespace Pilot.MLNet.Tests.Reliability;
 

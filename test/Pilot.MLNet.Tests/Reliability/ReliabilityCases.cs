@@ -2,7 +2,8 @@ using System.IO.Compression;
 using System.Reflection;
 using Microsoft.ML;
 using Microsoft.ML.Data;
-using Pilot.MLNet.Scoring;
+using Pilot.MLNet.Images;
+using Pilot.MLNet.ModelFile;
 using Pilot.MLNet.Tests.Trainer;
 using Pilot.TorchSharp;
 using TorchSharp;
@@ -532,8 +533,8 @@ internal static class ReliabilityCases
             () =>
             {
                 var data = F.Keyed(new MLContext(seed: 1), MixedImages().Take(3));
-                var spec = Pilot.MLNet.Training.ImageColumnSpec.FromType("Image", data.Schema["Image"].Type, null);
-                using var set = Pilot.MLNet.Training.InMemoryImageSet.Read(data, "Label", "Image", spec, 3, 1200, 1200, 3, "training");
+                var spec = ImageColumnSpec.FromType("Image", data.Schema["Image"].Type, null);
+                using var set = InMemoryImageSet.Read(data, "Label", "Image", spec, 3, 1200, 1200, 3, "training");
                 CollectionAssert.AreEqual(new long[] { 3, 3, 1200, 1200 }, set.Images.shape);
             });
     }

@@ -1,5 +1,6 @@
 using Microsoft.ML;
 using Microsoft.ML.Data;
+using Pilot.MLNet.Images;
 using Options = Pilot.MLNet.PilotImageClassificationTrainer.Options;
 using Network = TorchSharp.torch.nn.Module<TorchSharp.torch.Tensor, TorchSharp.torch.Tensor>;
 
@@ -62,7 +63,7 @@ public sealed class TrainingBehaviourTests
         private static float First(Network network)
             => network.parameters().First().flatten()[0].item<float>();
 
-        public void OnStart(Network network, Pilot.MLNet.Training.InMemoryImageSet train, long totalSteps)
+        public void OnStart(Network network, InMemoryImageSet train, long totalSteps)
         {
             TotalSteps = totalSteps;
             StartImages = train.Count;

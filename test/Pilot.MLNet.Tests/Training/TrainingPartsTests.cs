@@ -1,5 +1,6 @@
 using Microsoft.ML;
 using Microsoft.ML.Data;
+using Pilot.MLNet.Images;
 using Pilot.MLNet.Training;
 using TorchSharp;
 using static TorchSharp.torch;
