@@ -107,7 +107,7 @@ File.AppendAllText(outFile, JsonSerializer.Serialize(new
     optimizer = o.Optimizer.ToString(),
     epochs,
     lr = o.LearningRate,
-    side = o.ImageHeight,
+    side = o.ImageHeight ?? (o.Architecture == PilotArchitecture.PretrainedResNet18 ? PilotImageClassificationDefaults.PretrainedImageSide : (int?)null),
     backboneLearningRateScale = backboneScale,
     updateBatchNorm = updateBn,
     seed = o.Seed,

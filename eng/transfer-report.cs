@@ -61,13 +61,13 @@ Console.WriteLine($"{runs.Count} runs in {groups.Count} rows: table written into
 
 /// <summary>One line of results.jsonl.</summary>
 sealed record Run(int PerClass, string Kind, string Label, string Variant, int? Epochs, int TestRows, double Accuracy, double MacroF1,
-    double TrainSeconds, double TestSeconds, double? LoadAverage)
+    double TrainSeconds, double TestSeconds, double? LoadAverage, bool MarkedLight)
 {
     /// <summary>
     /// The machine was busy: a 1-minute load average above <see cref="Report.BusyLoad"/> on its 2 cores, or not recorded
-    /// (the first runs, whose load average was 13–40: docs/transfer.md).
+    /// and not marked <c>"machine": "light"</c> (the first runs, whose load average was 13–40: docs/transfer.md).
     /// </summary>
-    public bool Busy => LoadAverage is not double load || load > Report.BusyLoad;
+    public bool Busy => LoadAverage is double load ? load > Report.BusyLoad : !MarkedLight;
 }
 
 /// <summary>The runs of one table row: the same settings, one run per seed.</summary>
@@ -85,7 +85,7 @@ sealed record Group(int PerClass, string Label, string Kind, string Variant, int
         {
             var loads = Runs.Where(r => r.LoadAverage is not null).Select(r => r.LoadAverage!.Value).ToList();
             if (loads.Count == 0)
-                return "13–40, not recorded";
+                return Busy ? "13–40, not recorded" : "light, not recorded";
             string min = loads.Min().ToString("F0", CultureInfo.InvariantCulture), max = loads.Max().ToString("F0", CultureInfo.InvariantCulture);
             return min == max ? min : $"{min}–{max}";
         }
@@ -118,8 +118,8 @@ static class Report
     // The trainer's defaults for the settings a run's name shows only when they differ (PilotImageClassificationDefaults).
     const double DefaultLearningRate = PilotImageClassificationDefaults.LearningRate;
 
-    /// <summary>The 1-minute load average above which a run counts as taken on a busy machine: 8 (on 2 cores).</summary>
-    public const double BusyLoad = 8;
+    /// <summary>The 1-minute load average above which a run counts as taken on a busy machine: 10 (on 2 cores).</summary>
+    public const double BusyLoad = 10;
 
     public static List<Run> ReadRuns(string file)
     {
@@ -191,7 +191,8 @@ static class Report
             MacroF1: row.GetProperty("macroF1").GetDouble(),
             TrainSeconds: row.GetProperty("trainSeconds").GetDouble(),
             TestSeconds: row.GetProperty("testSeconds").GetDouble(),
-            LoadAverage: Number(row, "loadAverage"));
+            LoadAverage: Number(row, "loadAverage"),
+            MarkedLight: Text(row, "machine") == "light");
     }
 
     static string? Text(JsonElement row, string name)
