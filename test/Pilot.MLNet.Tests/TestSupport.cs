@@ -2,26 +2,6 @@ using System.Diagnostics;
 
 namespace Pilot.MLNet.Tests.Trainer;
 
-/// <summary>A fresh folder under the system temporary folder, deleted on dispose.</summary>
-internal sealed class TestFolder : IDisposable
-{
-    public TestFolder()
-    {
-        Path = System.IO.Path.Combine(System.IO.Path.GetTempPath(), "pilot-trainer-tests-" + Guid.NewGuid().ToString("N"));
-        Directory.CreateDirectory(Path);
-    }
-
-    public string Path { get; }
-
-    public string File(string name) => System.IO.Path.Combine(Path, name);
-
-    public void Dispose()
-    {
-        try { Directory.Delete(Path, recursive: true); }
-        catch (IOException) { }
-    }
-}
-
 /// <summary>Runs test/Pilot.MLNet.ScoringHost (copied next to the tests) in a new process.</summary>
 internal static class ScoringHost
 {

@@ -40,7 +40,7 @@ public sealed class Cifar10LoaderTests
     [TestMethod]
     public void LoadsTheFiveTrainingFilesInOrder()
     {
-        using var temp = new TempFolder();
+        using var temp = new TestFolder();
         var written = WriteTrainingSet(temp.Path);
         WriteBatch(temp.File("test_batch.bin"), 9, 4);
 
@@ -62,7 +62,7 @@ public sealed class Cifar10LoaderTests
     [TestMethod]
     public void ClassNamesComeFromBatchesMetaWhenPresent()
     {
-        using var temp = new TempFolder();
+        using var temp = new TestFolder();
         string nested = Path.Combine(temp.Path, "cifar-10-batches-bin"); // the official archive's folder
         Directory.CreateDirectory(nested);
         var written = WriteBatch(Path.Combine(nested, "test_batch.bin"), 0, 5);
@@ -78,7 +78,7 @@ public sealed class Cifar10LoaderTests
     [TestMethod]
     public void TruncatedFileIsRejectedWithItsName()
     {
-        using var temp = new TempFolder();
+        using var temp = new TestFolder();
         WriteTrainingSet(temp.Path);
         string damaged = temp.File("data_batch_3.bin");
         var bytes = File.ReadAllBytes(damaged);
@@ -93,7 +93,7 @@ public sealed class Cifar10LoaderTests
     [TestMethod]
     public void WrongRecordSizeIsRejectedWithItsName()
     {
-        using var temp = new TempFolder();
+        using var temp = new TestFolder();
         // CIFAR-100's binary records: coarse label, fine label, 3072 pixels.
         File.WriteAllBytes(temp.File("test_batch.bin"), new byte[3 * 3074]);
 
@@ -105,7 +105,7 @@ public sealed class Cifar10LoaderTests
     [TestMethod]
     public void EmptyFileAndBadLabelAreRejected()
     {
-        using var temp = new TempFolder();
+        using var temp = new TestFolder();
         File.WriteAllBytes(temp.File("test_batch.bin"), []);
         StringAssert.Contains(Assert.ThrowsExactly<InvalidDataException>(() => PilotDatasets.LoadCifar10(Ml, temp.Path, train: false)).Message, "is empty");
 
@@ -120,7 +120,7 @@ public sealed class Cifar10LoaderTests
     [TestMethod]
     public void MissingFilesAndBadMetaAreReported()
     {
-        using var temp = new TempFolder();
+        using var temp = new TestFolder();
         WriteTrainingSet(temp.Path);
         File.Delete(temp.File("data_batch_4.bin"));
         var missing = Assert.ThrowsExactly<FileNotFoundException>(() => PilotDatasets.LoadCifar10(Ml, temp.Path, train: true));

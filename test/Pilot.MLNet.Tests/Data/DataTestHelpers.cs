@@ -6,26 +6,6 @@ using Pilot.MLNet.Data;
 
 namespace Pilot.MLNet.Tests.Data;
 
-/// <summary>A fresh folder under the system temporary folder, deleted on dispose.</summary>
-internal sealed class TempFolder : IDisposable
-{
-    public TempFolder()
-    {
-        Path = System.IO.Path.Combine(System.IO.Path.GetTempPath(), "pilot-data-tests-" + Guid.NewGuid().ToString("N"));
-        Directory.CreateDirectory(Path);
-    }
-
-    public string Path { get; }
-
-    public string File(string name) => System.IO.Path.Combine(Path, name);
-
-    public void Dispose()
-    {
-        try { Directory.Delete(Path, recursive: true); }
-        catch (IOException) { }
-    }
-}
-
 internal static class DataTestHelpers
 {
     /// <summary>Set (to 1) by CI, which installs the full FashionMNIST (<c>eng/setup.sh --data</c>): its absence is then a failure, not a skip.</summary>

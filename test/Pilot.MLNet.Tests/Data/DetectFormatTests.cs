@@ -9,7 +9,7 @@ public sealed class DetectFormatTests
     [TestMethod]
     public void IdxFolderIsDetectedByEitherPair()
     {
-        using var temp = new TempFolder();
+        using var temp = new TestFolder();
         var (pixels, labels) = MakeImages(2, 2, 2, 2);
         WriteIdxPair(temp.Path, "t10k", pixels, labels, 2, 2, gzip: true);
         Assert.AreEqual(DatasetFormat.Idx, PilotDatasets.DetectFormat(temp.Path));
@@ -18,7 +18,7 @@ public sealed class DetectFormatTests
     [TestMethod]
     public void HalfAnIdxPairIsNotAnIdxFolder()
     {
-        using var temp = new TempFolder();
+        using var temp = new TestFolder();
         WriteIdx(temp.File("train-images-idx3-ubyte"), 0x803, [1, 1, 1], [0]);
         Assert.ThrowsExactly<InvalidDataException>(() => PilotDatasets.DetectFormat(temp.Path));
     }
@@ -26,7 +26,7 @@ public sealed class DetectFormatTests
     [TestMethod]
     public void CifarFolderIsDetectedDirectlyOrThroughTheArchiveFolder()
     {
-        using var temp = new TempFolder();
+        using var temp = new TestFolder();
         string nested = Path.Combine(temp.Path, "cifar-10-batches-bin");
         Directory.CreateDirectory(nested);
         File.WriteAllBytes(Path.Combine(nested, "data_batch_1.bin"), new byte[3073]);
@@ -37,7 +37,7 @@ public sealed class DetectFormatTests
     [TestMethod]
     public void ImageFolderIsDetectedByAnImageInAClassFolder()
     {
-        using var temp = new TempFolder();
+        using var temp = new TestFolder();
         Directory.CreateDirectory(temp.File("cat"));
         File.WriteAllText(temp.File("cat/notes.txt"), "");
         Assert.ThrowsExactly<InvalidDataException>(() => PilotDatasets.DetectFormat(temp.Path));
@@ -48,7 +48,7 @@ public sealed class DetectFormatTests
     [TestMethod]
     public void UnknownLayoutNamesThePathAndTheAcceptedFormats()
     {
-        using var temp = new TempFolder();
+        using var temp = new TestFolder();
         File.WriteAllText(temp.File("data.csv"), "a,b");
 
         var e = Assert.ThrowsExactly<InvalidDataException>(() => PilotDatasets.DetectFormat(temp.Path));

@@ -16,7 +16,7 @@ public sealed class IdxLoaderTests
     [DataRow(true)]
     public void LoadsImagesAndLabelsInFileOrder(bool gzip)
     {
-        using var temp = new TempFolder();
+        using var temp = new TestFolder();
         var (pixels, labels) = MakeImages(n: 12, h: 5, w: 7, classes: 10);
         var (images, labelPath) = WriteIdxPair(temp.Path, "train", pixels, labels, 5, 7, gzip);
 
@@ -44,7 +44,7 @@ public sealed class IdxLoaderTests
     [TestMethod]
     public void GzipIsRecognisedByContentNotByName()
     {
-        using var temp = new TempFolder();
+        using var temp = new TestFolder();
         var (pixels, labels) = MakeImages(4, 3, 3, 2);
         WriteIdx(temp.File("images.bin"), 0x803, [4, 3, 3], pixels, gzip: true);
         WriteIdx(temp.File("labels.gz"), 0x801, [4], labels, gzip: false);
@@ -57,7 +57,7 @@ public sealed class IdxLoaderTests
     [TestMethod]
     public void GivenClassNamesLabelTheRows()
     {
-        using var temp = new TempFolder();
+        using var temp = new TestFolder();
         var (pixels, labels) = MakeImages(10, 2, 2, 3);
         var (images, labelPath) = WriteIdxPair(temp.Path, "t10k", pixels, labels, 2, 2);
         string[] names = ["cat", "dog", "bird"];
@@ -71,7 +71,7 @@ public sealed class IdxLoaderTests
     [TestMethod]
     public void DefaultClassNamesCoverLabelsAboveNine()
     {
-        using var temp = new TempFolder();
+        using var temp = new TestFolder();
         var (pixels, _) = MakeImages(3, 2, 2, 1);
         var (images, labelPath) = WriteIdxPair(temp.Path, "train", pixels, [0, 25, 4], 2, 2);
 
@@ -84,7 +84,7 @@ public sealed class IdxLoaderTests
     [TestMethod]
     public void LoadIdxFolderFindsTheTrainAndTestPairs()
     {
-        using var temp = new TempFolder();
+        using var temp = new TestFolder();
         var (trainPixels, trainLabels) = MakeImages(6, 4, 4, 10, seed: 2);
         var (testPixels, testLabels) = MakeImages(3, 4, 4, 10, seed: 3);
         WriteIdxPair(temp.Path, "train", trainPixels, trainLabels, 4, 4, gzip: true);
@@ -104,7 +104,7 @@ public sealed class IdxLoaderTests
     [TestMethod]
     public void LoadIdxFolderNamesTheMissingFile()
     {
-        using var temp = new TempFolder();
+        using var temp = new TestFolder();
         var (pixels, labels) = MakeImages(2, 2, 2, 2);
         WriteIdx(temp.File("train-images-idx3-ubyte"), 0x803, [2, 2, 2], pixels);
 
@@ -138,7 +138,7 @@ public sealed class IdxLoaderTests
     [DynamicData(nameof(BrokenPairs))]
     public void BrokenFilesGiveInvalidDataExceptionNamingTheFile(string damage, string culprit, string message)
     {
-        using var temp = new TempFolder();
+        using var temp = new TestFolder();
         string images = temp.File("images-idx3-ubyte"), labels = temp.File("labels-idx1-ubyte");
         var (pixels, labelData) = MakeImages(6, 4, 4, 3);
         WriteIdx(images, 0x803, [6, 4, 4], pixels);
@@ -177,7 +177,7 @@ public sealed class IdxLoaderTests
     [TestMethod]
     public void BadArgumentsAreRejected()
     {
-        using var temp = new TempFolder();
+        using var temp = new TestFolder();
         var (pixels, labels) = MakeImages(2, 2, 2, 2);
         var (images, labelPath) = WriteIdxPair(temp.Path, "train", pixels, labels, 2, 2);
 
@@ -192,7 +192,7 @@ public sealed class IdxLoaderTests
     [TestMethod]
     public void ShuffledCursorVisitsEveryRowOnce()
     {
-        using var temp = new TempFolder();
+        using var temp = new TestFolder();
         var (pixels, labels) = MakeImages(50, 2, 2, 10);
         var (images, labelPath) = WriteIdxPair(temp.Path, "train", pixels, labels, 2, 2);
         var set = PilotDatasets.LoadIdx(Ml, images, labelPath);
@@ -228,7 +228,7 @@ public sealed class IdxLoaderTests
     [TestMethod]
     public void WorksAsTheInputOfAnMLNetPipeline()
     {
-        using var temp = new TempFolder();
+        using var temp = new TestFolder();
         var (pixels, labels) = MakeImages(20, 3, 3, 4);
         var (images, labelPath) = WriteIdxPair(temp.Path, "train", pixels, labels, 3, 3);
         var set = PilotDatasets.LoadIdx(Ml, images, labelPath);

@@ -20,7 +20,7 @@ public sealed class ImageFolderTests
     [TestMethod]
     public void LoadImageFolderListsClassesAndImagesInOrdinalOrder()
     {
-        using var temp = new TempFolder();
+        using var temp = new TestFolder();
         foreach (var f in new[] { "b/z.bmp", "a/2.png", "a/10.PNG", "a/sub/x.jpg", "a/notes.txt", "a/.hidden.png", ".git/objects/p.png",
                                   "loose.png", "b/y.JpEg", "b/w.gif" })
             Touch(temp.Path, f);
@@ -38,7 +38,7 @@ public sealed class ImageFolderTests
     [TestMethod]
     public void LoadImageFolderExplainsWhatIsWrong()
     {
-        using var temp = new TempFolder();
+        using var temp = new TestFolder();
         Assert.ThrowsExactly<DirectoryNotFoundException>(() => PilotDatasets.LoadImageFolder(Ml, temp.File("absent")));
         Assert.ThrowsExactly<ArgumentNullException>(() => PilotDatasets.LoadImageFolder(null!, temp.Path));
 
@@ -67,7 +67,7 @@ public sealed class ImageFolderTests
     [TestMethod]
     public void GrayImagesRoundTripThroughPngFiles()
     {
-        using var temp = new TempFolder();
+        using var temp = new TestFolder();
         var sample = PilotDatasets.EmbeddedFashionMnist(Ml, train: false);
         var rows = ReadRows(sample.Data);
 
@@ -104,7 +104,7 @@ public sealed class ImageFolderTests
     [TestMethod]
     public void ColourImagesRoundTripThroughPngFiles()
     {
-        using var temp = new TempFolder();
+        using var temp = new TestFolder();
         var shape = new ImageShape(3, 5, 4);
         var (pixels, labels) = MakeImages(6, 1, shape.Size, 2, seed: 7); // 6 images of 60 bytes
         var set = new LabeledImages(new InMemoryImageDataView(pixels, labels, shape, ["red/ish", "blue"]), shape, ["red/ish", "blue"]);
@@ -127,7 +127,7 @@ public sealed class ImageFolderTests
     [TestMethod]
     public void WriteImageFolderRejectsBadArguments()
     {
-        using var temp = new TempFolder();
+        using var temp = new TestFolder();
         var sample = PilotDatasets.EmbeddedFashionMnist(Ml, train: false);
 
         Assert.AreEqual("maxPerClass", Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => PilotDatasets.WriteImageFolder(sample, temp.Path, 0)).ParamName);
@@ -156,7 +156,7 @@ public sealed class ImageFolderTests
     [TestMethod]
     public void SparseImageVectorsAreWrittenAsDense()
     {
-        using var temp = new TempFolder();
+        using var temp = new TestFolder();
         var rows = new[]
         {
             new SparseRow { Label = "x", Image = new VBuffer<byte>(4, 1, [200], [2]) },

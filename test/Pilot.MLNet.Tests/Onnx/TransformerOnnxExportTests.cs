@@ -37,7 +37,7 @@ public sealed class TransformerOnnxExportTests
     public void ApplyOnnxModelOnTheExportGivesTheTransformersScores()
     {
         var (mlContext, model, test) = Trained.Value;
-        using var folder = new TempFolder();
+        using var folder = new TestFolder();
         string path = folder.File("model.onnx");
         model.ExportToOnnx(path);
 
@@ -71,7 +71,7 @@ public sealed class TransformerOnnxExportTests
     {
         // The path of `pilot export onnx --model model.zip`: a model loaded from its zip exports the same bytes.
         var (mlContext, model, test) = Trained.Value;
-        using var folder = new TempFolder();
+        using var folder = new TestFolder();
         using var direct = new MemoryStream();
         model.ExportToOnnx(direct);
 
@@ -90,7 +90,7 @@ public sealed class TransformerOnnxExportTests
     {
         // What `pilot export onnx --model model.zip --out model.onnx` calls; pipelines are usually saved as chains.
         var (mlContext, model, test) = Trained.Value;
-        using var folder = new TempFolder();
+        using var folder = new TestFolder();
         using var direct = new MemoryStream();
         model.ExportToOnnx(direct);
 
@@ -115,7 +115,7 @@ public sealed class TransformerOnnxExportTests
     public void ExportArgumentErrors()
     {
         var (_, model, _) = Trained.Value;
-        using var folder = new TempFolder();
+        using var folder = new TestFolder();
         string missingFolder = Path.Combine(folder.Path, "no-such-folder", "model.onnx");
         var e = Assert.ThrowsExactly<DirectoryNotFoundException>(() => model.ExportToOnnx(missingFolder));
         StringAssert.Contains(e.Message, Path.Combine(folder.Path, "no-such-folder"));
@@ -135,15 +135,5 @@ public sealed class TransformerOnnxExportTests
         var model = mlContext.Pilot.ImageClassification(options).Fit(mlContext.Data.TakeRows(keyed, 64));
         model.Dispose();
         Assert.ThrowsExactly<ObjectDisposedException>(() => model.ExportToOnnx(new MemoryStream()));
-    }
-
-    /// <summary>A fresh folder under the system temporary folder, deleted on dispose.</summary>
-    private sealed class TempFolder : IDisposable
-    {
-        public string Path { get; } = Directory.CreateTempSubdirectory("pilot-onnx-").FullName;
-
-        public string File(string name) => System.IO.Path.Combine(Path, name);
-
-        public void Dispose() => Directory.Delete(Path, recursive: true);
     }
 }
