@@ -91,10 +91,25 @@ internal static class TrainingProgress
         return text.ToString();
     }
 
+    /// <summary>Most epoch lines a run prints (plus its first and last epoch): 30.</summary>
+    internal const int MaxEpochLines = 30;
+
+    /// <summary>
+    /// Whether the finished epoch <paramref name="epoch"/> of <paramref name="epochs"/> gets its own line: every epoch of a
+    /// run of at most <see cref="MaxEpochLines"/> epochs; otherwise the first, the last and every ⌈epochs / 30⌉-th (Head's
+    /// 100 epochs over cached features would print 100 lines in a few seconds). The history file and the plots keep every
+    /// epoch (a long run that stops early may end between two printed epochs).
+    /// </summary>
+    internal static bool ShowsEpoch(int epoch, int epochs)
+        => epochs <= MaxEpochLines || epoch == 1 || epoch >= epochs || epoch % ((epochs + MaxEpochLines - 1) / MaxEpochLines) == 0;
+
     internal static string Duration(TimeSpan t) => t.TotalHours >= 1 ? t.ToString(@"h\:mm\:ss", CultureInfo.InvariantCulture) : t.ToString(@"m\:ss", CultureInfo.InvariantCulture);
 }
 
-/// <summary>Plain-text progress: one line per epoch, and a batch line at most every <c>batchLineInterval</c>.</summary>
+/// <summary>
+/// Plain-text progress: one line per epoch (at most about <see cref="TrainingProgress.MaxEpochLines"/> of them), and a batch
+/// line at most every <c>batchLineInterval</c>.
+/// </summary>
 internal sealed class PlainProgress : ITrainingProgress
 {
     /// <summary>Least time between two batch lines, so that a log file shows a long epoch is alive without flooding.</summary>
@@ -140,6 +155,8 @@ internal sealed class PlainProgress : ITrainingProgress
 
     public void OnEpoch(EpochRecord e)
     {
+        if (!TrainingProgress.ShowsEpoch(e.Epoch, _epochs))
+            return;
         _lastLine = _clock.Elapsed;
         _out.WriteLine(TrainingProgress.EpochLine(e, _epochs));
         _out.Flush();
@@ -195,8 +212,18 @@ internal sealed class LiveProgress : ITrainingProgress
     {
         if (_current is null || _currentEpoch != epoch)
         {
-            _current?.StopTask();
-            _current = _ctx.AddTask($"epoch {epoch}/{_epochs}", maxValue: batches);
+            // An epoch that does not keep its line (TrainingProgress.ShowsEpoch) hands its bar to the next epoch.
+            if (_current is not null && !TrainingProgress.ShowsEpoch(_currentEpoch, _epochs))
+            {
+                _current.Description = $"epoch {epoch}/{_epochs}";
+                _current.MaxValue = batches;
+                _current.Value = 0;
+            }
+            else
+            {
+                _current?.StopTask();
+                _current = _ctx.AddTask($"epoch {epoch}/{_epochs}", maxValue: batches);
+            }
             _currentEpoch = epoch;
         }
         return _current;

@@ -164,6 +164,24 @@ public sealed class ReportingTests
     }
 
     [TestMethod]
+    public void PlainProgress_LongRun_PrintsAboutThirtyEpochLinesWithTheFirstAndTheLast()
+    {
+        var output = new StringWriter();
+        var p = new PlainProgress(output, epochs: 100, batchLineInterval: TimeSpan.FromHours(1));
+        for (int e = 1; e <= 100; e++)
+            p.OnEpoch(new EpochRecord(e, 0.5, 0.8, null, null, 1e-3, 0.01, 1234));
+        var epochs = output.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries)
+            .Select(line => int.Parse(line.Split(' ')[1].Split('/')[0], System.Globalization.CultureInfo.InvariantCulture)).ToList();
+        Assert.AreEqual(1, epochs[0]);
+        Assert.AreEqual(100, epochs[^1]);
+        Assert.IsLessThanOrEqualTo(TrainingProgress.MaxEpochLines + 2, epochs.Count, string.Join(",", epochs));
+        Assert.IsGreaterThanOrEqualTo(TrainingProgress.MaxEpochLines / 2, epochs.Count, "still shows how the run goes");
+        CollectionAssert.AreEqual(epochs.Order().ToList(), epochs, "in order, each once");
+
+        Assert.IsTrue(Enumerable.Range(1, 30).All(e => TrainingProgress.ShowsEpoch(e, 30)), "a run of 30 epochs prints every one");
+    }
+
+    [TestMethod]
     public void TrainingProgress_NonTerminal_UsesPlainLines()
     {
         var output = new StringWriter();
