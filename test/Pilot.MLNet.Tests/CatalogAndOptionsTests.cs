@@ -3,7 +3,7 @@ using Microsoft.ML;
 using Microsoft.ML.Data;
 using Options = Pilot.MLNet.PilotImageClassificationTrainer.Options;
 
-namespace Pilot.MLNet.Tests.Trainer;
+namespace Pilot.MLNet.Tests;
 
 [TestClass]
 public sealed class CatalogAndOptionsTests

@@ -2,9 +2,10 @@ using System.IO.Compression;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using Pilot.MLNet.Data;
+using Pilot.MLNet.Tests.ModelFile;
 using Options = Pilot.MLNet.PilotImageClassificationTrainer.Options;
 
-namespace Pilot.MLNet.Tests.Trainer;
+namespace Pilot.MLNet.Tests;
 
 /// <summary>
 /// The ML.NET pipelines of issue 3 on the embedded FashionMNIST sample: a SmallCnn trained with PILOT for 2 epochs on the

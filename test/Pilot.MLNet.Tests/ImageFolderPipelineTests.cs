@@ -2,7 +2,7 @@ using Microsoft.ML;
 using Microsoft.ML.Data;
 using Pilot.MLNet.Data;
 
-namespace Pilot.MLNet.Tests.Trainer;
+namespace Pilot.MLNet.Tests;
 
 /// <summary>
 /// The standard ML.NET image-classification pipeline (folder of images → MapValueToKey → LoadRawImageBytes → trainer →

@@ -1,6 +1,6 @@
 using System.Diagnostics;
 
-namespace Pilot.MLNet.Tests.Trainer;
+namespace Pilot.MLNet.Tests;
 
 /// <summary>Runs test/Pilot.MLNet.ScoringHost (copied next to the tests) in a new process.</summary>
 internal static class ScoringHost

@@ -1,7 +1,7 @@
 using Microsoft.ML;
 using Microsoft.ML.Data;
 
-namespace Pilot.MLNet.Tests.Trainer;
+namespace Pilot.MLNet.Tests;
 
 /// <summary>One synthetic row: a string label and a 1×12×12 gray image as a known-size byte vector.</summary>
 internal sealed class SyntheticRow

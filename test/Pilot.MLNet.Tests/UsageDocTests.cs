@@ -3,7 +3,7 @@ using System.Reflection;
 using System.Text.RegularExpressions;
 using Options = Pilot.MLNet.PilotImageClassificationTrainer.Options;
 
-namespace Pilot.MLNet.Tests.Trainer;
+namespace Pilot.MLNet.Tests;
 
 /// <summary>Keeps the options table of docs/usage.md in step with <see cref="Options"/>.</summary>
 [TestClass]

@@ -2,7 +2,7 @@ using System.Globalization;
 using Microsoft.ML;
 using Pilot.MLNet.Data;
 
-namespace Pilot.MLNet.Tests.Trainer;
+namespace Pilot.MLNet.Tests.ModelFile;
 
 /// <summary>
 /// Format stability of the model file: <c>Fixtures/smallcnn-pilot-v00010002.zip</c> was written by the model format version

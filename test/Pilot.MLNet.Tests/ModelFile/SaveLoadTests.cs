@@ -2,7 +2,7 @@ using System.Diagnostics;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 
-namespace Pilot.MLNet.Tests.Trainer;
+namespace Pilot.MLNet.Tests.ModelFile;
 
 [TestClass]
 public sealed class SaveLoadTests

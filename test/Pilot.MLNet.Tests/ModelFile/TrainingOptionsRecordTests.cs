@@ -5,7 +5,6 @@ using Microsoft.ML.Data;
 using Pilot.MLNet;
 using Pilot.MLNet.Data;
 using Pilot.MLNet.ModelFile;
-using Pilot.MLNet.Tests.Trainer;
 using Pilot.TorchSharp;
 
 namespace Pilot.MLNet.Tests.ModelFile;

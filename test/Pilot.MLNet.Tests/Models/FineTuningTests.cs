@@ -6,7 +6,7 @@ using TorchSharp.Modules;
 using static TorchSharp.torch;
 using Options = Pilot.MLNet.PilotImageClassificationTrainer.Options;
 
-namespace Pilot.MLNet.Tests.Trainer;
+namespace Pilot.MLNet.Tests.Models;
 
 /// <summary>
 /// The fine-tuning machinery that does not need pretrained weights: option checks, the split of a network into backbone

@@ -3,7 +3,6 @@ using Microsoft.ML.Data;
 using Microsoft.ML.OnnxRuntime;
 using Pilot.MLNet.Models;
 using Pilot.MLNet.Onnx;
-using Pilot.MLNet.Tests.Trainer;
 using Pilot.MLNet.Training;
 using TorchSharp;
 using static Pilot.MLNet.Tests.Onnx.OnnxTestSupport;

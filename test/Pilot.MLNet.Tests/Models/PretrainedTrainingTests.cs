@@ -1,13 +1,14 @@
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using Pilot.MLNet.Models;
+using Pilot.MLNet.Tests.ModelFile;
 using Pilot.MLNet.Training;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 using Options = Pilot.MLNet.PilotImageClassificationTrainer.Options;
 
-namespace Pilot.MLNet.Tests.Trainer;
+namespace Pilot.MLNet.Tests.Models;
 
 /// <summary>
 /// Both fine-tuning modes of <see cref="PilotArchitecture.PretrainedResNet18"/>, kept fast: 12×12 synthetic images resized to

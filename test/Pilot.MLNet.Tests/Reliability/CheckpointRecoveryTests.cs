@@ -2,7 +2,6 @@ using System.Text;
 using Microsoft.ML;
 using Microsoft.ML.Runtime;
 using Pilot.MLNet.ModelFile;
-using Pilot.MLNet.Tests.Trainer;
 using Pilot.MLNet.Training;
 
 namespace Pilot.MLNet.Tests.Reliability;

@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using Pilot.MLNet.Tests.Trainer;
 
 namespace Pilot.MLNet.Tests.Reliability;
 

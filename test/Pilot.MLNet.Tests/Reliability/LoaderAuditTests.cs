@@ -1,7 +1,6 @@
 using System.Reflection.Metadata;
 using System.Reflection.PortableExecutable;
 using Microsoft.ML;
-using Pilot.MLNet.Tests.Trainer;
 using Pilot.TorchSharp;
 
 namespace Pilot.MLNet.Tests.Reliability;

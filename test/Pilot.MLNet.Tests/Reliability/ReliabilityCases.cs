@@ -4,7 +4,6 @@ using Microsoft.ML;
 using Microsoft.ML.Data;
 using Pilot.MLNet.Images;
 using Pilot.MLNet.ModelFile;
-using Pilot.MLNet.Tests.Trainer;
 using Pilot.TorchSharp;
 using TorchSharp;
 using TorchSharp.Modules;

@@ -2,7 +2,6 @@ using System.Buffers.Binary;
 using System.IO.Compression;
 using Microsoft.ML;
 using Microsoft.ML.Data;
-using Pilot.MLNet.Tests.Trainer;
 using Options = Pilot.MLNet.PilotImageClassificationTrainer.Options;
 
 namespace Pilot.MLNet.Tests.Reliability;

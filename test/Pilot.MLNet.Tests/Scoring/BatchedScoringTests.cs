@@ -1,7 +1,8 @@
 using Microsoft.ML;
 using Microsoft.ML.Data;
+using Pilot.MLNet.Tests.ModelFile;
 
-namespace Pilot.MLNet.Tests.Trainer;
+namespace Pilot.MLNet.Tests.Scoring;
 
 /// <summary>A synthetic row with its index, to tell rows apart after shuffling.</summary>
 internal sealed class IndexedRow

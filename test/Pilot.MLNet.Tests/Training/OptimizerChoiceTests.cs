@@ -2,7 +2,7 @@ using Microsoft.ML;
 using Pilot.TorchSharp;
 using Options = Pilot.MLNet.PilotImageClassificationTrainer.Options;
 
-namespace Pilot.MLNet.Tests.Trainer;
+namespace Pilot.MLNet.Tests.Training;
 
 [TestClass]
 public sealed class OptimizerChoiceTests

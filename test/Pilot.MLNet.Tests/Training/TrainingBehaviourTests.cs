@@ -1,10 +1,11 @@
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using Pilot.MLNet.Images;
+using Pilot.MLNet.Tests.ModelFile;
 using Options = Pilot.MLNet.PilotImageClassificationTrainer.Options;
 using Network = TorchSharp.torch.nn.Module<TorchSharp.torch.Tensor, TorchSharp.torch.Tensor>;
 
-namespace Pilot.MLNet.Tests.Trainer;
+namespace Pilot.MLNet.Tests.Training;
 
 // Not in parallel with other classes: weight initialisation and dropout draw from TorchSharp's process-wide default
 // generator, which other test classes (e.g. the backbone tests) use too; runs of this trainer only coordinate among

@@ -5,7 +5,7 @@ using Pilot.MLNet.Training;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace Pilot.MLNet.Tests.Trainer;
+namespace Pilot.MLNet.Tests.Training;
 
 [TestClass]
 public sealed class TrainingPartsTests
