@@ -44,7 +44,7 @@ public static class PilotImageClassificationDefaults
     /// An epoch over cached features is a few small matrix products, so epochs cost next to nothing after the feature
     /// pass, but a step is what trains: 1,000 images at batch 128 make 8 steps an epoch, and 30 epochs left the classifier
     /// under-fitted (training accuracy 95.6 %). On FashionMNIST with 100 images per class at 64 × 64 (docs/transfer.md),
-    /// 100 epochs gave 82.28 % ± 0.20 over three seeds against 81.45 % for 30 (seed 0), for 1 more second of training.
+    /// 100 epochs gave 82.28 % ± 0.20 over three seeds against 81.45 % for 30 (seed 0), for under a second more of training.
     /// </remarks>
     public const int HeadEpochs = 100;
 
@@ -137,8 +137,8 @@ public static class PilotImageClassificationDefaults
     /// <remarks>
     /// Measured with 10 epochs (docs/transfer.md): at 64 × 64, 0.3 got 85.37 % ± 0.71 over three seeds against
     /// 83.58 % ± 0.67 for 0.1; at 128 × 128, 86.60 % against 85.55 % (seed 0). A factor of 1 nearly diverged at 128 × 128.
-    /// The last stage starts from features that are further from the new task than the early stages' are, and with the
-    /// early stages frozen a larger step does not disturb what the rest of the network computes.
+    /// (A plausible reason, not tested: with the early stages frozen, a larger step changes only the last stage, whose
+    /// ImageNet features are the least general, while in Full it moves every layer.)
     /// </remarks>
     public const double LastStageBackboneLearningRateScale = 0.3;
 
