@@ -17,6 +17,9 @@ internal static class TrainerTestData
 {
     public static readonly ImageShape SyntheticShape = new(1, 12, 12);
 
+    /// <summary>Every <see cref="PilotOptimizerKind"/>, one test row each: a new optimizer is tested without a new row.</summary>
+    public static IEnumerable<object[]> EveryOptimizer => Enum.GetValues<PilotOptimizerKind>().Select(kind => new object[] { kind });
+
     /// <summary>
     /// <paramref name="count"/> noisy 12×12 images of three classes: a bright horizontal bar ("h"), a vertical bar ("v"),
     /// or a bright square ("s"); easy to separate, so a few epochs of a small network learn them.

@@ -8,12 +8,7 @@ namespace Pilot.MLNet.Tests.Training;
 public sealed class OptimizerChoiceTests
 {
     [TestMethod]
-    [DataRow(PilotOptimizerKind.Pilot)]
-    [DataRow(PilotOptimizerKind.Adam)]
-    [DataRow(PilotOptimizerKind.AdamW)]
-    [DataRow(PilotOptimizerKind.Lion)]
-    [DataRow(PilotOptimizerKind.AdaBelief)]
-    [DataRow(PilotOptimizerKind.Sophia)]
+    [DynamicData(nameof(TrainerTestData.EveryOptimizer), typeof(TrainerTestData))]
     public void EveryOptimizerTrains(PilotOptimizerKind optimizer)
     {
         var ml = new MLContext(seed: 1);

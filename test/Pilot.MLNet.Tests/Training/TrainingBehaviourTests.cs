@@ -176,12 +176,7 @@ public sealed class TrainingBehaviourTests
     }
 
     [TestMethod]
-    [DataRow(PilotOptimizerKind.Pilot)]
-    [DataRow(PilotOptimizerKind.Adam)]
-    [DataRow(PilotOptimizerKind.AdamW)]
-    [DataRow(PilotOptimizerKind.Lion)]
-    [DataRow(PilotOptimizerKind.AdaBelief)]
-    [DataRow(PilotOptimizerKind.Sophia)]
+    [DynamicData(nameof(TrainerTestData.EveryOptimizer), typeof(TrainerTestData))]
     public void CheckpointResumeContinuesAndMatchesAnUninterruptedRun(PilotOptimizerKind optimizer)
     {
         var ml = new MLContext(seed: 1);
