@@ -39,6 +39,21 @@ public sealed class PretrainedTrainingTests
         return network.state_dict().ToDictionary(kv => kv.Key, kv => kv.Value.detach().clone());
     }
 
+    /// <summary>
+    /// The reports of the pass that fills the cache (Head's features, LastStage's early-stage activations), checked: they
+    /// come before any training batch, one per batch of <see cref="PilotImageClassificationDefaults.ScoringBatchSize"/>
+    /// images numbered from 1, in epoch 0, without a loss.
+    /// </summary>
+    private static List<PilotBatchProgress> CachePassReportedFirst(List<PilotBatchProgress> batches, int images)
+    {
+        int count = (images + PilotImageClassificationDefaults.ScoringBatchSize - 1) / PilotImageClassificationDefaults.ScoringBatchSize;
+        var pass = batches.TakeWhile(b => b.Stage == PilotTrainingStage.FeaturePass).ToList();
+        Assert.HasCount(count, pass);
+        CollectionAssert.AreEqual(Enumerable.Range(1, count).ToArray(), pass.Select(b => b.Batch).ToArray());
+        Assert.IsTrue(pass.All(b => b.Epoch == 0 && b.BatchCount == count && double.IsNaN(b.RunningLoss)));
+        return pass;
+    }
+
     private static bool Same(Tensor a, Tensor b) => a.cpu().allclose(b.cpu(), rtol: 0, atol: 0);
 
     [TestMethod]
@@ -105,11 +120,7 @@ public sealed class PretrainedTrainingTests
         using var model = ml.Pilot.ImageClassification(o).Fit(train);
 
         // Feature pass: 60 images in batches of ScoringBatchSize, all reported before the first training batch.
-        int featureBatches = (60 + PilotImageClassificationDefaults.ScoringBatchSize - 1) / PilotImageClassificationDefaults.ScoringBatchSize;
-        var features = batches.TakeWhile(b => b.Stage == PilotTrainingStage.FeaturePass).ToList();
-        Assert.HasCount(featureBatches, features);
-        CollectionAssert.AreEqual(Enumerable.Range(1, featureBatches).ToArray(), features.Select(b => b.Batch).ToArray());
-        Assert.IsTrue(features.All(b => b.Epoch == 0 && b.BatchCount == featureBatches && double.IsNaN(b.RunningLoss)));
+        var features = CachePassReportedFirst(batches, images: 60);
         Assert.IsTrue(batches.Skip(features.Count).All(b => b.Stage == PilotTrainingStage.Training));
         Assert.HasCount(30 * 4, batches.Skip(features.Count).ToList()); // 60 rows / batch 16 = 4 steps per epoch
 
@@ -181,10 +192,7 @@ public sealed class PretrainedTrainingTests
         using var model = ml.Pilot.ImageClassification(o).Fit(train);
 
         // The cache pass: every image once through the frozen early stages, reported before the first training batch.
-        int cacheBatches = (60 + PilotImageClassificationDefaults.ScoringBatchSize - 1) / PilotImageClassificationDefaults.ScoringBatchSize;
-        var cache = batches.TakeWhile(b => b.Stage == PilotTrainingStage.FeaturePass).ToList();
-        Assert.HasCount(cacheBatches, cache);
-        Assert.IsTrue(cache.All(b => b.Epoch == 0 && b.BatchCount == cacheBatches));
+        var cache = CachePassReportedFirst(batches, images: 60);
         Assert.HasCount(15 * 4, batches.Skip(cache.Count).ToList());
 
         // Stem to layer3 are the ImageNet weights and statistics, bit for bit; layer4's weights and fc moved; layer4 keeps
