@@ -64,7 +64,7 @@ using (var cursor = fashion.Data.GetRowCursor(fashion.Data.Schema))
     }
 }
 
-var network = (ResNet)Backbones.CreateForTraining(PilotArchitecture.PretrainedResNet18, new ImageShape(3, 224, 224), 2, weights);
+var network = (ResNet)Backbones.CreateForTraining(PilotArchitecture.PretrainedResNet18, new ImageShape(3, 224, 224), 2, PilotFineTuning.Full, weights);
 network.eval();
 var packageModel = ModelProto.Parser.ParseFrom(File.ReadAllBytes(weights));
 var graph = packageModel.Graph;

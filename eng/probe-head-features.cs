@@ -31,7 +31,7 @@ var (testPixels, testLabels) = ReadIdx(data, "t10k");
 int[] trainRows = [.. Enumerable.Range(0, 10).SelectMany(c => Enumerable.Range(0, trainLabels.Length).Where(i => trainLabels[i] == c).Take(perClass))];
 int[] testRows = [.. Enumerable.Range(0, 10).SelectMany(c => Enumerable.Range(0, testLabels.Length).Where(i => testLabels[i] == c).Where((_, k) => k % 5 == 0))];
 
-var network = (ResNet)Backbones.CreateForTraining(PilotArchitecture.PretrainedResNet18, new ImageShape(3, side, side), 10, PretrainedWeights.Locate(null));
+var network = (ResNet)Backbones.CreateForTraining(PilotArchitecture.PretrainedResNet18, new ImageShape(3, side, side), 10, PilotFineTuning.Full, PretrainedWeights.Locate(null));
 network.eval();
 var layer4 = (nn.Module<Tensor, Tensor>)network.named_children().Single(c => c.name == "layer4").module;
 var (train4, train34) = Features(trainPixels, trainRows);

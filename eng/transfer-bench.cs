@@ -93,6 +93,11 @@ var mode = o.FineTuning ?? (o.Architecture == PilotArchitecture.PretrainedResNet
 int epochs = o.Epochs ?? PilotImageClassificationDefaults.EpochsFor(mode);
 double backboneScale = o.BackboneLearningRateScale ?? PilotImageClassificationDefaults.BackboneLearningRateScaleFor(mode);
 string run = $"{o.Architecture} {fineTuning} {o.Optimizer}{(updateBn ? " BN-update" : "")}";
+// What the classifier read (Layer4, or Layer3AndLayer4 for PretrainedResNet18's Head since model format 0x00010003): the
+// internal PilotImageModel.HeadInput, read by reflection like --update-bn.
+object network = typeof(PilotImageClassificationTransformer).GetProperty("Model", BindingFlags.NonPublic | BindingFlags.Instance)!
+    .GetValue(model.LastTransformer)!;
+string headInput = network.GetType().GetProperty("HeadInput")!.GetValue(network)!.ToString()!;
 
 Console.WriteLine(string.Create(inv,
     $"{run}, {perClass}/class, {epochs} epochs, seed {o.Seed}: accuracy {metrics.MicroAccuracy:P2}, macro-F1 {macroF1:F4}, " +
@@ -109,6 +114,7 @@ File.AppendAllText(outFile, JsonSerializer.Serialize(new
     lr = o.LearningRate,
     side = o.ImageHeight ?? (o.Architecture == PilotArchitecture.PretrainedResNet18 ? PilotImageClassificationDefaults.PretrainedImageSide : (int?)null),
     backboneLearningRateScale = backboneScale,
+    headInput,
     updateBatchNorm = updateBn,
     seed = o.Seed,
     testRows = testRows ?? 10000,

@@ -176,6 +176,9 @@ static class Report
             if (fineTuning is not (null or "default" or "Head") && Number(row, "backboneLearningRateScale") is double scale
                 && scale != PilotImageClassificationDefaults.BackboneLearningRateScaleFor(Enum.Parse<PilotFineTuning>(fineTuning)))
                 extras.Add(string.Create(CultureInfo.InvariantCulture, $"backbone lr ×{scale:g}"));
+            // Head has read the standardised layer3 + layer4 averages since model format 0x00010003; its earlier rows read layer4's.
+            if (fineTuning == "Head" && Text(row, "headInput") == "Layer4")
+                extras.Add("layer4 head");
             if (Number(row, "lr") is double lr && lr != DefaultLearningRate)
                 extras.Add(string.Create(CultureInfo.InvariantCulture, $"lr {lr:g}"));
             string optimizer = Text(row, "optimizer") ?? "?";

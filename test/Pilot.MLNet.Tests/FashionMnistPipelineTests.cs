@@ -3,6 +3,7 @@ using Microsoft.ML;
 using Microsoft.ML.Data;
 using Pilot.MLNet.Data;
 using Pilot.MLNet.Tests.ModelFile;
+using Pilot.MLNet.Tests.Reliability;
 using Options = Pilot.MLNet.PilotImageClassificationTrainer.Options;
 
 namespace Pilot.MLNet.Tests;
@@ -182,8 +183,8 @@ public sealed class FashionMnistPipelineTests
         // Claim an impossible number of classes in the header.
         string corrupt = folder.File("corrupt.zip");
         File.Copy(modelPath, corrupt);
-        // Our data: 4 string ids, architecture, input shape (3 ints), units byte, vector flag, vector shape, then the class count.
-        PatchModelStream(corrupt, offset: 16 + 4 + 12 + 1 + 1 + 12, value: -5);
+        // Our data: 4 string ids, architecture, head input byte, input shape (3 ints), units byte, vector flag, vector shape, then the class count.
+        PatchModelStream(corrupt, offset: ReliabilityFixture.ClassCountOffset - ReliabilityFixture.ModelDataOffset, value: -5);
         e = Assert.Throws<Exception>(() => new MLContext().Model.Load(corrupt, out _));
         Console.WriteLine($"corrupt header: {e.GetType().Name}: {e.Message}");
         StringAssert.Contains(Innermost(e, typeof(InvalidDataException)).Message, "-5 classes");

@@ -43,6 +43,7 @@ internal static class ClassifierModelFormat
     // int: id of score column name
     // int: id of predicted label column name
     // int: architecture (PilotArchitecture)
+    // byte: what the classifier reads (HeadInput; since version 0x00010003, Layer4 before)
     // int, int, int: input shape (channels, height, width)
     // byte: pixel units (0: bytes 0-255, 1: floats)
     // byte: 1 when trained on pixel vectors, then int, int, int: their shape (channels, height, width); else 0
@@ -64,6 +65,9 @@ internal static class ClassifierModelFormat
     /// <summary>First format version with the SHA-256 digest of the weights stream.</summary>
     internal const uint VersionWithWeightsDigest = 0x00010002;
 
+    /// <summary>First format version that records what the classifier reads (<see cref="HeadInput"/>).</summary>
+    internal const uint VersionWithHeadInput = 0x00010003;
+
     /// <summary>Longest training-options text read from a model: 1 Mi characters (the options take a few hundred).</summary>
     private const int MaxTrainingOptionsChars = 1 << 20;
 
@@ -71,8 +75,9 @@ internal static class ClassifierModelFormat
     internal static VersionInfo VersionInfo => new(
         modelSignature: "PILOTIMG",
         //verWrittenCur: 0x00010001, // Initial
-        verWrittenCur: VersionWithWeightsDigest, // SHA-256 digest of the weights stream
-        verReadableCur: VersionWithWeightsDigest,
+        //verWrittenCur: VersionWithWeightsDigest, // SHA-256 digest of the weights stream
+        verWrittenCur: VersionWithHeadInput, // what the classifier reads
+        verReadableCur: VersionWithHeadInput,
         verWeCanReadBack: 0x00010001,
         loaderAssemblyName: typeof(PilotImageClassificationTransformer).Assembly.FullName,
         loaderSignature: PilotImageClassificationTransformer.LoaderSignature);
@@ -90,6 +95,7 @@ internal static class ClassifierModelFormat
         ctx.SaveNonEmptyString(contents.PredictedLabelColumnName);
         var w = ctx.Writer;
         w.Write((int)model.Architecture);
+        w.Write((byte)model.HeadInput);
         WriteShape(w, model.InputShape);
         w.Write((byte)model.Domain);
         w.Write(model.VectorShape.HasValue);
@@ -127,6 +133,9 @@ internal static class ClassifierModelFormat
             var architecture = (PilotArchitecture)r.ReadInt32();
             if (!Enum.IsDefined(architecture))
                 throw new InvalidDataException($"The model names architecture {(int)architecture}, unknown to this version of Pilot.MLNet.");
+            var headInput = ctx.Header.ModelVerWritten >= VersionWithHeadInput ? (HeadInput)r.ReadByte() : HeadInput.Layer4;
+            if (!Enum.IsDefined(headInput) || (headInput != HeadInput.Layer4 && architecture != PilotArchitecture.PretrainedResNet18))
+                throw new InvalidDataException($"The model names classifier input {(byte)headInput} for {architecture}, unknown to this version of Pilot.MLNet.");
             var inputShape = ReadShape(r, "input shape");
             byte domain = r.ReadByte();
             if (domain > (byte)PixelDomain.Floats)
@@ -167,7 +176,7 @@ internal static class ClassifierModelFormat
             if (!ctx.TryLoadBinaryStream(WeightsStreamName, reader => weights = NetworkWeights.ReadStream(reader.BaseStream)))
                 throw new InvalidDataException($"The model has no '{WeightsStreamName}' stream (network weights).");
             // The header's sizes decide how much the network allocates: the stored weights must be at least that large.
-            long linearBytes = sizeof(float) * Backbones.LinearParameterCount(architecture, inputShape, classCount);
+            long linearBytes = sizeof(float) * Backbones.LinearParameterCount(architecture, inputShape, classCount, headInput);
             if (weights!.Length < linearBytes)
                 throw new InvalidDataException(
                     $"The model claims a {architecture} for {inputShape} images and {classCount} classes, whose linear layers alone need " +
@@ -175,7 +184,7 @@ internal static class ClassifierModelFormat
 
             var device = DeviceSelection.Choose(env);
             // Creating the network draws initial weights from the default generator: never inside another run's draws.
-            var network = DefaultGeneratorSession.Exclusive(() => Backbones.Create(architecture, inputShape, classCount));
+            var network = DefaultGeneratorSession.Exclusive(() => Backbones.Create(architecture, inputShape, classCount, headInput));
             try
             {
                 NetworkWeights.Load(network, weights, digest, $"{architecture} for {inputShape} images and {classCount} classes");

@@ -47,35 +47,44 @@ internal static class Backbones
     /// at least 8 for the ResNets when both sides are ≤ <see cref="SmallImageMaxSide"/> and at least 32 otherwise (always at least 32 for PretrainedResNet18); small
     /// enough that no linear layer exceeds <see cref="MaxLayerWeights"/> (SmallCnn's first one grows with the image area).</param>
     /// <param name="numClasses">Number of classes, ≥ 2 (the classifier layer must not exceed <see cref="MaxLayerWeights"/>).</param>
+    /// <param name="headInput">What a ResNet's classifier reads; <see cref="HeadInput.Layer3AndLayer4"/> only for
+    /// <see cref="PilotArchitecture.PretrainedResNet18"/> (see <see cref="HeadInputFor"/>).</param>
     /// <returns>A new module in training mode on the CPU; the caller owns (and disposes) it. For
     /// <see cref="PilotArchitecture.PretrainedResNet18"/> the weights are random too (model loading fills them from the model
     /// file); <see cref="CreateForTraining"/> loads the ImageNet weights.</returns>
     /// <exception cref="ArgumentOutOfRangeException">An argument is outside the ranges above; the message names it.</exception>
-    public static nn.Module<Tensor, Tensor> Create(PilotArchitecture architecture, ImageShape input, int numClasses)
+    public static nn.Module<Tensor, Tensor> Create(PilotArchitecture architecture, ImageShape input, int numClasses, HeadInput headInput = HeadInput.Layer4)
     {
         Validate(architecture, input, numClasses);
+        if (!Enum.IsDefined(headInput))
+            throw new ArgumentOutOfRangeException(nameof(headInput), headInput, $"Unknown {nameof(headInput)} {headInput}.");
+        if (headInput != HeadInput.Layer4 && architecture != PilotArchitecture.PretrainedResNet18)
+            throw new ArgumentOutOfRangeException(nameof(headInput), headInput, $"{architecture} has no {headInput} head; only {PilotArchitecture.PretrainedResNet18} has.");
         if (architecture == PilotArchitecture.SmallCnn)
             return new SmallCnn(input, numClasses);
         if (architecture == PilotArchitecture.PretrainedResNet18)
-            return new ResNet(input.Channels, PretrainedWeights.BlocksPerStage, numClasses, smallImageStem: false, imageNetInput: true);
+            return new ResNet(input.Channels, PretrainedWeights.BlocksPerStage, numClasses, smallImageStem: false, imageNetInput: true, headInput);
         var blocks = architecture == PilotArchitecture.ResNet18 ? ResNet.ResNet18Blocks : ResNet.ResNet34Blocks;
         return new ResNet(input.Channels, blocks, numClasses, UsesSmallImageStem(input));
     }
 
     /// <summary>
-    /// The network a training run starts from: <see cref="Create"/>, and for <see cref="PilotArchitecture.PretrainedResNet18"/>
-    /// the ImageNet weights of the trunk read from the weights file (<see cref="PretrainedWeights.Locate"/>); the head stays random.
+    /// The network a training run starts from: <see cref="Create"/> with the head <see cref="HeadInputFor"/> chooses, and for
+    /// <see cref="PilotArchitecture.PretrainedResNet18"/> the ImageNet weights of the trunk read from the weights file
+    /// (<see cref="PretrainedWeights.Locate"/>); the head is new.
     /// </summary>
     /// <param name="architecture">Which network.</param>
     /// <param name="input">As for <see cref="Create"/>.</param>
     /// <param name="numClasses">As for <see cref="Create"/>.</param>
+    /// <param name="fineTuning">How the run trains (resolved: <see cref="ResolveFineTuning"/>); it decides the head.</param>
     /// <param name="pretrainedWeightsPath">The weights file, or <see langword="null"/> for the default places; ignored by the other architectures.</param>
     /// <exception cref="FileNotFoundException">PretrainedResNet18's weights file was not found; the message names the places looked at.</exception>
     /// <exception cref="InvalidDataException">The weights file is damaged or another file; the message names it.</exception>
-    public static nn.Module<Tensor, Tensor> CreateForTraining(PilotArchitecture architecture, ImageShape input, int numClasses, string? pretrainedWeightsPath)
+    public static nn.Module<Tensor, Tensor> CreateForTraining(PilotArchitecture architecture, ImageShape input, int numClasses,
+        PilotFineTuning fineTuning, string? pretrainedWeightsPath)
     {
         string? path = architecture == PilotArchitecture.PretrainedResNet18 ? PretrainedWeights.Locate(pretrainedWeightsPath) : null;
-        var network = Create(architecture, input, numClasses);
+        var network = Create(architecture, input, numClasses, HeadInputFor(architecture, fineTuning));
         if (path is null)
             return network;
         try
@@ -89,6 +98,16 @@ internal static class Backbones
             throw;
         }
     }
+
+    /// <summary>
+    /// What the classifier of a network trained with <paramref name="fineTuning"/> reads:
+    /// <see cref="HeadInput.Layer3AndLayer4"/> for <see cref="PilotArchitecture.PretrainedResNet18"/> with
+    /// <see cref="PilotFineTuning.Head"/> (standardised <c>layer3</c> + <c>layer4</c> averages gained 2–3 points over
+    /// <c>layer4</c>'s alone on FashionMNIST, docs/transfer.md), else <see cref="HeadInput.Layer4"/> (LastStage and Full train
+    /// <c>layer4</c> itself, and were measured with it).
+    /// </summary>
+    internal static HeadInput HeadInputFor(PilotArchitecture architecture, PilotFineTuning fineTuning) =>
+        architecture == PilotArchitecture.PretrainedResNet18 && fineTuning == PilotFineTuning.Head ? HeadInput.Layer3AndLayer4 : HeadInput.Layer4;
 
     /// <summary>True for the architectures that take raw pixels and prepare them themselves (<see cref="PilotArchitecture.PretrainedResNet18"/>).</summary>
     internal static bool TakesRawPixels(PilotArchitecture architecture) => architecture == PilotArchitecture.PretrainedResNet18;
@@ -126,12 +145,12 @@ internal static class Backbones
                     smallStem
                         ? $"{architecture} with the small-image stem (total stride 8)"
                         : $"{architecture} with the standard stem, used when a side exceeds {SmallImageMaxSide} (total stride 32)");
-                RequireLayerSize((long)ResNet.FeatureCount * numClasses, nameof(numClasses), $"{numClasses} classes are too many for {architecture}");
+                RequireLayerSize((long)ResNet.Layer4Channels * numClasses, nameof(numClasses), $"{numClasses} classes are too many for {architecture}");
                 break;
 
             case PilotArchitecture.PretrainedResNet18:
                 RequireMinSide(input, PretrainedMinSide, $"{architecture} (7×7 stride-2 stem and max-pool, total stride 32)");
-                RequireLayerSize((long)ResNet.FeatureCount * numClasses, nameof(numClasses), $"{numClasses} classes are too many for {architecture}");
+                RequireLayerSize((long)ResNet.FeatureCountFor(HeadInput.Layer3AndLayer4) * numClasses, nameof(numClasses), $"{numClasses} classes are too many for {architecture}");
                 break;
 
             default:
@@ -163,10 +182,10 @@ internal static class Backbones
     /// Parameters of the linear layers of the network <see cref="Create"/> builds for these arguments, computed without
     /// building it (model loading compares it with the size of the stored weights before allocating anything).
     /// </summary>
-    internal static long LinearParameterCount(PilotArchitecture architecture, ImageShape input, int numClasses) => architecture switch
+    internal static long LinearParameterCount(PilotArchitecture architecture, ImageShape input, int numClasses, HeadInput headInput) => architecture switch
     {
         PilotArchitecture.SmallCnn => (SmallCnn.FlattenedSize(input) + 1) * SmallCnn.Hidden + (SmallCnn.Hidden + 1L) * numClasses,
-        _ => (ResNet.FeatureCount + 1L) * numClasses,
+        _ => (ResNet.FeatureCountFor(headInput) + 1L) * numClasses,
     };
 
     private static void RequireLayerSize(long weights, string argument, string problem)

@@ -9,8 +9,11 @@ public enum PilotFineTuning
     /// <summary>
     /// Only the new classifier (the head) trains; the pretrained backbone is frozen. <c>Fit</c> runs every training and
     /// validation image through the backbone once, keeps the features in memory (ML.NET Vision's "bottleneck" values), and
-    /// trains the head on them for every epoch: after the feature pass, an epoch takes milliseconds. Augmentation does not
-    /// apply (each image's features are computed once). The default for pretrained architectures.
+    /// trains the head on them for every epoch: after the feature pass, an epoch takes milliseconds. The features are the
+    /// global averages of the last two stages (<c>layer3</c>'s 256 and <c>layer4</c>'s 512 for PretrainedResNet18), each
+    /// standardised by its mean and deviation over the training images, which the model keeps with the head; the head
+    /// starts at zero weights. Augmentation does not apply (each image's features are computed once). The default for
+    /// pretrained architectures.
     /// </summary>
     Head,
 

@@ -26,8 +26,13 @@ namespace Pilot.MLNet.Models;
 /// (or gray) pixels and prepares them as the ImageNet weights expect before <c>conv1</c>: a gray plane is repeated to three
 /// channels, RGB is reordered to BGR and the per-channel means <see cref="PretrainedWeights.BgrMean"/> are subtracted (no
 /// division). The preparation has no parameters and no module, so parameter names stay torchvision's. The network then
-/// splits into the trunk <see cref="Features"/> (everything up to the flattened 512 averages) and the <see cref="Head"/>
+/// splits into the trunk <see cref="Features"/> (everything up to the flattened averages) and the <see cref="Head"/>
 /// <c>fc</c>: <c>forward(x) = Head.forward(Features(x))</c>.
+/// </para>
+/// <para>
+/// <see cref="HeadInput"/> says what <c>fc</c> reads: the 512 averages of <c>layer4</c> (a <see cref="Linear"/>,
+/// torchvision's head), or the 256 averages of <c>layer3</c> followed by the 512 of <c>layer4</c> (a
+/// <see cref="StandardizedLinear"/>; <see cref="HeadInput.Layer3AndLayer4"/>).
 /// </para>
 /// </remarks>
 internal sealed class ResNet : nn.Module<Tensor, Tensor>, IHeadedNetwork
@@ -35,8 +40,11 @@ internal sealed class ResNet : nn.Module<Tensor, Tensor>, IHeadedNetwork
     /// <summary>Output channels of the stem and of <c>layer1</c>; each later stage doubles them.</summary>
     internal const int BaseChannels = 64;
 
-    /// <summary>Inputs of the classifier <c>fc</c>: the channels of <c>layer4</c>.</summary>
-    internal const int FeatureCount = BaseChannels * 8;
+    /// <summary>Channels of <c>layer4</c>: the inputs of the classifier <c>fc</c> with <see cref="HeadInput.Layer4"/>.</summary>
+    internal const int Layer4Channels = BaseChannels * 8;
+
+    /// <summary>Channels of <c>layer3</c>, which <see cref="HeadInput.Layer3AndLayer4"/> adds to the classifier's inputs.</summary>
+    internal const int Layer3Channels = BaseChannels * 4;
 
     /// <summary>Basic blocks per stage for ResNet-18.</summary>
     internal static readonly IReadOnlyList<int> ResNet18Blocks = [2, 2, 2, 2];
@@ -54,7 +62,7 @@ internal sealed class ResNet : nn.Module<Tensor, Tensor>, IHeadedNetwork
     private readonly Sequential layer4;
     private readonly AdaptiveAvgPool2d avgpool;
     private readonly Flatten flatten;
-    private readonly Linear fc;
+    private readonly nn.Module<Tensor, Tensor> fc; // Linear, or StandardizedLinear with HeadInput.Layer3AndLayer4
     private readonly LastStageAndHead lastStage; // not registered: a view of layer4, avgpool, flatten and fc
 
     /// <summary>Creates the network; the caller (<see cref="Backbones.Create"/>) has validated the arguments.</summary>
@@ -64,12 +72,16 @@ internal sealed class ResNet : nn.Module<Tensor, Tensor>, IHeadedNetwork
     /// <param name="smallImageStem">Use the 3×3 stride-1 stem without max-pool.</param>
     /// <param name="imageNetInput">Prepare raw 0–255 pixels for ImageNet weights (gray → 3 channels, RGB → BGR, minus
     /// <see cref="PretrainedWeights.BgrMean"/>); <c>conv1</c> then always has 3 input channels.</param>
-    internal ResNet(int inputChannels, IReadOnlyList<int> blocksPerStage, int numClasses, bool smallImageStem, bool imageNetInput = false)
+    /// <param name="headInput">What <c>fc</c> reads (see the remarks).</param>
+    internal ResNet(int inputChannels, IReadOnlyList<int> blocksPerStage, int numClasses, bool smallImageStem, bool imageNetInput = false,
+        HeadInput headInput = HeadInput.Layer4)
         : base(nameof(ResNet))
     {
         SmallImageStem = smallImageStem;
         ImageNetInput = imageNetInput;
         InputChannels = inputChannels;
+        HeadInput = headInput;
+        FeatureCount = FeatureCountFor(headInput);
         if (imageNetInput)
             inputChannels = 3;
         conv1 = smallImageStem
@@ -86,7 +98,7 @@ internal sealed class ResNet : nn.Module<Tensor, Tensor>, IHeadedNetwork
         layer4 = MakeStage(ref channels, BaseChannels * 8, blocksPerStage[3], stride: 2);
         avgpool = nn.AdaptiveAvgPool2d(1);
         flatten = nn.Flatten();
-        fc = nn.Linear(channels, numClasses);
+        fc = headInput == HeadInput.Layer3AndLayer4 ? new StandardizedLinear(FeatureCount, numClasses) : nn.Linear(FeatureCount, numClasses);
 
         register_module(nameof(conv1), conv1);
         register_module(nameof(bn1), bn1);
@@ -100,7 +112,7 @@ internal sealed class ResNet : nn.Module<Tensor, Tensor>, IHeadedNetwork
         register_module(nameof(avgpool), avgpool);
         register_module(nameof(flatten), flatten);
         register_module(nameof(fc), fc);
-        lastStage = new LastStageAndHead(layer4, avgpool, flatten, fc);
+        lastStage = new LastStageAndHead(layer4, avgpool, flatten, fc, headInput);
 
         InitializeLikeTorchvision();
     }
@@ -114,8 +126,21 @@ internal sealed class ResNet : nn.Module<Tensor, Tensor>, IHeadedNetwork
     /// <summary>Channels of the input the network takes (1 or 3); with <see cref="ImageNetInput"/> a gray input is repeated to 3.</summary>
     internal int InputChannels { get; }
 
-    /// <summary>The classifier <c>fc</c>: <see cref="FeatureCount"/> features → K logits.</summary>
-    internal Linear Head => fc;
+    /// <summary>What the classifier <c>fc</c> reads.</summary>
+    internal HeadInput HeadInput { get; }
+
+    /// <summary>Inputs of the classifier <c>fc</c>: 512 with <see cref="HeadInput.Layer4"/>, 768 with <see cref="HeadInput.Layer3AndLayer4"/>.</summary>
+    internal int FeatureCount { get; }
+
+    /// <summary>The inputs of the classifier for <paramref name="headInput"/> (see <see cref="FeatureCount"/>).</summary>
+    internal static int FeatureCountFor(HeadInput headInput) =>
+        headInput == HeadInput.Layer3AndLayer4 ? Layer3Channels + Layer4Channels : Layer4Channels;
+
+    /// <summary>The <c>layer3</c> stage (for exporters that tap its output with <see cref="HeadInput.Layer3AndLayer4"/>).</summary>
+    internal Sequential Layer3 => layer3;
+
+    /// <summary>The classifier <c>fc</c>: <see cref="FeatureCount"/> features → K logits; a <see cref="Linear"/> or a <see cref="StandardizedLinear"/>.</summary>
+    internal nn.Module<Tensor, Tensor> Head => fc;
 
     /// <summary>Maps an N×C×H×W batch to N×K logits: <c>Head.forward(Features(input))</c>.</summary>
     public override Tensor forward(Tensor input)
@@ -125,16 +150,15 @@ internal sealed class ResNet : nn.Module<Tensor, Tensor>, IHeadedNetwork
     }
 
     /// <summary>
-    /// The trunk: an N×C×H×W batch (raw 0–255 pixels with <see cref="ImageNetInput"/>, else normalised input) to the N×512
-    /// global averages of <c>layer4</c>, the input of <see cref="Head"/>. Runs in the module's current mode (call
-    /// <c>eval()</c> for frozen batch-norm statistics) and records gradients unless the caller disables them.
+    /// The trunk: an N×C×H×W batch (raw 0–255 pixels with <see cref="ImageNetInput"/>, else normalised input) to the
+    /// N × <see cref="FeatureCount"/> input of <see cref="Head"/>: the global averages of <c>layer4</c>, preceded by those of
+    /// <c>layer3</c> with <see cref="HeadInput.Layer3AndLayer4"/>. Runs in the module's current mode (call <c>eval()</c> for
+    /// frozen batch-norm statistics) and records gradients unless the caller disables them.
     /// </summary>
     internal Tensor Features(Tensor input)
     {
         using var x3 = EarlyStages(input);
-        using var x4 = layer4.forward(x3);
-        using var pooled = avgpool.forward(x4);
-        return flatten.forward(pooled);
+        return lastStage.Features(x3);
     }
 
     /// <summary>
@@ -256,13 +280,16 @@ internal sealed class ResNet : nn.Module<Tensor, Tensor>, IHeadedNetwork
 /// </summary>
 internal sealed class LastStageAndHead : nn.Module<Tensor, Tensor>
 {
+    private readonly HeadInput headInput;
     private readonly Sequential layer4;
     private readonly AdaptiveAvgPool2d avgpool;
     private readonly Flatten flatten;
-    private readonly Linear fc;
+    private readonly nn.Module<Tensor, Tensor> fc;
 
-    internal LastStageAndHead(Sequential layer4, AdaptiveAvgPool2d avgpool, Flatten flatten, Linear fc) : base(nameof(LastStageAndHead))
+    internal LastStageAndHead(Sequential layer4, AdaptiveAvgPool2d avgpool, Flatten flatten, nn.Module<Tensor, Tensor> fc, HeadInput headInput)
+        : base(nameof(LastStageAndHead))
     {
+        this.headInput = headInput;
         this.layer4 = layer4;
         this.avgpool = avgpool;
         this.flatten = flatten;
@@ -276,10 +303,24 @@ internal sealed class LastStageAndHead : nn.Module<Tensor, Tensor>
     /// <summary>N × 256 × h × w activations of <c>layer3</c> → N × K logits.</summary>
     public override Tensor forward(Tensor input)
     {
-        using var x4 = layer4.forward(input);
-        using var pooled = avgpool.forward(x4);
-        using var features = flatten.forward(pooled);
+        using var features = Features(input);
         return fc.forward(features);
+    }
+
+    /// <summary>N × 256 × h × w activations of <c>layer3</c> → the classifier's input (see <see cref="ResNet.Features"/>).</summary>
+    internal Tensor Features(Tensor input)
+    {
+        using var x4 = layer4.forward(input);
+        using var pooled4 = avgpool.forward(x4);
+        var features4 = flatten.forward(pooled4);
+        if (headInput == HeadInput.Layer4)
+            return features4;
+        using (features4)
+        {
+            using var pooled3 = avgpool.forward(input);
+            using var features3 = flatten.forward(pooled3);
+            return torch.cat([features3, features4], 1);
+        }
     }
 
     /// <summary>The modules belong to the <see cref="ResNet"/>; it disposes them.</summary>

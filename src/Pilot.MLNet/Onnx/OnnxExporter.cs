@@ -20,7 +20,8 @@ namespace Pilot.MLNet.Onnx;
 /// registration order (which is their forward order in our backbones), a <see cref="Conv2d"/> with the
 /// <see cref="BatchNorm2d"/> that follows it folded in, a <see cref="Sequential"/> as its children in order, a ResNet
 /// <see cref="Models.BasicBlock"/> through its typed parts (two convolutions, the optional downsample and the residual
-/// sum). The network's type must match the description's architecture (a <see cref="Models.ResNet"/> for the ResNets,
+/// sum), and the <see cref="Models.StandardizedLinear"/> head of <see cref="Models.HeadInput.Layer3AndLayer4"/> as the
+/// averages of the tapped <c>layer3</c> output joined to <c>layer4</c>'s, standardised, then Gemm. The network's type must match the description's architecture (a <see cref="Models.ResNet"/> for the ResNets,
 /// preparing ImageNet input exactly when the architecture is <see cref="PilotArchitecture.PretrainedResNet18"/>). Any
 /// other layer, or a layer where no layer of its type can stand, is rejected with a <see cref="NotSupportedException"/>
 /// that names it. Weights are read as they are (the module's training flag is not changed); batch-norm folding uses the
@@ -31,7 +32,7 @@ internal static class OnnxExporter
     /// <summary>The layer types the exporter can write, for error messages.</summary>
     internal const string SupportedLayers =
         "Conv2d (zero padding), BatchNorm2d (with running statistics, after a Conv2d), ReLU, MaxPool2d, AdaptiveAvgPool2d(1), Flatten(1, -1), Linear, Dropout, " +
-        "Sequential (of these), ResNet BasicBlock";
+        "Sequential (of these), ResNet BasicBlock, StandardizedLinear (the head over ResNet layer3 + layer4)";
 
     /// <summary>Writes the ONNX model of <paramref name="network"/> to <paramref name="output"/>.</summary>
     /// <param name="network">The network, as built by <c>Backbones.Create</c> for <paramref name="description"/>'s architecture and shape; on any device.</param>
@@ -192,6 +193,9 @@ internal static class OnnxExporter
         private long width = description.InputShape.Width;
         private long? features;
 
+        // With HeadInput.Layer3AndLayer4: the output of layer3 and its channel count, kept for the classifier.
+        private (string Name, long Channels)? layer3Output;
+
         /// <summary>Output count of the last Linear layer emitted.</summary>
         internal long Classes { get; private set; }
 
@@ -272,6 +276,8 @@ internal static class OnnxExporter
                             $"Layer '{path}' (BatchNorm2d) does not follow a Conv2d; the ONNX exporter only folds batch normalisation into the convolution before it.");
                     case Sequential:
                         x = EmitChildren(child, path + ".", x);
+                        if (module is Models.ResNet { HeadInput: Models.HeadInput.Layer3AndLayer4 } resNet && ReferenceEquals(child, resNet.Layer3))
+                            layer3Output = (x, channels);
                         break;
                     case Models.BasicBlock block:
                         x = EmitBasicBlock(path, block, x);
@@ -366,10 +372,43 @@ internal static class OnnxExporter
                     return builder.AddNode("Gemm", name, inputs, [OnnxGraphBuilder.Int("transB", 1)]);
                 }
 
+                case Models.StandardizedLinear linear:
+                    return EmitStandardizedHead(name, linear, x);
+
                 default:
                     throw new NotSupportedException(
                         $"Layer '{name}' ({Describe(module)}) is not supported by the ONNX exporter for {description.Architecture}; it supports {SupportedLayers}.");
             }
+        }
+
+        /// <summary>
+        /// The classifier of <see cref="Models.HeadInput.Layer3AndLayer4"/>: the global averages of <c>layer3</c>'s output
+        /// joined before <paramref name="x"/> (the flattened averages of <c>layer4</c>), minus the feature means, divided by the
+        /// feature scales (Sub and Div, the TorchSharp model's arithmetic), then Gemm.
+        /// </summary>
+        private string EmitStandardizedHead(string name, Models.StandardizedLinear linear, string x)
+        {
+            RequireFlat($"layer '{name}' (StandardizedLinear)");
+            if (layer3Output is not { } tap)
+                throw new NotSupportedException($"Layer '{name}' (StandardizedLinear) reads layer3 and layer4, but the network has no layer3 the exporter could tap.");
+            long joined = tap.Channels + features!.Value;
+            if (linear.InFeatures != joined)
+                throw new ArgumentException(
+                    $"Layer '{name}' (StandardizedLinear) expects {linear.InFeatures} inputs but layer3 and layer4 give {tap.Channels} + {features} there.",
+                    nameof(description));
+            string pooled3 = builder.AddNode("GlobalAveragePool", $"{name}.layer3_pool", [tap.Name]);
+            string flat3 = builder.AddNode("Flatten", $"{name}.layer3_flatten", [pooled3], [OnnxGraphBuilder.Int("axis", 1)]);
+            string both = builder.AddNode("Concat", $"{name}.concat", [flat3, x], [OnnxGraphBuilder.Int("axis", 1)],
+                doc: "global averages of layer3, then of layer4");
+            string mean = builder.AddInitializer($"{name}.feature_mean", [joined], ToFloats(linear.FeatureMean), "training mean of each feature");
+            string scale = builder.AddInitializer($"{name}.feature_scale", [joined], ToFloats(linear.FeatureScale), "scale of each feature");
+            string centred = builder.AddNode("Sub", $"{name}.centre", [both, mean]);
+            string standardised = builder.AddNode("Div", $"{name}.standardise", [centred, scale], doc: "(feature − mean) / scale");
+            string w = builder.AddInitializer($"{name}.weight", [linear.OutFeatures, linear.InFeatures], ToFloats(linear.Weight));
+            string b = builder.AddInitializer($"{name}.bias", [linear.OutFeatures], ToFloats(linear.Bias));
+            features = linear.OutFeatures;
+            Classes = linear.OutFeatures;
+            return builder.AddNode("Gemm", name, [standardised, w, b], [OnnxGraphBuilder.Int("transB", 1)]);
         }
 
         /// <summary>A convolution, with the batch normalisation that follows it (if any) folded into its weight and bias.</summary>

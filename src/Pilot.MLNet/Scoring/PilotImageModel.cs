@@ -1,4 +1,5 @@
 using Pilot.MLNet.Images;
+using Pilot.MLNet.Models;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -38,6 +39,9 @@ internal sealed class PilotImageModel : IDisposable
     public Device Device { get; }
 
     public PilotArchitecture Architecture { get; }
+
+    /// <summary>What the network's classifier reads (<see cref="HeadInput.Layer4"/> for every network but a ResNet built otherwise).</summary>
+    public HeadInput HeadInput => Network is ResNet resNet ? resNet.HeadInput : HeadInput.Layer4;
 
     /// <summary>Shape of the network input (after resizing).</summary>
     public ImageShape InputShape { get; }

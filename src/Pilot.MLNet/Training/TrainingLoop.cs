@@ -27,7 +27,8 @@ internal sealed record TrainingResult(nn.Module<Tensor, Tensor> Network, IReadOn
 /// With <see cref="PilotFineTuning.Head"/> the loop first runs every training and validation image through the frozen
 /// backbone once (the feature pass, reported to the batch callback as <see cref="PilotTrainingStage.FeaturePass"/>), keeps the
 /// features on the device and trains only the head on them: batches, validation, checkpoints (the head's weights only) and
-/// early stopping work on features instead of images. <see cref="PilotFineTuning.LastStage"/> is the same machinery with
+/// early stopping work on features instead of images. A <see cref="StandardizedLinear"/> head is fitted to the training
+/// features after the feature pass, before the first epoch (a resumed run takes it from the checkpoint). <see cref="PilotFineTuning.LastStage"/> is the same machinery with
 /// another split: the cached activations are the output of the frozen early stages and the trained part is the last stage
 /// with the head (two parameter groups, the last stage's learning rate scaled by
 /// <see cref="PilotImageClassificationTrainer.Options.BackboneLearningRateScale"/>). With <see cref="PilotFineTuning.Full"/> on a pretrained network the
@@ -46,7 +47,7 @@ internal static class TrainingLoop
         var random = new DefaultGeneratorSession(plan.Seed);
         if (plan.Device.type == DeviceType.CUDA)
             torch.cuda.manual_seed_all(plan.Seed);
-        var network = random.Use(() => Backbones.CreateForTraining(plan.Options.Architecture, train.Shape, plan.ClassCount, plan.Options.PretrainedWeightsPath));
+        var network = random.Use(() => Backbones.CreateForTraining(plan.Options.Architecture, train.Shape, plan.ClassCount, plan.FineTuning, plan.Options.PretrainedWeightsPath));
         try
         {
             using var run = new TrainingRun(plan, network, random, train, validation, channel);
@@ -161,7 +162,12 @@ internal static class TrainingLoop
             else
                 _o.Observer?.OnStart(_network, _train, _totalSteps);
             if (_cached && !_finished)
+            {
                 ComputeFeatures();
+                // A standardising head is fitted to the training features once; a resumed run has it from the checkpoint.
+                if (_history.Count == 0 && _trained is StandardizedLinear standardized)
+                    standardized.Fit(_inputs);
+            }
 
             for (int epoch = _history.Count; epoch < _plan.Epochs && !_finished; epoch++)
             {
@@ -358,7 +364,7 @@ internal static class TrainingLoop
         if (bytes > available * MaxCacheFraction)
             throw new InvalidOperationException(
                 $"{what}: more than half of the {FormatBytes(available)} of memory available to this process. " +
-                "Use fewer or smaller images (ImageWidth, ImageHeight), FineTuning Head (512 values per image) or Full (no cache).");
+                "Use fewer or smaller images (ImageWidth, ImageHeight), FineTuning Head (768 values per image) or Full (no cache).");
         if (bytes > PilotImageClassificationDefaults.ActivationCacheWarningBytes)
             warn(what + "; it is kept in memory for the whole training run.");
     }

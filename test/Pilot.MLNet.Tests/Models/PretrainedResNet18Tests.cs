@@ -27,7 +27,7 @@ public sealed class PretrainedResNet18Tests
     private static readonly Lazy<ResNet> Loaded = new(() =>
     {
         var net = (ResNet)new DefaultGeneratorSession(5).Use(() =>
-            Backbones.CreateForTraining(PilotArchitecture.PretrainedResNet18, new ImageShape(3, 224, 224), 10, null));
+            Backbones.CreateForTraining(PilotArchitecture.PretrainedResNet18, new ImageShape(3, 224, 224), 10, PilotFineTuning.Full, null));
         net.eval();
         return net;
     });
@@ -152,7 +152,7 @@ public sealed class PretrainedResNet18Tests
     {
         string path = Path.Combine(Path.GetTempPath(), "pilot-missing-" + Guid.NewGuid().ToString("N"), "ResNet18.onnx");
         var e = Assert.ThrowsExactly<FileNotFoundException>(() =>
-            Backbones.CreateForTraining(PilotArchitecture.PretrainedResNet18, new ImageShape(3, 64, 64), 3, path));
+            Backbones.CreateForTraining(PilotArchitecture.PretrainedResNet18, new ImageShape(3, 64, 64), 3, PilotFineTuning.Head, path));
         Assert.AreEqual(path, e.FileName);
         StringAssert.Contains(e.Message, path);
         StringAssert.Contains(e.Message, PretrainedWeights.PackageId);
@@ -171,7 +171,7 @@ public sealed class PretrainedResNet18Tests
             target.Write(buffer, 0, read);
         }
         var e = Assert.ThrowsExactly<InvalidDataException>(() =>
-            Backbones.CreateForTraining(PilotArchitecture.PretrainedResNet18, new ImageShape(3, 64, 64), 3, path));
+            Backbones.CreateForTraining(PilotArchitecture.PretrainedResNet18, new ImageShape(3, 64, 64), 3, PilotFineTuning.Head, path));
         StringAssert.Contains(e.Message, path);
         StringAssert.Contains(e.Message, "damaged");
     }
@@ -202,20 +202,32 @@ public sealed class PretrainedResNet18Tests
     }
 
     [TestMethod]
-    [DataRow(3, 64, 64, 2)]
-    [DataRow(1, 45, 70, 3)] // gray, sides that are not multiples of 32
-    public void OnnxExportMatchesTorchSharp(int c, int h, int w, int batch)
+    [DataRow(3, 64, 64, 2, PilotFineTuning.Full)]      // the layer4 head
+    [DataRow(1, 45, 70, 3, PilotFineTuning.Full)]      // gray, sides that are not multiples of 32
+    [DataRow(3, 64, 64, 2, PilotFineTuning.Head)]      // the standardised layer3 + layer4 head
+    [DataRow(1, 45, 70, 3, PilotFineTuning.Head)]
+    public void OnnxExportMatchesTorchSharp(int c, int h, int w, int batch, PilotFineTuning mode)
     {
         var shape = new ImageShape(c, h, w);
         using var net = (ResNet)new DefaultGeneratorSession(3).Use(() =>
-            Backbones.CreateForTraining(PilotArchitecture.PretrainedResNet18, shape, 4, null));
-        using (no_grad())
-            net.Head.weight!.mul_(20); // a trained-looking head: probabilities far from uniform
+            Backbones.CreateForTraining(PilotArchitecture.PretrainedResNet18, shape, 4, mode, null));
         net.eval();
         // The trainer's normalisation is the identity for this architecture: the model takes raw pixels.
         var description = new OnnxExportDescription(PilotArchitecture.PretrainedResNet18, shape, new float[c], Enumerable.Repeat(1f, c).ToArray(), ClassNames(4));
         float[] pixels = c == 3 ? ColourImages(shape, batch) : RealImages(shape, batch);
-
+        using (no_grad())
+        {
+            // A trained-looking head: probabilities far from uniform (and a fitted standardisation).
+            if (net.Head is StandardizedLinear standardized)
+            {
+                using var features = net.Features(tensor(pixels, [batch, c, h, w]));
+                standardized.Fit(features);
+                using var random = new DefaultGeneratorSession(4).Use(() => randn(standardized.Weight.shape));
+                standardized.Weight.copy_(random);
+            }
+            else
+                ((global::TorchSharp.Modules.Linear)net.Head).weight!.mul_(20);
+        }
         float[] expected = TorchProbabilities(net, description, pixels, batch);
         using var session = new InferenceSession(ExportToBytes(net, description));
         var (actual, outputShape) = OrtProbabilities(session, shape, pixels, batch);

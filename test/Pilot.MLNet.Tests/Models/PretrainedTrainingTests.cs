@@ -32,10 +32,10 @@ public sealed class PretrainedTrainingTests
     /// The network training starts from (ImageNet trunk, head initialised from the seed of <see cref="Pretrained"/>'s
     /// options, as the training loop does), to compare trained weights against.
     /// </summary>
-    private static Dictionary<string, Tensor> Initial()
+    private static Dictionary<string, Tensor> Initial(PilotFineTuning mode)
     {
         using var network = new DefaultGeneratorSession(TrainerTestData.FastOptions().Seed!.Value).Use(() =>
-            Backbones.CreateForTraining(PilotArchitecture.PretrainedResNet18, new ImageShape(1, 32, 32), 3, null));
+            Backbones.CreateForTraining(PilotArchitecture.PretrainedResNet18, new ImageShape(1, 32, 32), 3, mode, null));
         return network.state_dict().ToDictionary(kv => kv.Key, kv => kv.Value.detach().clone());
     }
 
@@ -125,7 +125,7 @@ public sealed class PretrainedTrainingTests
         Assert.HasCount(30 * 4, batches.Skip(features.Count).ToList()); // 60 rows / batch 16 = 4 steps per epoch
 
         // The trunk is the ImageNet trunk, bit for bit; the head moved.
-        var initial = Initial();
+        var initial = Initial(PilotFineTuning.Head);
         var trained = model.Model.Network.state_dict();
         foreach (var (name, value) in trained)
         {
@@ -148,7 +148,7 @@ public sealed class PretrainedTrainingTests
         var ml = new MLContext(seed: 1);
         var train = TrainerTestData.SyntheticKeyed(ml, 32, seed: 1);
         using var model = ml.Pilot.ImageClassification(Pretrained(PilotFineTuning.Full, epochs: 1)).Fit(train);
-        var initial = Initial();
+        var initial = Initial(PilotFineTuning.Full);
         var trained = model.Model.Network.state_dict();
         Assert.IsFalse(Same(initial["conv1.weight"], trained["conv1.weight"]), "the backbone trains in Full");
         Assert.IsFalse(Same(initial["layer4.2.conv2.weight"], trained["layer4.2.conv2.weight"]));
@@ -172,7 +172,7 @@ public sealed class PretrainedTrainingTests
         o.LearningRate = 1e-3;
         o.BackboneLearningRateScale = 0.1;
         using var model = ml.Pilot.ImageClassification(o).Fit(train);
-        var initial = Initial();
+        var initial = Initial(PilotFineTuning.Full);
         var trained = model.Model.Network.state_dict();
         double Change(string name) => (trained[name].cpu() - initial[name]).abs().max().item<float>();
         Assert.AreEqual(1e-3, Change("fc.weight"), 1e-4, "head: one AdamW step of lr 1e-3");
@@ -197,7 +197,7 @@ public sealed class PretrainedTrainingTests
 
         // Stem to layer3 are the ImageNet weights and statistics, bit for bit; layer4's weights and fc moved; layer4 keeps
         // its pretrained batch-norm statistics (the default, see docs/transfer.md).
-        var initial = Initial();
+        var initial = Initial(PilotFineTuning.LastStage);
         var trained = model.Model.Network.state_dict();
         foreach (var (name, value) in trained)
         {
@@ -227,7 +227,7 @@ public sealed class PretrainedTrainingTests
         o.LearningRate = 1e-3;
         o.BackboneLearningRateScale = scale;
         using var model = ml.Pilot.ImageClassification(o).Fit(train);
-        var initial = Initial();
+        var initial = Initial(PilotFineTuning.LastStage);
         var trained = model.Model.Network.state_dict();
         double Change(string name) => (trained[name].cpu() - initial[name]).abs().max().item<float>();
         Assert.AreEqual(1e-3, Change("fc.weight"), 1e-4, "head: one AdamW step of lr 1e-3");
@@ -324,7 +324,7 @@ public sealed class PretrainedTrainingTests
 
     private static long ResNetValuesPerImage(int height, int width)
     {
-        using var network = Backbones.CreateForTraining(PilotArchitecture.PretrainedResNet18, new ImageShape(3, 32, 32), 3, null);
+        using var network = Backbones.CreateForTraining(PilotArchitecture.PretrainedResNet18, new ImageShape(3, 32, 32), 3, PilotFineTuning.LastStage, null);
         return ((IHeadedNetwork)network).EarlyStagesValuesPerImage(height, width);
     }
 

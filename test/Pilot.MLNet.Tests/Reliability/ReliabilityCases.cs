@@ -363,6 +363,13 @@ internal static class ReliabilityCases
                 F.RewriteEntry(path, "Model.key", b => F.PatchInt(b, F.ClassCountOffset, int.MaxValue));
                 Load(path);
             }, "2147483647 classes", "expected 2 to");
+        yield return ReliabilityCase.LoadThrows<InvalidDataException>("model-head-input-unknown", "model header patched to name classifier input 7",
+            () =>
+            {
+                string path = f.Copy(f.PixelModelPath, "head-input.zip");
+                F.RewriteEntry(path, "Model.key", b => { var copy = (byte[])b.Clone(); copy[F.HeadInputOffset] = 7; return copy; });
+                Load(path);
+            }, "classifier input 7", "unknown to this version");
         yield return ReliabilityCase.LoadThrows<InvalidDataException>("model-class-count-beyond-weights", "header claims 1000000 classes (in range), weights are for 3",
             () =>
             {

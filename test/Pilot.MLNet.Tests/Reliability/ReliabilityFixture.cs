@@ -222,11 +222,14 @@ internal sealed class ReliabilityFixture : IDisposable
     /// <summary>Offsets in ML.NET's model header of the version the model was written with and the oldest that reads it.</summary>
     public const int ModelVerWrittenOffset = 0x48, ModelVerReadableOffset = 0x4C;
 
+    /// <summary>Offset of what the classifier reads (HeadInput, a byte) in our model data: after 4 string ids and the architecture.</summary>
+    public const int HeadInputOffset = ModelDataOffset + 16 + 4;
+
     /// <summary>
     /// Offset of the class count in our model data, for a model trained on pixel vectors: 4 string ids, architecture,
-    /// input shape (3 ints), pixel units (byte), pixel-vector flag (byte, 1) and its shape (3 ints).
+    /// head input (byte), input shape (3 ints), pixel units (byte), pixel-vector flag (byte, 1) and its shape (3 ints).
     /// </summary>
-    public const int ClassCountOffset = ModelDataOffset + 16 + 4 + 12 + 1 + 1 + 12;
+    public const int ClassCountOffset = HeadInputOffset + 1 + 12 + 1 + 1 + 12;
 
     /// <summary>Writes a little-endian int into a Model.key stream.</summary>
     public static byte[] PatchInt(byte[] bytes, int offset, int value)
