@@ -45,6 +45,8 @@ internal sealed class CliApp
             $"training {trainer.Architecture} with {trainer.Optimizer} for {trainer.EpochsToTrain} epoch{(trainer.EpochsToTrain == 1 ? "" : "s")} on {device}, batch {trainer.BatchSize}, lr {trainer.LearningRate:0.###e+0}, seed {s.Seed}"));
 
         using var outcome = TrainingProgress.Run(_console, trainer.EpochsToTrain, progress => runner.Train(split, trainer, device, progress));
+        if (EarlyStoppingNote.For(outcome.Classifier.TrainingHistory, trainer.EarlyStoppingPatience) is { } note)
+            _console.WriteLine(note);
         var report = runner.Evaluate(outcome.Model, split.Test, split.ImageFolder);
         MetricsTable.Write(_console.Ansi, report, $"test metrics, {split.TestDescription}");
 

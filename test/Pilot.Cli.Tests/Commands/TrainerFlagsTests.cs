@@ -174,6 +174,7 @@ public sealed partial class TrainerFlagsTests
             "--beta2", "0.875", "--early-stopping-patience", "1", "--validation-fraction", "0.25", "--out", model, "--plots", s_folder["flags/plots"]);
         Assert.AreEqual(0, result.ExitCode, result.ToString());
         Assert.Contains("of the training rows)", result.Out, result.ToString());
+        Assert.Contains("early stopping: ", result.Out, "the run says which epoch early stopping kept");
 
         var loaded = new MLContext().Model.Load(model, out _);
         var recorded = ((IEnumerable<ITransformer>)loaded).OfType<PilotImageClassificationTransformer>().Single().TrainingOptions!;

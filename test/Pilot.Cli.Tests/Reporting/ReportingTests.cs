@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Pilot.Cli.Reporting;
+using Pilot.MLNet;
 using Spectre.Console;
 
 namespace Pilot.Cli.Tests;
@@ -34,6 +35,26 @@ public sealed class ReportingTests
         Assert.AreEqual(5, r.PerClass[2].Support);
         Assert.AreEqual(r.PerClass.Average(p => p.F1), r.MacroF1, 1e-12);
         Assert.AreEqual(0.7, r.LogLoss);
+    }
+
+    [TestMethod]
+    public void EarlyStoppingNote_NamesWhereItStoppedAndTheEpochKept()
+    {
+        // Validation losses 0.5, 0.4, 0.4, 0.6, 0.7 of 10 planned epochs, patience 3: stopped after epoch 5 and kept epoch 2
+        // (the first of the two equal lowest losses, as the trainer does).
+        double[] losses = [0.5, 0.4, 0.4, 0.6, 0.7];
+        var history = losses.Select((loss, i) => Epoch(i + 1, 10, loss)).ToList();
+        Assert.AreEqual("early stopping: stopped after epoch 5 of 10: no lower validation loss for 3 epochs; the model is epoch 2's " +
+            "(validation loss 0.4000, accuracy 82.00%)", EarlyStoppingNote.For(history, patience: 3));
+
+        var complete = losses.Select((loss, i) => Epoch(i + 1, 5, loss)).ToList();
+        StringAssert.StartsWith(EarlyStoppingNote.For(complete, patience: 4), "early stopping: ran all 5 epochs; the model is epoch 2's");
+
+        Assert.IsNull(EarlyStoppingNote.For(history, patience: null), "no note without early stopping");
+        Assert.IsNull(EarlyStoppingNote.For([.. history.Select(r => r with { ValidationLoss = null })], patience: 3), "nor without validation");
+
+        static PilotEpochReport Epoch(int epoch, int epochs, double validationLoss) =>
+            new(epoch, epochs, 0.3, 0.9, validationLoss, 0.8 + epoch / 100.0, 1e-3, 1, 100);
     }
 
     [TestMethod]
