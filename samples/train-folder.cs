@@ -7,7 +7,7 @@
 //   dotnet run samples/train-folder.cs                         # embedded FashionMNIST sample
 //   dotnet run samples/train-folder.cs -- IMAGES [MODEL.zip]   # your own image folder
 // Settings (environment variables):
-//   PILOT_SAMPLE_EPOCHS            passes of the new classifier over the training images' features (default 30)
+//   PILOT_SAMPLE_EPOCHS            passes of the new classifier over the training images' features (default 100, HeadEpochs)
 //   PILOT_SAMPLE_IMAGES_PER_CLASS  images per class written from the embedded sample (default 100)
 //   PILOT_SAMPLE_OUTPUT            folder for the written images and model.zip (default: <temp>/pilot-samples)
 #:project ../src/Pilot.MLNet/Pilot.MLNet.csproj
