@@ -98,6 +98,11 @@ string run = $"{o.Architecture} {fineTuning} {o.Optimizer}{(updateBn ? " BN-upda
 object network = typeof(PilotImageClassificationTransformer).GetProperty("Model", BindingFlags.NonPublic | BindingFlags.Instance)!
     .GetValue(model.LastTransformer)!;
 string headInput = network.GetType().GetProperty("HeadInput")!.GetValue(network)!.ToString()!;
+// The deviation Layer3AndLayer4's standardised features have (StandardizedLinear.FeatureDeviation; 1 in the first runs).
+double? headFeatureDeviation = headInput == "Layer3AndLayer4"
+    ? (double)typeof(PilotImageClassificationTransformer).Assembly.GetType("Pilot.MLNet.Models.StandardizedLinear", throwOnError: true)!
+        .GetField("FeatureDeviation", BindingFlags.NonPublic | BindingFlags.Static)!.GetRawConstantValue()!
+    : null;
 
 Console.WriteLine(string.Create(inv,
     $"{run}, {perClass}/class, {epochs} epochs, seed {o.Seed}: accuracy {metrics.MicroAccuracy:P2}, macro-F1 {macroF1:F4}, " +
@@ -115,6 +120,7 @@ File.AppendAllText(outFile, JsonSerializer.Serialize(new
     side = o.ImageHeight ?? (o.Architecture == PilotArchitecture.PretrainedResNet18 ? PilotImageClassificationDefaults.PretrainedImageSide : (int?)null),
     backboneLearningRateScale = backboneScale,
     headInput,
+    headFeatureDeviation,
     updateBatchNorm = updateBn,
     seed = o.Seed,
     testRows = testRows ?? 10000,

@@ -179,6 +179,9 @@ static class Report
             // Head has read the standardised layer3 + layer4 averages since model format 0x00010003; its earlier rows read layer4's.
             if (fineTuning == "Head" && Text(row, "headInput") == "Layer4")
                 extras.Add("layer4 head");
+            // The layer3 + layer4 head's features were standardised to deviation 1 in its first runs, 0.3 since.
+            if (Number(row, "headFeatureDeviation") is double deviation && deviation != 0.3)
+                extras.Add(string.Create(CultureInfo.InvariantCulture, $"features at deviation {deviation:g}"));
             if (Number(row, "lr") is double lr && lr != DefaultLearningRate)
                 extras.Add(string.Create(CultureInfo.InvariantCulture, $"lr {lr:g}"));
             string optimizer = Text(row, "optimizer") ?? "?";

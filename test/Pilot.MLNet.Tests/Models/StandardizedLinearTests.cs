@@ -24,7 +24,7 @@ public sealed class StandardizedLinearTests
     }
 
     [TestMethod]
-    public void Fit_SetsEachFeaturesMeanAndDeviation_WithAFloorForConstantFeatures()
+    public void Fit_SetsEachFeaturesMeanAndScale_WithAFloorForConstantFeatures()
     {
         using var scope = NewDisposeScope();
         using var head = new StandardizedLinear(3, 2);
@@ -32,11 +32,15 @@ public sealed class StandardizedLinearTests
         var features = tensor(new float[] { 1, 10, 7, 3, 30, 7 }, [2, 3]);
         head.Fit(features);
         CollectionAssert.AreEqual(new float[] { 2, 20, 7 }, head.FeatureMean.data<float>().ToArray());
-        float floor = (float)((1 + 10 + 0) / 3.0 * StandardizedLinear.MinScaleFraction);
+        // Scales: the deviations over FeatureDeviation, so the standardised features have that deviation.
+        double d = StandardizedLinear.FeatureDeviation;
+        float floor = (float)((1 + 10 + 0) / 3.0 * StandardizedLinear.MinScaleFraction / d);
         var scale = head.FeatureScale.data<float>().ToArray();
-        Assert.AreEqual(1f, scale[0], 1e-6f);
-        Assert.AreEqual(10f, scale[1], 1e-5f);
+        Assert.AreEqual((float)(1 / d), scale[0], 1e-6f);
+        Assert.AreEqual((float)(10 / d), scale[1], 1e-5f);
         Assert.AreEqual(floor, scale[2], 1e-7f, "a constant feature is divided by the floor, not by 0");
+        using var standardised = (features - head.FeatureMean) / head.FeatureScale;
+        Assert.AreEqual(d, standardised[TensorIndex.Colon, 0].std(unbiased: false).item<float>(), 1e-6);
     }
 
     [TestMethod]
