@@ -34,8 +34,8 @@ namespace Pilot.MLNet.Models;
 internal sealed class StandardizedLinear : nn.Module<Tensor, Tensor>
 {
     /// <summary>
-    /// Smallest scale a feature gets, as a fraction of the mean standard deviation of all features: a feature that hardly
-    /// varies on the training images is divided by this, not by its own near-zero deviation.
+    /// Smallest deviation a feature is taken to have, as a fraction of the mean standard deviation of all features: a
+    /// feature that hardly varies on the training images is scaled by this, not by its own near-zero deviation.
     /// </summary>
     internal const double MinScaleFraction = 0.01;
 
