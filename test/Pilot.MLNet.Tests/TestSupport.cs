@@ -1,4 +1,6 @@
 using System.Diagnostics;
+using Microsoft.ML;
+using Microsoft.ML.Data;
 
 namespace Pilot.MLNet.Tests;
 
@@ -24,6 +26,33 @@ internal static class ScoringHost
         return (process.ExitCode, stdout.Result + stderr.Result);
     }
 
+    /// <summary>
+    /// Saves <paramref name="model"/> (trained on rows of <paramref name="inputSchema"/>) and <paramref name="test"/> into
+    /// <paramref name="folder"/>, scores them in a fresh process with Pilot.MLNet.ScoringHost, and asserts that every row's
+    /// predicted key and scores equal those of <paramref name="model"/> in this process, bit for bit.
+    /// </summary>
+    /// <returns>The saved model's path and the host's output.</returns>
+    public static (string ModelPath, string Output) AssertScoresIdenticallyInAFreshProcess(
+        MLContext ml, ITransformer model, DataViewSchema inputSchema, IDataView test, TestFolder folder)
+    {
+        string modelPath = folder.File("model.zip"), dataPath = folder.File("data.idv"), scoresPath = folder.File("scores.bin");
+        ml.Model.Save(model, inputSchema, modelPath);
+        using (var stream = File.Create(dataPath))
+            ml.Data.SaveAsBinary(test, stream);
+
+        var (exitCode, output) = Run(modelPath, dataPath, scoresPath);
+        Assert.AreEqual(0, exitCode, output);
+        var expected = ScoredRows.Read(model.Transform(test));
+        var actual = ReadScores(scoresPath);
+        Assert.HasCount(expected.Count, actual);
+        for (int i = 0; i < expected.Count; i++)
+        {
+            Assert.AreEqual(expected[i].Predicted, actual[i].Predicted, $"row {i}");
+            CollectionAssert.AreEqual(expected[i].Score, actual[i].Score, $"row {i}: scores differ");
+        }
+        return (modelPath, output);
+    }
+
     /// <summary>Reads the host's output: per row the predicted key and the score vector.</summary>
     public static List<(uint Predicted, float[] Score)> ReadScores(string path)
     {
@@ -36,6 +65,28 @@ internal static class ScoringHost
             for (int i = 0; i < score.Length; i++)
                 score[i] = reader.ReadSingle();
             result.Add((predicted, score));
+        }
+        return result;
+    }
+}
+
+/// <summary>Reads the <c>PredictedLabel</c> and <c>Score</c> columns of a scored view.</summary>
+internal static class ScoredRows
+{
+    /// <summary>Per row of a scored view, the predicted key and the score vector.</summary>
+    public static List<(uint Predicted, float[] Score)> Read(IDataView scored)
+    {
+        var result = new List<(uint, float[])>();
+        using var cursor = scored.GetRowCursor(scored.Schema);
+        var getScore = cursor.GetGetter<VBuffer<float>>(scored.Schema["Score"]);
+        var getPredicted = cursor.GetGetter<uint>(scored.Schema["PredictedLabel"]);
+        VBuffer<float> score = default;
+        uint predicted = 0;
+        while (cursor.MoveNext())
+        {
+            getScore(ref score);
+            getPredicted(ref predicted);
+            result.Add((predicted, score.DenseValues().ToArray()));
         }
         return result;
     }

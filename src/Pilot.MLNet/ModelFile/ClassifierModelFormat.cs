@@ -134,7 +134,7 @@ internal static class ClassifierModelFormat
             if (!Enum.IsDefined(architecture))
                 throw new InvalidDataException($"The model names architecture {(int)architecture}, unknown to this version of Pilot.MLNet.");
             var headInput = ctx.Header.ModelVerWritten >= VersionWithHeadInput ? (HeadInput)r.ReadByte() : HeadInput.Layer4;
-            if (!Enum.IsDefined(headInput) || (headInput != HeadInput.Layer4 && architecture != PilotArchitecture.PretrainedResNet18))
+            if (!headInput.IsValidFor(architecture))
                 throw new InvalidDataException($"The model names classifier input {(byte)headInput} for {architecture}, unknown to this version of Pilot.MLNet.");
             var inputShape = ReadShape(r, "input shape");
             byte domain = r.ReadByte();

@@ -56,10 +56,10 @@ internal static class Backbones
     public static nn.Module<Tensor, Tensor> Create(PilotArchitecture architecture, ImageShape input, int numClasses, HeadInput headInput = HeadInput.Layer4)
     {
         Validate(architecture, input, numClasses);
-        if (!Enum.IsDefined(headInput))
-            throw new ArgumentOutOfRangeException(nameof(headInput), headInput, $"Unknown {nameof(headInput)} {headInput}.");
-        if (headInput != HeadInput.Layer4 && architecture != PilotArchitecture.PretrainedResNet18)
-            throw new ArgumentOutOfRangeException(nameof(headInput), headInput, $"{architecture} has no {headInput} head; only {PilotArchitecture.PretrainedResNet18} has.");
+        if (!headInput.IsValidFor(architecture))
+            throw new ArgumentOutOfRangeException(nameof(headInput), headInput, Enum.IsDefined(headInput)
+                ? $"{architecture} has no {headInput} head; only {PilotArchitecture.PretrainedResNet18} has."
+                : $"Unknown {nameof(headInput)} {headInput}.");
         if (architecture == PilotArchitecture.SmallCnn)
             return new SmallCnn(input, numClasses);
         if (architecture == PilotArchitecture.PretrainedResNet18)

@@ -14,3 +14,17 @@ internal enum HeadInput : byte
     /// </summary>
     Layer3AndLayer4 = 1,
 }
+
+/// <summary>Which <see cref="HeadInput"/> each architecture can have: the one rule that network construction and model
+/// loading both check.</summary>
+internal static class HeadInputRules
+{
+    /// <summary>
+    /// True when <paramref name="headInput"/> is a defined value and <paramref name="architecture"/> can carry it: every
+    /// architecture has <see cref="HeadInput.Layer4"/>, only <see cref="PilotArchitecture.PretrainedResNet18"/> has
+    /// <see cref="HeadInput.Layer3AndLayer4"/>.
+    /// </summary>
+    internal static bool IsValidFor(this HeadInput headInput, PilotArchitecture architecture) =>
+        headInput == HeadInput.Layer4
+        || (headInput == HeadInput.Layer3AndLayer4 && architecture == PilotArchitecture.PretrainedResNet18);
+}

@@ -5,6 +5,7 @@ using Microsoft.ML.Data;
 using Microsoft.ML.Transforms;
 using Pilot.MLNet;
 using Pilot.MLNet.Data;
+using Pilot.MLNet.Tests.Fixtures;
 using Pilot.TorchSharp;
 
 namespace Pilot.Cli.Tests.Codegen;
@@ -111,34 +112,9 @@ internal static class CodegenFixtures
 
     private static (string, PilotImageClassificationTrainer.Options) TrainPixelModel()
     {
-        var ml = new MLContext(seed: 1);
-        var sample = PilotDatasets.EmbeddedFashionMnist(ml, train: false);
-        var train = ml.Data.TakeRows(sample.Data, 60);
-        var validation = ml.Data.TakeRows(ml.Data.SkipRows(sample.Data, 60), 20);
-        var toKey = ml.Transforms.Conversion.MapValueToKey("Label", "Label").Fit(sample.Data);
-        var options = new PilotImageClassificationTrainer.Options
-        {
-            Architecture = PilotArchitecture.SmallCnn,
-            Optimizer = PilotOptimizerKind.Pilot,
-            Epochs = 2,
-            BatchSize = 20,
-            LearningRate = 2e-3,
-            WeightDecay = 0.0,
-            Gamma = 0.9,
-            EtaPhi = 0.005,
-            PolicyDegree = 1,
-            InitialPolicy = PilotPolicy.Default(degree: 1),
-            WarmupEpochs = 1,
-            Augment = true,
-            ImageShape = sample.Shape,
-            EarlyStoppingPatience = 3,
-            Seed = 11,
-        };
-        var classifier = ml.Pilot.ImageClassification(options).Fit(toKey.Transform(train), toKey.Transform(validation));
-        var chain = new TransformerChain<ITransformer>(toKey, classifier);
+        var options = SmallPixelModel.Options();
         string path = Path.Combine(Root.Value, "pixel-model.zip");
-        ml.Model.Save(chain, train.Schema, path);
-        chain.Dispose();
+        SmallPixelModel.TrainAndSave(options, path);
         return (path, options);
     }
 

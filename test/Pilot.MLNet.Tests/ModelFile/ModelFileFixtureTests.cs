@@ -80,7 +80,7 @@ public sealed class ModelFileFixtureTests
             Assert.AreEqual(5, classifier.TrainingOptions.Seed);
             Assert.AreEqual(TrainRows / 2, classifier.TrainingOptions.BatchSize);
 
-            var actual = SaveLoadTests.ScoreRows(model.Transform(ScoredData(ml)));
+            var actual = Pilot.MLNet.Tests.ScoredRows.Read(model.Transform(ScoredData(ml)));
             Assert.HasCount(expected.Count, actual);
             for (int i = 0; i < expected.Count; i++)
             {
@@ -103,7 +103,7 @@ public sealed class ModelFileFixtureTests
         var (model, trainData) = Train(ml);
         try
         {
-            var scores = SaveLoadTests.ScoreRows(model.Transform(ScoredData(ml)));
+            var scores = Pilot.MLNet.Tests.ScoredRows.Read(model.Transform(ScoredData(ml)));
             Directory.CreateDirectory(dir);
             ml.Model.Save(model, trainData.Schema, Path.Combine(dir, ModelName));
             var lines = new List<string>

@@ -1,9 +1,8 @@
-using System.Diagnostics;
 using Microsoft.ML;
-using Microsoft.ML.Data;
 
 namespace Pilot.MLNet.Tests.ModelFile;
 
+/// <summary>A saved model scores the same in a fresh process, whose only link to the training one is the file.</summary>
 [TestClass]
 public sealed class SaveLoadTests
 {
@@ -17,22 +16,7 @@ public sealed class SaveLoadTests
             .Append(ml.Pilot.ImageClassification(TrainerTestData.FastOptions(epochs: 1)));
         var model = pipeline.Fit(rows);
         var test = ml.Data.LoadFromEnumerable(TrainerTestData.Synthetic(40, seed: 2));
-        string modelPath = folder.File("model.zip"), dataPath = folder.File("data.idv"), scoresPath = folder.File("scores.bin");
-        ml.Model.Save(model, rows.Schema, modelPath);
-        using (var stream = File.Create(dataPath))
-            ml.Data.SaveAsBinary(test, stream);
-
-        var expected = ScoreRows(model.Transform(test));
-        var (exitCode, output) = ScoringHost.Run(modelPath, dataPath, scoresPath);
-        Assert.AreEqual(0, exitCode, output);
-        var actual = ScoringHost.ReadScores(scoresPath);
-
-        Assert.HasCount(expected.Count, actual);
-        for (int i = 0; i < expected.Count; i++)
-        {
-            Assert.AreEqual(expected[i].Predicted, actual[i].Predicted, $"row {i}");
-            CollectionAssert.AreEqual(expected[i].Score, actual[i].Score, $"row {i}: scores differ");
-        }
+        ScoringHost.AssertScoresIdenticallyInAFreshProcess(ml, model, rows.Schema, test, folder);
     }
 
     [TestMethod]
@@ -51,43 +35,12 @@ public sealed class SaveLoadTests
         options.LearningRate = 1e-4;
         var model = ml.Transforms.Conversion.MapValueToKey("Label").Append(ml.Pilot.ImageClassification(options)).Fit(rows);
         var test = ml.Data.LoadFromEnumerable(TrainerTestData.Synthetic(12, seed: 2));
-        string modelPath = folder.File("model.zip"), dataPath = folder.File("data.idv"), scoresPath = folder.File("scores.bin");
-        ml.Model.Save(model, rows.Schema, modelPath);
-        using (var stream = File.Create(dataPath))
-            ml.Data.SaveAsBinary(test, stream);
+        var (modelPath, _) = ScoringHost.AssertScoresIdenticallyInAFreshProcess(ml, model, rows.Schema, test, folder);
 
         // The file holds the network's weights once (float32 parameters and batch-norm statistics) and little else.
         var network = model.LastTransformer.Model.Network;
         long weightBytes = sizeof(float) * (network.parameters().Sum(p => p.numel()) + network.buffers().Where(b => b.dtype == global::TorchSharp.torch.ScalarType.Float32).Sum(b => b.numel()));
         long fileBytes = new FileInfo(modelPath).Length;
         Assert.IsLessThanOrEqualTo(weightBytes + (1L << 20), fileBytes, $"model.zip has {fileBytes} bytes; the weights {weightBytes}");
-
-        var expected = ScoreRows(model.Transform(test));
-        var (exitCode, output) = ScoringHost.Run(modelPath, dataPath, scoresPath);
-        Assert.AreEqual(0, exitCode, output);
-        var actual = ScoringHost.ReadScores(scoresPath);
-        Assert.HasCount(expected.Count, actual);
-        for (int i = 0; i < expected.Count; i++)
-        {
-            Assert.AreEqual(expected[i].Predicted, actual[i].Predicted, $"row {i}");
-            CollectionAssert.AreEqual(expected[i].Score, actual[i].Score, $"row {i}: scores differ");
-        }
-    }
-
-    internal static List<(uint Predicted, float[] Score)> ScoreRows(IDataView scored)
-    {
-        var result = new List<(uint, float[])>();
-        using var cursor = scored.GetRowCursor(scored.Schema);
-        var getScore = cursor.GetGetter<VBuffer<float>>(scored.Schema["Score"]);
-        var getPredicted = cursor.GetGetter<uint>(scored.Schema["PredictedLabel"]);
-        VBuffer<float> score = default;
-        uint predicted = 0;
-        while (cursor.MoveNext())
-        {
-            getScore(ref score);
-            getPredicted(ref predicted);
-            result.Add((predicted, score.DenseValues().ToArray()));
-        }
-        return result;
     }
 }

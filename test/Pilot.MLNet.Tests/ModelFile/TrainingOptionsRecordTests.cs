@@ -5,6 +5,7 @@ using Microsoft.ML.Data;
 using Pilot.MLNet;
 using Pilot.MLNet.Data;
 using Pilot.MLNet.ModelFile;
+using Pilot.MLNet.Tests.Fixtures;
 using Pilot.TorchSharp;
 
 namespace Pilot.MLNet.Tests.ModelFile;
@@ -17,42 +18,15 @@ public sealed class TrainingOptionsRecordTests
     private static string _pixelModel = "";
 
     /// <summary>The options <see cref="_pixelModel"/> was trained with: the <c>pilot train</c> shape, with non-default values.</summary>
-    private static readonly PilotImageClassificationTrainer.Options PixelModelOptions = new()
-    {
-        Architecture = PilotArchitecture.SmallCnn,
-        Optimizer = PilotOptimizerKind.Pilot,
-        Epochs = 2,
-        BatchSize = 20,
-        LearningRate = 2e-3,
-        WeightDecay = 0.0,
-        Gamma = 0.9,
-        EtaPhi = 0.005,
-        PolicyDegree = 1,
-        InitialPolicy = PilotPolicy.Default(degree: 1),
-        WarmupEpochs = 1,
-        Augment = true,
-        ImageShape = new ImageShape(1, 28, 28),
-        EarlyStoppingPatience = 3,
-        Seed = 11,
-    };
+    private static readonly PilotImageClassificationTrainer.Options PixelModelOptions = SmallPixelModel.Options();
 
-    /// <summary>
-    /// Trains a small model on pixel vectors (60 training and 20 validation rows of the embedded FashionMNIST sample) and saves
-    /// it as <c>MapValueToKey</c> + classifier, the way <c>pilot train</c> does.
-    /// </summary>
+    /// <summary>Trains <see cref="SmallPixelModel"/> once for the class.</summary>
     [ClassInitialize]
     public static void TrainOnce(TestContext _)
     {
         _folder = new TestFolder();
-        var ml = new MLContext(seed: 1);
-        var sample = PilotDatasets.EmbeddedFashionMnist(ml, train: false);
-        var train = ml.Data.TakeRows(sample.Data, 60);
-        var validation = ml.Data.TakeRows(ml.Data.SkipRows(sample.Data, 60), 20);
-        var toKey = ml.Transforms.Conversion.MapValueToKey("Label", "Label").Fit(sample.Data);
-        var classifier = ml.Pilot.ImageClassification(PixelModelOptions).Fit(toKey.Transform(train), toKey.Transform(validation));
-        using var chain = new TransformerChain<ITransformer>(toKey, classifier);
         _pixelModel = _folder.File("pixel-model.zip");
-        ml.Model.Save(chain, train.Schema, _pixelModel);
+        SmallPixelModel.TrainAndSave(PixelModelOptions, _pixelModel);
     }
 
     [ClassCleanup]

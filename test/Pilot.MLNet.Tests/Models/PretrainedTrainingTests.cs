@@ -1,7 +1,6 @@
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using Pilot.MLNet.Models;
-using Pilot.MLNet.Tests.ModelFile;
 using Pilot.MLNet.Training;
 using TorchSharp;
 using TorchSharp.Modules;
@@ -362,7 +361,7 @@ public sealed class PretrainedTrainingTests
         var rows = ml.Data.LoadFromEnumerable(TrainerTestData.Synthetic(40, seed: 1));
         var model = ml.Transforms.Conversion.MapValueToKey("Label").Append(ml.Pilot.ImageClassification(Pretrained(fineTuning, 3))).Fit(rows);
         var test = TrainerTestData.Synthetic(10, seed: 3);
-        var batched = SaveLoadTests.ScoreRows(model.Transform(ml.Data.LoadFromEnumerable(test)));
+        var batched = ScoredRows.Read(model.Transform(ml.Data.LoadFromEnumerable(test)));
         using var engine = ml.Model.CreatePredictionEngine<SyntheticRow, ScoreOnly>(model);
         for (int i = 0; i < test.Length; i++)
         {

@@ -1,6 +1,5 @@
 using Microsoft.ML;
 using Microsoft.ML.Data;
-using Pilot.MLNet.Tests.ModelFile;
 
 namespace Pilot.MLNet.Tests.Scoring;
 
@@ -284,7 +283,7 @@ public sealed class BatchedScoringTests
         Assert.AreEqual(0, probe.OpenCursors, "disposing the cursor disposes both");
         Assert.ThrowsExactly<ObjectDisposedException>(() => getScore(ref score));
 
-        var again = SaveLoadTests.ScoreRows(scored);
+        var again = ScoredRows.Read(scored);
         Assert.HasCount(Rows, again);
         for (int i = 0; i < Rows; i++)
             AssertSamePrediction(expected[i], again[i].Score, again[i].Predicted, $"row {i}");

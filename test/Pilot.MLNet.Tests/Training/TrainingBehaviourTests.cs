@@ -1,7 +1,6 @@
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using Pilot.MLNet.Images;
-using Pilot.MLNet.Tests.ModelFile;
 using Options = Pilot.MLNet.PilotImageClassificationTrainer.Options;
 using Network = TorchSharp.torch.nn.Module<TorchSharp.torch.Tensor, TorchSharp.torch.Tensor>;
 
@@ -15,7 +14,7 @@ namespace Pilot.MLNet.Tests.Training;
 public sealed class TrainingBehaviourTests
 {
     private static float[][] Scores(PilotImageClassificationTransformer model, IDataView data) =>
-        SaveLoadTests.ScoreRows(model.Transform(data)).Select(r => r.Score).ToArray();
+        ScoredRows.Read(model.Transform(data)).Select(r => r.Score).ToArray();
 
     private static void AssertSameScores(float[][] expected, float[][] actual, string what)
     {
