@@ -129,7 +129,7 @@ static class Report
     /// </summary>
     public static List<Group> Current(IEnumerable<Group> groups)
     {
-        string[] ablations = ["lr ", "BN updated", "layer4 head", "features at deviation"];
+        string[] ablations = ["lr ", "BN updated", "layer4 head", "features at deviation"]; // "layer4 head" also matches "layer3 + layer4 head"
         return [.. groups
             .Where(g => !ablations.Any(a => g.Variant.Contains(a, StringComparison.Ordinal)))
             .GroupBy(g => (g.PerClass, g.Label))
@@ -198,9 +198,14 @@ static class Report
             if (fineTuning is not (null or "default" or "Head") && Number(row, "backboneLearningRateScale") is double scale
                 && scale != PilotImageClassificationDefaults.BackboneLearningRateScaleFor(Enum.Parse<PilotFineTuning>(fineTuning)))
                 extras.Add(string.Create(CultureInfo.InvariantCulture, $"backbone lr ×{scale:g}"));
-            // Head has read the standardised layer3 + layer4 averages since model format 0x00010003; its earlier rows read layer4's.
-            if (fineTuning == "Head" && Text(row, "headInput") == "Layer4")
+            // A head other than the one the trainer now gives the mode (Backbones.HeadInputFor): Head has read the standardised
+            // layer3 + layer4 averages since model format 0x00010003, its earlier rows read layer4's; LastStage reads layer4's,
+            // and was measured once with the layer3 + layer4 head (docs/transfer/laststage-layer3-layer4.patch).
+            string? headInput = Text(row, "headInput");
+            if (fineTuning == "Head" && headInput == "Layer4")
                 extras.Add("layer4 head");
+            else if (fineTuning != "Head" && headInput == "Layer3AndLayer4")
+                extras.Add("layer3 + layer4 head");
             // The layer3 + layer4 head's features were standardised to deviation 1 in its first runs, 0.3 since.
             if (Number(row, "headFeatureDeviation") is double deviation && deviation != CurrentFeatureDeviation)
                 extras.Add(string.Create(CultureInfo.InvariantCulture, $"features at deviation {deviation:g}"));
