@@ -45,6 +45,28 @@ internal static class PaperProtocol
     /// <summary>The models with tuned PILOT settings for FashionMNIST.</summary>
     public static readonly IReadOnlyList<PilotArchitecture> Models = [PilotArchitecture.SmallCnn, PilotArchitecture.ResNet18];
 
+    /// <summary>
+    /// The paper's test accuracy (%) on FashionMNIST after 30 epochs for <paramref name="model"/> trained with
+    /// <paramref name="optimizer"/> (docs/algorithm.md, "Published results": its own SmallCNN, or ResNet-18, on a GPU with
+    /// mixed precision); null for a model the paper has no FashionMNIST result for.
+    /// </summary>
+    public static double? PublishedAccuracy(PilotArchitecture model, PilotOptimizerKind optimizer) => (model, optimizer) switch
+    {
+        (PilotArchitecture.SmallCnn, PilotOptimizerKind.Adam) => 93.28,
+        (PilotArchitecture.SmallCnn, PilotOptimizerKind.AdamW) => 93.22,
+        (PilotArchitecture.SmallCnn, PilotOptimizerKind.Lion) => 92.91,
+        (PilotArchitecture.SmallCnn, PilotOptimizerKind.Sophia) => 89.14,
+        (PilotArchitecture.SmallCnn, PilotOptimizerKind.AdaBelief) => 93.66,
+        (PilotArchitecture.SmallCnn, PilotOptimizerKind.Pilot) => 94.13,
+        (PilotArchitecture.ResNet18, PilotOptimizerKind.Adam) => 95.00,
+        (PilotArchitecture.ResNet18, PilotOptimizerKind.AdamW) => 95.19,
+        (PilotArchitecture.ResNet18, PilotOptimizerKind.Lion) => 95.09,
+        (PilotArchitecture.ResNet18, PilotOptimizerKind.Sophia) => 95.09,
+        (PilotArchitecture.ResNet18, PilotOptimizerKind.AdaBelief) => 95.33,
+        (PilotArchitecture.ResNet18, PilotOptimizerKind.Pilot) => 95.71,
+        _ => null,
+    };
+
     /// <summary>The hyper-parameters of <paramref name="model"/> trained with <paramref name="optimizer"/>.</summary>
     /// <param name="model">Network.</param>
     /// <param name="optimizer">Optimizer.</param>

@@ -345,8 +345,9 @@ public sealed class PaperBenchmarkTests
         Assert.AreEqual(0, r.ExitCode, r.ToString());
         string md = File.ReadAllText(folder["report/results.md"]);
         // Pilot: mean 92.50, sample std 0.71; epochs to 90 %: 2 and 3 → 2.5 ± 0.7. AdamW: 89.50 ± 0.71, seed 1 never reaches 90 %.
-        StringAssert.Contains(md, "| SmallCnn | Pilot | cpu | fp32 | 3 | 0,1 | 92.50 ± 0.71 | 0.9150 ± 0.0071 | 0.3000 ± 0.0000 | 2.5 ± 0.7 | 10.5 |");
-        StringAssert.Contains(md, "| SmallCnn | AdamW | cpu | fp32 | 3 | 0,1 | 89.50 ± 0.71 |");
+        // Beside each mean, the paper's number for that model and optimizer (docs/algorithm.md, "Published results").
+        StringAssert.Contains(md, "| SmallCnn | Pilot | cpu | fp32 | 3 | 0,1 | 92.50 ± 0.71 | 94.13 | 0.9150 ± 0.0071 | 0.3000 ± 0.0000 | 2.5 ± 0.7 | 10.5 |");
+        StringAssert.Contains(md, "| SmallCnn | AdamW | cpu | fp32 | 3 | 0,1 | 89.50 ± 0.71 | 93.22 |");
         StringAssert.Contains(md, "not reached by every seed");
         StringAssert.Contains(md, "| SmallCnn | Pilot | cpu | 1 | 92.00 | 0.9100 | 0.3000 | 92.00 (epoch 3) | 3 | 0.800 / 0.470 / 0.100 | - |");
         StringAssert.Contains(md, "Build: not recorded, all 4 runs.");
@@ -387,5 +388,22 @@ public sealed class PaperBenchmarkTests
         var adamW = PaperProtocol.For(PilotArchitecture.ResNet18, PilotOptimizerKind.AdamW);
         Assert.AreEqual(new PaperHyperparameters(128, 1e-3, 1e-4, 3, null, null, null), adamW);
         Assert.ThrowsExactly<CliInputException>(() => PaperProtocol.For(PilotArchitecture.ResNet34, PilotOptimizerKind.AdamW));
+    }
+
+    [TestMethod]
+    public void PublishedAccuracies_AreTheFashionMnistRowsOfTheAlgorithmDoc()
+    {
+        // docs/algorithm.md's "Published results" table: | model | data | Adam | AdamW | Lion | Sophia | AdaBelief | PILOT |
+        PilotOptimizerKind[] columns = [PilotOptimizerKind.Adam, PilotOptimizerKind.AdamW, PilotOptimizerKind.Lion,
+            PilotOptimizerKind.Sophia, PilotOptimizerKind.AdaBelief, PilotOptimizerKind.Pilot];
+        var rows = File.ReadAllLines(Path.Combine(Codegen.CodegenFixtures.RepositoryRoot(), "docs", "algorithm.md"))
+            .Select(line => line.Split('|', StringSplitOptions.TrimEntries))
+            .Where(cells => cells.Length == 10 && cells[2] == "FashionMNIST")
+            .ToDictionary(cells => cells[1], cells => cells[3..^1]);
+        foreach (var (model, docName) in new[] { (PilotArchitecture.SmallCnn, "SmallCNN"), (PilotArchitecture.ResNet18, "ResNet-18") })
+            for (int i = 0; i < columns.Length; i++)
+                Assert.AreEqual(double.Parse(rows[docName][i], System.Globalization.CultureInfo.InvariantCulture),
+                    PaperProtocol.PublishedAccuracy(model, columns[i]), $"{model} {columns[i]}");
+        Assert.IsNull(PaperProtocol.PublishedAccuracy(PilotArchitecture.ResNet34, PilotOptimizerKind.Pilot));
     }
 }
