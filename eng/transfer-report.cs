@@ -136,6 +136,15 @@ static class Report
             .Select(same => same.OrderBy(g => g.Busy).ThenByDescending(g => g.Epochs ?? 0).ThenByDescending(g => g.Runs.Count).First())];
     }
 
+    // The head the trainer now gives an architecture and mode: the internal Backbones.HeadInputFor, by reflection, so the
+    // rule is not restated here.
+    static string CurrentHeadInput(PilotArchitecture architecture, PilotFineTuning fineTuning)
+        => HeadInputFor.Invoke(null, [architecture, fineTuning])!.ToString()!;
+
+    static readonly MethodInfo HeadInputFor = typeof(PilotImageClassificationDefaults).Assembly
+        .GetType("Pilot.MLNet.Models.Backbones", throwOnError: true)!
+        .GetMethod("HeadInputFor", BindingFlags.NonPublic | BindingFlags.Static)!;
+
     // The deviation the layer3 + layer4 head standardises its features to now (the internal
     // StandardizedLinear.FeatureDeviation, read by reflection as eng/transfer-bench.cs records it).
     static readonly double CurrentFeatureDeviation = (double)typeof(PilotImageClassificationDefaults).Assembly
@@ -198,14 +207,12 @@ static class Report
             if (fineTuning is not (null or "default" or "Head") && Number(row, "backboneLearningRateScale") is double scale
                 && scale != PilotImageClassificationDefaults.BackboneLearningRateScaleFor(Enum.Parse<PilotFineTuning>(fineTuning)))
                 extras.Add(string.Create(CultureInfo.InvariantCulture, $"backbone lr ×{scale:g}"));
-            // A head other than the one the trainer now gives the mode (Backbones.HeadInputFor): Head has read the standardised
-            // layer3 + layer4 averages since model format 0x00010003, its earlier rows read layer4's; LastStage reads layer4's,
-            // and was measured once with the layer3 + layer4 head (docs/transfer/laststage-layer3-layer4.patch).
-            string? headInput = Text(row, "headInput");
-            if (fineTuning == "Head" && headInput == "Layer4")
-                extras.Add("layer4 head");
-            else if (fineTuning != "Head" && headInput == "Layer3AndLayer4")
-                extras.Add("layer3 + layer4 head");
+            // A head other than the one the trainer now gives the mode: Head has read the standardised layer3 + layer4
+            // averages since model format 0x00010003, its earlier rows read layer4's; LastStage reads layer4's, and was
+            // measured once with the layer3 + layer4 head (docs/transfer/laststage-layer3-layer4.patch).
+            if (fineTuning is not (null or "default") && Text(row, "headInput") is { } headInput
+                && headInput != CurrentHeadInput(Enum.Parse<PilotArchitecture>(architecture), Enum.Parse<PilotFineTuning>(fineTuning)))
+                extras.Add(headInput == "Layer4" ? "layer4 head" : "layer3 + layer4 head");
             // The layer3 + layer4 head's features were standardised to deviation 1 in its first runs, 0.3 since.
             if (Number(row, "headFeatureDeviation") is double deviation && deviation != CurrentFeatureDeviation)
                 extras.Add(string.Create(CultureInfo.InvariantCulture, $"features at deviation {deviation:g}"));

@@ -22,7 +22,7 @@ public sealed class ModelFileFixtureTests
     private const int TrainRows = 64;
 
     /// <summary>Scored rows: the first 12 images of the embedded FashionMNIST test subset.</summary>
-    private const int ScoredRows = 12;
+    private const int ScoredRowCount = 12;
 
     /// <summary>
     /// Scores of another process or CPU may differ in the last bits (libtorch picks kernels by instruction set); a format
@@ -55,7 +55,7 @@ public sealed class ModelFileFixtureTests
     }
 
     private static IDataView ScoredData(MLContext ml)
-        => ml.Data.TakeRows(PilotDatasets.EmbeddedFashionMnist(ml, train: false).Data, ScoredRows);
+        => ml.Data.TakeRows(PilotDatasets.EmbeddedFashionMnist(ml, train: false).Data, ScoredRowCount);
 
     [TestMethod]
     public void TodaysModelFileLoadsAndScoresAsWhenItWasWritten()
@@ -80,7 +80,7 @@ public sealed class ModelFileFixtureTests
             Assert.AreEqual(5, classifier.TrainingOptions.Seed);
             Assert.AreEqual(TrainRows / 2, classifier.TrainingOptions.BatchSize);
 
-            var actual = Pilot.MLNet.Tests.ScoredRows.Read(model.Transform(ScoredData(ml)));
+            var actual = ScoredRows.Read(model.Transform(ScoredData(ml)));
             Assert.HasCount(expected.Count, actual);
             for (int i = 0; i < expected.Count; i++)
             {
@@ -103,12 +103,12 @@ public sealed class ModelFileFixtureTests
         var (model, trainData) = Train(ml);
         try
         {
-            var scores = Pilot.MLNet.Tests.ScoredRows.Read(model.Transform(ScoredData(ml)));
+            var scores = ScoredRows.Read(model.Transform(ScoredData(ml)));
             Directory.CreateDirectory(dir);
             ml.Model.Save(model, trainData.Schema, Path.Combine(dir, ModelName));
             var lines = new List<string>
             {
-                "# Scores of Fixtures/" + ModelName + " on the first " + ScoredRows + " embedded FashionMNIST test images, computed by the",
+                "# Scores of Fixtures/" + ModelName + " on the first " + ScoredRowCount + " embedded FashionMNIST test images, computed by the",
                 "# process that trained it, before saving (ModelFileFixtureTests). One row per line: predicted key, then the scores.",
             };
             lines.AddRange(scores.Select(s => s.Predicted.ToString(CultureInfo.InvariantCulture) + " "
