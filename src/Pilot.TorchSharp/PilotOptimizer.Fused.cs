@@ -24,11 +24,8 @@ public sealed partial class PilotOptimizer
         }
         var layout = group.Fused;
 
-        double lr = o.LearningRate!.Value, beta1 = o.beta1!.Value, beta2 = o.beta2!.Value, eps = o.eps!.Value;
-        double lambda = o.weight_decay!.Value, gamma = o.gamma!.Value, etaPhi = o.eta_phi!.Value;
-        int degree = o.degree!.Value;
+        var (lr, beta1, beta2, eps, lambda, gamma, etaPhi, degree, learnPolicy) = StepSettings.Of(o);
         var overrides = o.overrides;
-        bool learnPolicy = etaPhi > 0 && !(overrides?.PinsAll ?? false);
 
         Span<double> stepCount = Scalars(gs.step), rhoState = Scalars(gs.rho), phiState = Scalars(gs.phi);
         Span<double> knobsState = Scalars(gs.prev_knobs), skippedState = Scalars(gs.skipped);

@@ -36,22 +36,14 @@ public sealed partial class PilotOptimizer
         if (!layout.BeginStep(parameters)) return null;
         gs.Configure(o, parameters[0].device);
 
-        double lr = o.LearningRate!.Value, beta1 = o.beta1!.Value, beta2 = o.beta2!.Value, eps = o.eps!.Value;
-        double lambda = o.weight_decay!.Value, gamma = o.gamma!.Value, etaPhi = o.eta_phi!.Value;
-        int degree = o.degree!.Value;
-        var policy = gs.Constants;
-        bool learnPolicy = etaPhi > 0 && !(o.overrides?.PinsAll ?? false);
+        var (lr, beta1, beta2, eps, lambda, gamma, etaPhi, degree, learnPolicy) = StepSettings.Of(o);
 
         // 1. Step count and bias corrections (as in StepPlain).
-        var (t, b1, b2, b1Prev, b2Prev, pmPrev, pvPrev, psPrev) = StepScalars(gs, beta1, beta2);
+        var (b1, b2, b1Prev, b2Prev, pmPrev, pvPrev, psPrev) = StepScalars(gs, beta1, beta2);
 
         // Reduction over each slab: finiteness, agreement sums, G_k = Σ g ⊙ ∂d/∂p_k. Elements of parameters without a
         // gradient this step are zeroed in g and g_prev, so they add nothing.
-        var finite = ones(Array.Empty<long>(), ScalarType.Bool, device: t.device);
-        var dot = zeros_like(t);
-        var gNormSq = zeros_like(t);
-        var gPrevNormSq = zeros_like(t);
-        var metaGrad = zeros_like(policy.HeadScale);
+        var sums = new GroupSums(gs);
         var slabs = layout.Slabs;
         var grads = new Tensor[slabs.Count];
         var squares = new Tensor[slabs.Count];
@@ -60,21 +52,17 @@ public sealed partial class PilotOptimizer
             var s = slabs[i];
             var g = grads[i] = s.AllLive ? s.Grad : s.Grad.masked_fill(s.DeadMask!, 0.0);
             var gPrev = s.AllLive ? s.GPrev : s.GPrev.masked_fill(s.DeadMask!, 0.0);
-            var gSquare = squares[i] = g.square();
-            finite.logical_and_(gSquare.isfinite().all()); // NaN, ±∞, or g² overflowing the dtype
-            dot.add_((g * gPrev).sum(ScalarType.Float64));
-            gNormSq.add_(gSquare.sum(ScalarType.Float64));
-            gPrevNormSq.add_(gPrev.square().sum(ScalarType.Float64));
+            sums.Add(g, squares[i] = g.square(), gPrev);
             if (learnPolicy)
             {
                 using var scope = NewDisposeScope();
-                var (dm, dv, ds) = UpdateDerivatives(s.M / b1Prev, s.V / b2Prev, s.GPrev, pmPrev, pvPrev, psPrev, lr);
-                metaGrad.add_(stack([(g * dm).sum(ScalarType.Float64), (g * dv).sum(ScalarType.Float64), (g * ds).sum(ScalarType.Float64)]));
+                sums.AddMeta(g, UpdateDerivatives(s.M / b1Prev, s.V / b2Prev, s.GPrev, pmPrev, pvPrev, psPrev, lr));
             }
         }
+        var finite = sums.Finite;
 
         // 2.–3. and 8. Agreement, smoothed score, knobs and the policy update (as in StepPlain).
-        var (r, rho, knobs, phi) = PolicyStep(gs, dot, gNormSq, gPrevNormSq, metaGrad, gamma, degree, etaPhi, learnPolicy);
+        var (r, rho, knobs, phi) = PolicyStep(gs, sums, gamma, degree, etaPhi, learnPolicy);
         var (pm, pv, ps) = (knobs[0], knobs[1], knobs[2]);
 
         // 5.–7. Moments, update with decoupled decay, g_prev ← g: committed where the group's gradients were finite and,
@@ -95,11 +83,7 @@ public sealed partial class PilotOptimizer
             Commit(commit, s.GPrev, g);
         }
 
-        Commit(finite, gs.rho, rho);
-        Commit(finite, gs.phi, phi);
-        Commit(finite, gs.prev_knobs, knobs);
-        gs.step.add_(finite.to(ScalarType.Float64));
-        gs.skipped.add_(finite.logical_not().to(ScalarType.Float64));
+        CommitGroup(gs, finite, rho, phi, knobs);
         return (r, finite);
     }
 }

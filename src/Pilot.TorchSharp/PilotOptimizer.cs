@@ -221,14 +221,55 @@ public sealed partial class PilotOptimizer : PilotOptimizerBase<PilotOptimizer.O
         return multiTensor is null ? PilotImplementation.MultiTensor : PilotImplementation.Plain;
     }
 
+    /// <summary>A group's hyper-parameters for one step, read once from its validated options (shared by the three paths).
+    /// LearnPolicy is false when η_φ = 0 or every knob is pinned: φ then stays as it is.</summary>
+    private readonly record struct StepSettings(double Lr, double Beta1, double Beta2, double Eps, double WeightDecay,
+        double Gamma, double EtaPhi, int Degree, bool LearnPolicy)
+    {
+        public static StepSettings Of(Options o) => new(o.LearningRate!.Value, o.beta1!.Value, o.beta2!.Value, o.eps!.Value,
+            o.weight_decay!.Value, o.gamma!.Value, o.eta_phi!.Value, o.degree!.Value,
+            LearnPolicy: o.eta_phi!.Value > 0 && !(o.overrides?.PinsAll ?? false));
+    }
+
+    /// <summary>
+    /// The first pass's sums over a group (shared by the plain and multi-tensor paths), all from the state before the step:
+    /// whether every gradient is finite, the agreement sums ⟨g, g_prev⟩, ‖g‖², ‖g_prev‖², and the meta-gradient
+    /// G_k = Σ g ⊙ ∂d/∂p_k (docs/algorithm.md step 4). 0-d float64 tensors (G: 3 values) on the group's device.
+    /// </summary>
+    private sealed class GroupSums(GroupState gs)
+    {
+        public Tensor Finite { get; } = ones(Array.Empty<long>(), ScalarType.Bool, device: gs.step.device);
+        public Tensor Dot { get; } = zeros_like(gs.step);
+        public Tensor GNormSq { get; } = zeros_like(gs.step);
+        public Tensor GPrevNormSq { get; } = zeros_like(gs.step);
+        public Tensor MetaGrad { get; } = zeros_like(gs.Constants.HeadScale);
+
+        /// <summary>Adds one tensor's (or slab's) gradient g, its square and the previous gradient g_prev.</summary>
+        public void Add(Tensor g, Tensor gSquare, Tensor gPrev)
+        {
+            using var scope = NewDisposeScope();
+            Finite.logical_and_(gSquare.isfinite().all()); // NaN, ±∞, or g² overflowing the dtype (v would be ∞)
+            Dot.add_((g * gPrev).sum(ScalarType.Float64));
+            GNormSq.add_(gSquare.sum(ScalarType.Float64));
+            GPrevNormSq.add_(gPrev.square().sum(ScalarType.Float64));
+        }
+
+        /// <summary>Adds Σ g ⊙ ∂d/∂p_k for the derivatives from <see cref="UpdateDerivatives"/>.</summary>
+        public void AddMeta(Tensor g, (Tensor dm, Tensor dv, Tensor ds) d)
+        {
+            using var scope = NewDisposeScope();
+            MetaGrad.add_(stack([(g * d.dm).sum(ScalarType.Float64), (g * d.dv).sum(ScalarType.Float64), (g * d.ds).sum(ScalarType.Float64)]));
+        }
+    }
+
     /// <summary>
     /// Step 1's scalars of a group and the previous step's, as 0-d float64 tensors on the group's device (shared by the
-    /// plain and multi-tensor paths): t, the bias corrections b1, b2 of this step and of the previous one, and the previous
+    /// plain and multi-tensor paths): the bias corrections b1, b2 of this step t and of the previous one, and the previous
     /// step's knobs. t lives on the device: a skipped step must not advance it, and the host cannot know about a skip
     /// without waiting for the device. At t = 1 there is no previous step; m = v = g_prev = 0 then make every
     /// meta-gradient term 0, so any non-zero previous correction works: 1 avoids 0/0.
     /// </summary>
-    private static (Tensor T, Tensor B1, Tensor B2, Tensor B1Prev, Tensor B2Prev, Tensor PmPrev, Tensor PvPrev, Tensor PsPrev)
+    private static (Tensor B1, Tensor B2, Tensor B1Prev, Tensor B2Prev, Tensor PmPrev, Tensor PvPrev, Tensor PsPrev)
         StepScalars(GroupState gs, double beta1, double beta2)
     {
         var tPrev = gs.step;
@@ -239,7 +280,7 @@ public sealed partial class PilotOptimizer : PilotOptimizerBase<PilotOptimizer.O
         var b1Prev = where(hasPrevious, 1 - full_like(t, beta1).pow(tPrev), ones_like(t));
         var b2Prev = where(hasPrevious, 1 - full_like(t, beta2).pow(tPrev), ones_like(t));
         var knobsPrev = gs.prev_knobs;
-        return (t, b1, b2, b1Prev, b2Prev, knobsPrev[0], knobsPrev[1], knobsPrev[2]);
+        return (b1, b2, b1Prev, b2Prev, knobsPrev[0], knobsPrev[1], knobsPrev[2]);
     }
 
     /// <summary>
@@ -248,18 +289,18 @@ public sealed partial class PilotOptimizer : PilotOptimizerBase<PilotOptimizer.O
     /// (computed here, committed by the caller): chain rule to φ at the current φ and the previous ρ, clip, descend.
     /// A non-finite meta-gradient (overflowing float32 sums) is dropped instead of written into φ.
     /// </summary>
-    private static (Tensor R, Tensor Rho, Tensor Knobs, Tensor Phi) PolicyStep(GroupState gs, Tensor dot, Tensor gNormSq,
-        Tensor gPrevNormSq, Tensor metaGrad, double gamma, int degree, double etaPhi, bool learnPolicy)
+    private static (Tensor R, Tensor Rho, Tensor Knobs, Tensor Phi) PolicyStep(GroupState gs, GroupSums sums,
+        double gamma, int degree, double etaPhi, bool learnPolicy)
     {
         var policy = gs.Constants;
-        var r = PilotPolicyMath.Agreement(dot, gNormSq, gPrevNormSq);
+        var r = PilotPolicyMath.Agreement(sums.Dot, sums.GNormSq, sums.GPrevNormSq);
         var rhoPrev = gs.rho;
         var rho = gamma * rhoPrev + (1 - gamma) * r;
         var knobs = PilotPolicyMath.Knobs(gs.phi, degree, rho, policy);
         var phi = gs.phi;
         if (learnPolicy)
         {
-            var phiGrad = PilotPolicyMath.PhiGradient(metaGrad, gs.phi, degree, rhoPrev, policy);
+            var phiGrad = PilotPolicyMath.PhiGradient(sums.MetaGrad, gs.phi, degree, rhoPrev, policy);
             phiGrad = where(phiGrad.isfinite().all(), phiGrad, zeros_like(phiGrad));
             phi = gs.phi - etaPhi * PilotPolicyMath.ClipToUnitNorm(phiGrad);
         }
@@ -273,38 +314,25 @@ public sealed partial class PilotOptimizer : PilotOptimizerBase<PilotOptimizer.O
     /// </summary>
     private static (Tensor R, Tensor Finite) StepPlain(Options o, GroupState gs, List<(int Index, Parameter Param, Tensor Grad, State State)> live)
     {
-        double lr = o.LearningRate!.Value, beta1 = o.beta1!.Value, beta2 = o.beta2!.Value, eps = o.eps!.Value;
-        double lambda = o.weight_decay!.Value, gamma = o.gamma!.Value, etaPhi = o.eta_phi!.Value;
-        int degree = o.degree!.Value;
-        var policy = gs.Constants;
-        bool learnPolicy = etaPhi > 0 && !(o.overrides?.PinsAll ?? false);
+        var (lr, beta1, beta2, eps, lambda, gamma, etaPhi, degree, learnPolicy) = StepSettings.Of(o);
 
         // 1. Step count and bias corrections, of this step and of the previous one (StepScalars).
-        var (t, b1, b2, b1Prev, b2Prev, pmPrev, pvPrev, psPrev) = StepScalars(gs, beta1, beta2);
+        var (b1, b2, b1Prev, b2Prev, pmPrev, pvPrev, psPrev) = StepScalars(gs, beta1, beta2);
 
         // First pass over the group: finiteness, the agreement sums and the meta-gradient sums
         // G_k = Σ g ⊙ ∂d/∂p_k (step 4), all from the state before this step.
-        var finite = ones(Array.Empty<long>(), ScalarType.Bool, device: t.device);
-        var dot = zeros_like(t);
-        var gNormSq = zeros_like(t);
-        var gPrevNormSq = zeros_like(t);
-        var metaGrad = zeros_like(policy.HeadScale);
+        var sums = new GroupSums(gs);
         foreach (var (_, _, g, s) in live)
         {
             using var scope = NewDisposeScope();
-            finite.logical_and_(g.square().isfinite().all()); // NaN, ±∞, or g² overflowing the dtype (v would be ∞)
-            dot.add_((g * s.g_prev).sum(ScalarType.Float64));
-            gNormSq.add_(g.square().sum(ScalarType.Float64));
-            gPrevNormSq.add_(s.g_prev.square().sum(ScalarType.Float64));
+            sums.Add(g, g.square(), s.g_prev);
             if (learnPolicy)
-            {
-                var (dm, dv, ds) = UpdateDerivatives(s.m / b1Prev, s.v / b2Prev, s.g_prev, pmPrev, pvPrev, psPrev, lr);
-                metaGrad.add_(stack([(g * dm).sum(ScalarType.Float64), (g * dv).sum(ScalarType.Float64), (g * ds).sum(ScalarType.Float64)]));
-            }
+                sums.AddMeta(g, UpdateDerivatives(s.m / b1Prev, s.v / b2Prev, s.g_prev, pmPrev, pvPrev, psPrev, lr));
         }
+        var finite = sums.Finite;
 
         // 2., 3. and 8. Agreement, smoothed score, knobs and the new φ (PolicyStep).
-        var (r, rho, knobs, phi) = PolicyStep(gs, dot, gNormSq, gPrevNormSq, metaGrad, gamma, degree, etaPhi, learnPolicy);
+        var (r, rho, knobs, phi) = PolicyStep(gs, sums, gamma, degree, etaPhi, learnPolicy);
         var (pm, pv, ps) = (knobs[0], knobs[1], knobs[2]);
 
         // Second pass: 5. moments, 6. update with decoupled weight decay (θ before the step), 7. g_prev ← g.
@@ -321,16 +349,25 @@ public sealed partial class PilotOptimizer : PilotOptimizerBase<PilotOptimizer.O
             Commit(finite, s.g_prev, g);
         }
 
-        Commit(finite, gs.rho, rho);
-        Commit(finite, gs.phi, phi);
-        Commit(finite, gs.prev_knobs, knobs);
-        gs.step.add_(finite.to(ScalarType.Float64));
-        gs.skipped.add_(finite.logical_not().to(ScalarType.Float64));
+        CommitGroup(gs, finite, rho, phi, knobs);
         return (r, finite);
     }
 
     /// <summary>target ← value where the group's gradients were finite, else unchanged.</summary>
     private static void Commit(Tensor finite, Tensor target, Tensor value) => target.copy_(where(finite, value, target));
+
+    /// <summary>
+    /// The end of a group's step on the plain and multi-tensor paths: ρ, φ and the knobs are committed, and t advances,
+    /// only where the group's gradients were finite; otherwise the skipped-step count advances.
+    /// </summary>
+    private static void CommitGroup(GroupState gs, Tensor finite, Tensor rho, Tensor phi, Tensor knobs)
+    {
+        Commit(finite, gs.rho, rho);
+        Commit(finite, gs.phi, phi);
+        Commit(finite, gs.prev_knobs, knobs);
+        gs.step.add_(finite.to(ScalarType.Float64));
+        gs.skipped.add_(finite.logical_not().to(ScalarType.Float64));
+    }
 
     /// <summary>
     /// PILOT's update direction (docs/algorithm.md step 6): |n|₊^(1−p_s)·sign(n) / (v̂^p_v + ε), with |n|₊ = max(|n|, 1e−12).
