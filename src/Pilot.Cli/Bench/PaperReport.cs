@@ -122,7 +122,11 @@ internal static class PaperReport
             style: i => (colors[i % 4], styles[i / 4 % styles.Length]));
     }
 
-    /// <summary>The Markdown summary: one table of configurations, one of runs.</summary>
+    /// <summary>
+    /// The Markdown summary: one table of configurations (mean ± std over seeds, the paper's number beside it), the builds
+    /// the runs come from, per model and device a seed-by-optimizer table and the mean accuracy after selected epochs, and
+    /// one table of every run.
+    /// </summary>
     internal static string Markdown(IReadOnlyList<PaperConfiguration> configurations, string source)
     {
         var md = new StringBuilder();
@@ -145,6 +149,13 @@ internal static class PaperReport
         md.AppendLine();
         md.AppendLine(Builds(configurations.SelectMany(c => c.Runs).ToList()));
         md.AppendLine();
+        foreach (var group in configurations.GroupBy(c => (c.Model, c.Device, c.Precision, c.Epochs)))
+        {
+            var columns = group.ToList();
+            string where = string.Create(Inv, $"{group.Key.Model}, {group.Key.Device} {group.Key.Precision}, {group.Key.Epochs} epochs");
+            md.Append(PerSeed(columns, where));
+            md.Append(AccuracyByEpoch(columns, where));
+        }
         md.AppendLine("Every run:");
         md.AppendLine();
         md.AppendLine(string.Create(Inv, $"| model | optimizer | device | seed | test accuracy % | macro-F1 | test loss | best epoch's test accuracy % | epoch to {AccuracyThreshold:P0} | final p_m / p_v / p_s | build |"));
@@ -161,6 +172,51 @@ internal static class PaperReport
                     $"{(best is null ? "-" : $"{100 * best.TestAccuracy!.Value:F2} (epoch {best.Epoch})")} | {EpochsTo(r, AccuracyThreshold)?.ToString(Inv) ?? "-"} | {knobs} | {ShortCommit(r)} |"));
             }
         }
+        return md.ToString();
+    }
+
+    /// <summary>
+    /// Final test accuracy % of every run, one row per seed and one column per configuration ("—" where a configuration
+    /// has no run of that seed): the seed-by-seed comparison, since a seed fixes the initial weights and the batch order.
+    /// </summary>
+    internal static string PerSeed(IReadOnlyList<PaperConfiguration> columns, string where)
+    {
+        var md = new StringBuilder();
+        md.AppendLine(string.Create(Inv, $"Test accuracy % per seed ({where}):"));
+        md.AppendLine();
+        md.AppendLine($"| seed | {string.Join(" | ", columns.Select(c => c.Label))} |");
+        md.AppendLine($"|---|{string.Concat(columns.Select(_ => "---|"))}");
+        foreach (int seed in columns.SelectMany(c => c.Runs).Select(r => r.Seed).Distinct().Order())
+        {
+            var cells = columns.Select(c => c.Runs.FirstOrDefault(r => r.Seed == seed) is { } run ? (100 * run.TestAccuracy).ToString("F2", Inv) : "—");
+            md.AppendLine(string.Create(Inv, $"| {seed} | {string.Join(" | ", cells)} |"));
+        }
+        md.AppendLine();
+        return md.ToString();
+    }
+
+    /// <summary>Epochs after which <see cref="AccuracyByEpoch"/> reports the mean test accuracy (those within a run's length, and its last).</summary>
+    internal static readonly int[] ReportedEpochs = [1, 2, 3, 5, 10, 15, 20, 25, 30];
+
+    /// <summary>
+    /// Mean test accuracy % over seeds after selected epochs, one row per configuration: how fast each optimizer gets
+    /// there, which the final accuracy does not show ("—" where some run has no test accuracy for that epoch).
+    /// </summary>
+    internal static string AccuracyByEpoch(IReadOnlyList<PaperConfiguration> rows, string where)
+    {
+        int epochs = rows[0].Epochs;
+        var reported = ReportedEpochs.Where(e => e < epochs).Append(epochs).ToList();
+        var md = new StringBuilder();
+        md.AppendLine(string.Create(Inv, $"Mean test accuracy % after epoch ({where}):"));
+        md.AppendLine();
+        md.AppendLine($"| optimizer | {string.Join(" | ", reported)} |");
+        md.AppendLine($"|---|{string.Concat(reported.Select(_ => "---|"))}");
+        foreach (var c in rows)
+        {
+            var means = c.MeanPerEpoch(e => e.TestAccuracy * 100);
+            md.AppendLine($"| {c.Label} | {string.Join(" | ", reported.Select(e => means[e - 1] is double m ? m.ToString("F2", Inv) : "—"))} |");
+        }
+        md.AppendLine();
         return md.ToString();
     }
 

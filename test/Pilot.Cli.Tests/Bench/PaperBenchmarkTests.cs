@@ -363,6 +363,28 @@ public sealed class PaperBenchmarkTests
     }
 
     [TestMethod]
+    public void Report_TabulatesEachSeed_AndTheMeanAccuracyAfterEarlyEpochs()
+    {
+        // Pilot has seeds 0 and 1, AdamW only seed 1: its seed-0 cell is "—", not a shifted value.
+        var runs = new[]
+        {
+            ReportRun(PilotOptimizerKind.Pilot, 0, 0.9302, 0.88, 0.91, 0.9302),
+            ReportRun(PilotOptimizerKind.Pilot, 1, 0.92, 0.89, 0.89, 0.92),
+            ReportRun(PilotOptimizerKind.AdamW, 1, 0.8949, 0.85, 0.87, 0.8949),
+        };
+        string md = PaperReport.Markdown(PaperReport.Configurations(runs), "r.json");
+        StringAssert.Contains(md, "Test accuracy % per seed (SmallCnn, cpu fp32, 3 epochs):\n\n| seed | Pilot | AdamW |\n|---|---|---|\n" +
+            "| 0 | 93.02 | — |\n| 1 | 92.00 | 89.49 |\n");
+        // Epochs 1, 2 and the last (3): the reported epochs within the run's length. Pilot: (88 + 89)/2, (91 + 89)/2, (93.02 + 92)/2.
+        StringAssert.Contains(md, "| optimizer | 1 | 2 | 3 |\n|---|---|---|---|\n| Pilot | 88.50 | 90.00 | 92.51 |\n| AdamW | 85.00 | 87.00 | 89.49 |\n");
+
+        // A 12-epoch run reports epochs 1, 2, 3, 5, 10 and 12.
+        var longer = new[] { ReportRun(PilotOptimizerKind.Pilot, 0, 0.9, Enumerable.Range(1, 12).Select(e => 0.8 + e / 100.0).ToArray()) };
+        StringAssert.Contains(PaperReport.Markdown(PaperReport.Configurations(longer), "r.json"),
+            "| optimizer | 1 | 2 | 3 | 5 | 10 | 12 |\n|---|---|---|---|---|---|---|\n| Pilot | 81.00 | 82.00 | 83.00 | 85.00 | 90.00 | 92.00 |\n");
+    }
+
+    [TestMethod]
     public void Report_SaysWhichBuildEachRunCameFrom_AndWhenTheRowsMixBuilds()
     {
         var one = new[] { ReportRun("4c05c6900aa", PilotOptimizerKind.Pilot, 0, 0.93, 0.93), ReportRun("4c05c6900aa", PilotOptimizerKind.AdamW, 0, 0.92, 0.92) };
