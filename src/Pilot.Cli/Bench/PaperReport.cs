@@ -124,8 +124,8 @@ internal static class PaperReport
 
     /// <summary>
     /// The Markdown summary: one table of configurations (mean ± std over seeds, the paper's number beside it), the builds
-    /// the runs come from, per model and device a seed-by-optimizer table and the mean accuracy after selected epochs, and
-    /// one table of every run.
+    /// the runs come from, per model and device a seed-by-optimizer table, each optimizer's difference from PILOT seed by
+    /// seed and the mean accuracy after selected epochs, and one table of every run.
     /// </summary>
     internal static string Markdown(IReadOnlyList<PaperConfiguration> configurations, string source)
     {
@@ -154,6 +154,7 @@ internal static class PaperReport
             var columns = group.ToList();
             string where = string.Create(Inv, $"{group.Key.Model}, {group.Key.Device} {group.Key.Precision}, {group.Key.Epochs} epochs");
             md.Append(PerSeed(columns, where));
+            md.Append(PairedWithPilot(columns, where));
             md.Append(AccuracyByEpoch(columns, where));
         }
         md.AppendLine("Every run:");
@@ -190,6 +191,39 @@ internal static class PaperReport
         {
             var cells = columns.Select(c => c.Runs.FirstOrDefault(r => r.Seed == seed) is { } run ? (100 * run.TestAccuracy).ToString("F2", Inv) : "—");
             md.AppendLine(string.Create(Inv, $"| {seed} | {string.Join(" | ", cells)} |"));
+        }
+        md.AppendLine();
+        return md.ToString();
+    }
+
+    /// <summary>
+    /// Each configuration's test accuracy minus PILOT's (learning its policy), seed by seed over the seeds both have: the
+    /// mean ± standard deviation of the differences in points and on how many seeds it is ahead. Pairing by seed removes
+    /// what a seed does to every optimizer alike (initial weights, batch order). Empty when there is no such PILOT
+    /// configuration.
+    /// </summary>
+    internal static string PairedWithPilot(IReadOnlyList<PaperConfiguration> columns, string where)
+    {
+        var pilot = columns.FirstOrDefault(c => c.Optimizer == PilotOptimizerKind.Pilot && c.Policy is null);
+        if (pilot is null)
+            return "";
+        var md = new StringBuilder();
+        md.AppendLine(string.Create(Inv, $"Difference from PILOT, seed by seed ({where}; other − PILOT, test accuracy in points):"));
+        md.AppendLine();
+        md.AppendLine("| optimizer | seeds | mean difference | ahead of PILOT on |");
+        md.AppendLine("|---|---|---|---|");
+        foreach (var c in columns.Where(c => c != pilot))
+        {
+            var pairs = c.Runs.Select(r => (r.Seed, Other: r, Pilot: pilot.Runs.FirstOrDefault(p => p.Seed == r.Seed)))
+                .Where(x => x.Pilot is not null).ToList();
+            if (pairs.Count == 0)
+            {
+                md.AppendLine($"| {c.Label} | none in common | — | — |");
+                continue;
+            }
+            var differences = pairs.Select(x => 100 * (x.Other.TestAccuracy - x.Pilot!.TestAccuracy)).ToList();
+            md.AppendLine(string.Create(Inv,
+                $"| {c.Label} | {string.Join(",", pairs.Select(x => x.Seed))} | {PaperBenchmark.MeanStd(differences, 2)} | {differences.Count(d => d > 0)} of {differences.Count} |"));
         }
         md.AppendLine();
         return md.ToString();

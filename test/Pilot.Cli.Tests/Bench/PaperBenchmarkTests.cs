@@ -375,8 +375,16 @@ public sealed class PaperBenchmarkTests
         string md = PaperReport.Markdown(PaperReport.Configurations(runs), "r.json");
         StringAssert.Contains(md, "Test accuracy % per seed (SmallCnn, cpu fp32, 3 epochs):\n\n| seed | Pilot | AdamW |\n|---|---|---|\n" +
             "| 0 | 93.02 | — |\n| 1 | 92.00 | 89.49 |\n");
+        // AdamW − PILOT over the one seed both have (1): 89.49 − 92.00.
+        StringAssert.Contains(md, "| optimizer | seeds | mean difference | ahead of PILOT on |\n|---|---|---|---|\n| AdamW | 1 | -2.51 | 0 of 1 |\n");
         // Epochs 1, 2 and the last (3): the reported epochs within the run's length. Pilot: (88 + 89)/2, (91 + 89)/2, (93.02 + 92)/2.
         StringAssert.Contains(md, "| optimizer | 1 | 2 | 3 |\n|---|---|---|---|\n| Pilot | 88.50 | 90.00 | 92.51 |\n| AdamW | 85.00 | 87.00 | 89.49 |\n");
+
+        // Over two seeds: mean and sample standard deviation of the differences, and how many are positive.
+        var paired = runs.Append(ReportRun(PilotOptimizerKind.AdamW, 0, 0.9453, 0.85, 0.87, 0.9453)).ToList();
+        StringAssert.Contains(PaperReport.Markdown(PaperReport.Configurations(paired), "r.json"), "| AdamW | 0,1 | -0.50 ± 2.84 | 1 of 2 |\n");
+        // Without a PILOT configuration there is nothing to pair with.
+        Assert.DoesNotContain("Difference from PILOT", PaperReport.Markdown(PaperReport.Configurations(runs[2..]), "r.json"));
 
         // A 12-epoch run reports epochs 1, 2, 3, 5, 10 and 12.
         var longer = new[] { ReportRun(PilotOptimizerKind.Pilot, 0, 0.9, Enumerable.Range(1, 12).Select(e => 0.8 + e / 100.0).ToArray()) };
