@@ -31,7 +31,8 @@ internal sealed record PaperConfiguration(
 
 /// <summary>
 /// <c>pilot bench report</c>: turns a <c>bench paper</c> results file into a Markdown summary (mean ± sample standard deviation
-/// over seeds per configuration, epochs to a test-accuracy threshold, every run) and PNG plots (test accuracy, test and
+/// over seeds per configuration, epochs to a test-accuracy threshold, accuracy per seed, the difference from PILOT seed by
+/// seed, mean accuracy after selected epochs, every run) and PNG plots (test accuracy, test and
 /// train loss averaged over seeds; PILOT's ρ and knobs per run) — the tables and figures of <c>docs/benchmarks.md</c>.
 /// </summary>
 internal static class PaperReport
