@@ -52,7 +52,8 @@ public sealed partial class PilotOptimizer
             var s = slabs[i];
             var g = grads[i] = s.AllLive ? s.Grad : s.Grad.masked_fill(s.DeadMask!, 0.0);
             var gPrev = s.AllLive ? s.GPrev : s.GPrev.masked_fill(s.DeadMask!, 0.0);
-            sums.Add(g, squares[i] = g.square(), gPrev);
+            var gSquare = squares[i] = g.square(); // kept for the second pass's v
+            sums.Add(g, gSquare, gPrev);
             if (learnPolicy)
             {
                 using var scope = NewDisposeScope();
